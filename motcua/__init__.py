@@ -1,0 +1,1 @@
+"""motcua: live monitoring of Vietnam's one-stop administrative-procedure centres."""
