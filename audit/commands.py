@@ -1,0 +1,107 @@
+"""The audit commands of DOMAIN.md section 7: ``motcua sla due`` and ``motcua kpi``.
+
+They need no running service: they run the same pure core the stream processors run, so anyone can check
+a live number by recomputing it from the events.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from audit.kpi_report import kpi_rows, write_rows
+from dossier.calendar import default_calendar, format_instant
+from dossier.contract import RFC3339_PATTERN, Violation, parse_timestamp
+from dossier.kpi import SCOPES
+from dossier.periods import PERIOD_KINDS
+from dossier.sla import DEADLINE_UNITS, DeadlineUnit, due_instant
+
+USAGE_ERROR = 2
+
+sla_app = typer.Typer(help="SLA clock questions, answered from the working calendar alone.", no_args_is_help=True)
+
+
+def _usage_error(message: str) -> NoReturn:
+    typer.echo(f"motcua: {message}", err=True)
+    raise typer.Exit(USAGE_ERROR)
+
+
+def _parse_datetime(option: str, value: str) -> float:
+    if re.match(RFC3339_PATTERN, value) is None:
+        _usage_error(f"{option}: {value!r} is not an RFC 3339 datetime with an offset (e.g. 2025-01-24T10:00:00+07:00)")
+    try:
+        return parse_timestamp(value)
+    except ValueError as error:
+        _usage_error(f"{option}: {value!r}: {error}")
+
+
+@sla_app.command("due")
+def sla_due(
+    accepted_at: Annotated[str, typer.Option("--accepted-at", help="Acceptance instant, RFC 3339 with offset.")],
+    deadline: Annotated[str, typer.Option("--deadline", help="Legal processing time, e.g. 3 or 0.5.")],
+    unit: Annotated[str, typer.Option("--unit", help="working_days, working_hours or calendar_days.")],
+) -> None:
+    """Print the due instant of a deadline counted from an acceptance, in +07:00."""
+    accepted_ts = _parse_datetime("--accepted-at", accepted_at)
+    try:
+        value = float(deadline)
+    except ValueError:
+        _usage_error(f"--deadline: {deadline!r} is not a number")
+    if not math.isfinite(value) or value < 0:
+        _usage_error(f"--deadline: {deadline!r} must be a finite number, not negative")
+    if unit not in DEADLINE_UNITS:
+        _usage_error(f"--unit: {unit!r} is not one of {', '.join(DEADLINE_UNITS)}")
+    deadline_unit: DeadlineUnit = unit  # type: ignore[assignment]
+    if deadline_unit == "calendar_days" and value % 1:
+        _usage_error(f"--deadline: calendar_days must be whole days, not {deadline}")
+    typer.echo(format_instant(due_instant(accepted_ts, value, deadline_unit, default_calendar())))
+
+
+def _parse_date(option: str, value: str) -> date:
+    if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    _usage_error(f"{option}: {value!r} is not a date (YYYY-MM-DD)")
+
+
+def kpi(
+    events: Annotated[Path, typer.Option("--events", help="Event file: one JSON object a line, in any order.")],
+    period: Annotated[str, typer.Option("--period", help="day, month, quarter or year.")],
+    from_: Annotated[str, typer.Option("--from", help="First local day (YYYY-MM-DD) of the range.")],
+    to: Annotated[str, typer.Option("--to", help="Local day (YYYY-MM-DD) after the range.")],
+    scope: Annotated[str, typer.Option("--scope", help="province, unit, procedure or field.")] = "province",
+) -> None:
+    """Print the KPI rows of every period overlapping [from, to) as JSON lines, from an event file."""
+    if period not in PERIOD_KINDS:
+        _usage_error(f"--period: {period!r} is not one of {', '.join(PERIOD_KINDS)}")
+    if scope not in SCOPES:
+        _usage_error(f"--scope: {scope!r} is not one of {', '.join(SCOPES)}")
+    first, last = _parse_date("--from", from_), _parse_date("--to", to)
+    if first > last:
+        _usage_error(f"--from {first} is after --to {last}")
+
+    def report_invalid(line_number: int, violations: list[Violation]) -> None:
+        reasons = "; ".join(str(v) for v in violations)
+        sys.stderr.write(f"{events}: line {line_number}: invalid: {reasons}\n")
+
+    try:
+        rows, stats = kpi_rows(events, period, scope, first, last, default_calendar(), report_invalid)  # type: ignore[arg-type]
+    except OSError as error:
+        _usage_error(f"--events: cannot read {events}: {error.strerror or error}")
+    write_rows(rows, sys.stdout.buffer)
+    sys.stdout.flush()
+    sys.stderr.write(f"motcua kpi: {events}: {stats.summary()}; {len(rows)} rows\n")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``sla`` and ``kpi`` to the root ``motcua`` app."""
+    app.add_typer(sla_app, name="sla")
+    app.command("kpi")(kpi)

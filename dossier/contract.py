@@ -1,0 +1,378 @@
+"""The dossier-event/1 contract (DOMAIN.md sections 2 and 8).
+
+The JSON Schema files under ``dossier/schema/`` are the single source of truth. Two readers implement them:
+
+* a fast path, a msgspec ``Struct`` that decodes a valid record in C, used on every hot path;
+* a full validator on top of ``jsonschema`` that names *every* violation of a record with its field and
+  reason, used when the fast path refuses a record (the rare case), so that errors stay explicit.
+
+``tests/domain/test_contract_schema.py`` checks that both readers accept and refuse the same records.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from importlib import resources
+from typing import Annotated, Any, Literal, NamedTuple
+
+import jsonschema
+import msgspec
+
+EVENT_SCHEMA = "dossier-event/1"
+TICK_SCHEMA = "clock-tick/1"
+
+EVENT_TYPES: tuple[str, ...] = (
+    "submitted",
+    "accepted",
+    "rejected",
+    "processing",
+    "supplement_requested",
+    "supplement_received",
+    "payment_requested",
+    "payment_completed",
+    "withdrawn",
+    "stopped",
+    "resolved",
+    "returned",
+    "apology_issued",
+    "rated",
+)
+END_TYPES = frozenset({"resolved", "returned", "stopped", "rejected", "withdrawn"})
+RESULT_TYPES = frozenset({"resolved", "returned"})
+
+#: TrangThaiHoSo after each event type; None where the event leaves the status unchanged.
+STATUS_BY_TYPE: dict[str, int | None] = {
+    "submitted": 1,
+    "accepted": 2,
+    "rejected": 3,
+    "processing": 4,
+    "supplement_requested": 5,
+    "supplement_received": 4,
+    "payment_requested": 6,
+    "payment_completed": 4,
+    "withdrawn": 7,
+    "stopped": 8,
+    "resolved": 9,
+    "returned": 10,
+    "apology_issued": None,
+    "rated": None,
+}
+
+#: Fields that some event types require (beyond the fields every event requires).
+REQUIRED_BY_TYPE: dict[str, tuple[str, ...]] = {
+    "submitted": ("online_level", "channel"),
+    "accepted": ("online_level", "channel"),
+    "apology_issued": ("due_at",),
+    "payment_completed": ("paid_online",),
+    "resolved": ("electronic_result",),
+    "returned": ("return_channel",),
+    "rated": ("rating",),
+}
+
+RFC3339_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+_NAIVE_DATETIME = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?$")
+
+Datetime = Annotated[str, msgspec.Meta(pattern=RFC3339_PATTERN)]
+NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
+ChannelCode = Annotated[int, msgspec.Meta(ge=1, le=3)]
+
+
+class Deadline(msgspec.Struct, frozen=True, gc=False):
+    """A legal processing time: ``{"value": 3, "unit": "working_days"}``."""
+
+    value: Annotated[float, msgspec.Meta(ge=0)]
+    unit: Literal["working_days", "working_hours", "calendar_days"]
+
+
+class Applicant(msgspec.Struct, frozen=True, gc=False):
+    kind: Literal[1, 2] | None = None
+    id_hash: str | None = None
+
+
+class EventRecord(msgspec.Struct, frozen=True, gc=False):
+    """A dossier event as sent. Unknown extra fields are ignored here (and kept by the archive)."""
+
+    schema: Literal["dossier-event/1"]
+    event_id: NonEmpty
+    dossier_id: NonEmpty
+    type: Literal[
+        "submitted",
+        "accepted",
+        "rejected",
+        "processing",
+        "supplement_requested",
+        "supplement_received",
+        "payment_requested",
+        "payment_completed",
+        "withdrawn",
+        "stopped",
+        "resolved",
+        "returned",
+        "apology_issued",
+        "rated",
+    ]
+    occurred_at: Datetime
+    source: NonEmpty
+    province: NonEmpty
+    unit: NonEmpty
+    procedure_code: NonEmpty
+    receiving_unit: str | None = None
+    procedure_field: str | None = None
+    online_level: Literal["full", "partial", "none"] | None = None
+    channel: ChannelCode | None = None
+    deadline: Deadline | None = None
+    due_at: Datetime | None = None
+    status: Annotated[int, msgspec.Meta(ge=1, le=10)] | None = None
+    applicant: Applicant | None = None
+    digitized: bool | None = None
+    reused_data: bool | None = None
+    fee: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    paid_online: bool | None = None
+    electronic_result: bool | None = None
+    return_channel: ChannelCode | None = None
+    rating: Literal["satisfied", "neutral", "dissatisfied"] | None = None
+    officer: str | None = None
+
+
+class ClockTick(msgspec.Struct, frozen=True, gc=False):
+    schema: Literal["clock-tick/1"]
+    at: Datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """One reason a record breaks the contract: the field (a dotted path, ``""`` for the record) and why."""
+
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.reason}" if self.field else self.reason
+
+
+class InvalidRecord(ValueError):
+    """A record that breaks the contract; ``violations`` names every problem found."""
+
+    def __init__(self, violations: list[Violation]):
+        super().__init__("; ".join(map(str, violations)))
+        self.violations = violations
+
+
+def parse_timestamp(value: str) -> float:
+    """Seconds since the epoch of an RFC 3339 datetime (already checked against the pattern)."""
+    if value[10] == "t" or value[-1] == "z":
+        value = value.upper()
+    return datetime.fromisoformat(value).timestamp()
+
+
+def _semantic_violations(record: EventRecord) -> list[Violation]:
+    """The rules a Struct cannot express: per-type required fields, whole calendar days, real dates."""
+    violations = [
+        Violation(name, f"required on a '{record.type}' event")
+        for name in REQUIRED_BY_TYPE.get(record.type, ())
+        if getattr(record, name) is None
+    ]
+    if record.type == "accepted" and record.due_at is None and record.deadline is None:
+        violations.append(Violation("due_at", "an 'accepted' event needs due_at or deadline"))
+    deadline = record.deadline
+    if deadline is not None and deadline.unit == "calendar_days" and deadline.value % 1:
+        violations.append(Violation("deadline.value", "calendar_days must be whole days"))
+    for name in ("occurred_at", "due_at"):
+        value = getattr(record, name)
+        if value is not None:
+            try:
+                parse_timestamp(value)
+            except ValueError as error:
+                violations.append(Violation(name, f"not a valid date-time ({error})"))
+    return violations
+
+
+class ParsedEvent(NamedTuple):
+    """A valid event with its datetimes parsed once: seconds since the epoch."""
+
+    record: EventRecord
+    occurred_ts: float
+    due_ts: float | None
+
+
+_event_decoder = msgspec.json.Decoder(EventRecord)
+_tick_decoder = msgspec.json.Decoder(ClockTick)
+
+
+def decode_event(line: bytes | str) -> ParsedEvent:
+    """Decode one JSON record into a valid event, or raise ``InvalidRecord`` naming every violation."""
+    try:
+        record = _event_decoder.decode(line)
+    except msgspec.DecodeError as error:  # ValidationError is a DecodeError
+        raise InvalidRecord(_explain(line, str(error))) from None
+    try:
+        occurred_ts = parse_timestamp(record.occurred_at)
+        due_ts = None if record.due_at is None else parse_timestamp(record.due_at)
+    except ValueError:
+        raise InvalidRecord(_semantic_violations(record)) from None
+    required = REQUIRED_BY_TYPE.get(record.type)
+    if required is not None or (record.deadline is not None and record.deadline.unit == "calendar_days"):
+        violations = _semantic_violations(record)
+        if violations:
+            raise InvalidRecord(violations)
+    return ParsedEvent(record, occurred_ts, due_ts)
+
+
+def decode_tick(line: bytes | str) -> ClockTick:
+    """Decode a clock tick, or raise ``InvalidRecord``."""
+    try:
+        tick = _tick_decoder.decode(line)
+        parse_timestamp(tick.at)
+    except (msgspec.ValidationError, ValueError) as error:
+        record = load_json(line)
+        violations = validate_tick(record) if isinstance(record, dict) else []
+        raise InvalidRecord(violations or [Violation("at", str(error))]) from None
+    return tick
+
+
+def load_json(line: bytes | str) -> Any:
+    """Strict JSON: UTF-8 only, no NaN or Infinity. Raises ``InvalidRecord``."""
+    try:
+        text = line.decode("utf-8") if isinstance(line, bytes) else line
+    except UnicodeDecodeError:
+        raise InvalidRecord([Violation("", "not UTF-8")]) from None
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except ValueError as error:
+        raise InvalidRecord([Violation("", f"not JSON ({error})")]) from None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _explain(line: bytes | str, fast_path_error: str) -> list[Violation]:
+    """Every violation of a record the fast path refused (the full validator is the authority)."""
+    record = load_json(line)
+    if not isinstance(record, dict):
+        return [Violation("", "not a JSON object")]
+    violations = validate(record)
+    # The two readers are kept in agreement by tests; should they ever differ, refuse loudly anyway.
+    return violations or [Violation("", fast_path_error)]
+
+
+# ----------------------------------------------------------------------------------------- full validator
+
+
+def _is_strict_integer(checker: Any, instance: Any) -> bool:
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+def _is_strict_number(checker: Any, instance: Any) -> bool:
+    return isinstance(instance, int | float) and not isinstance(instance, bool)
+
+
+_TYPE_CHECKER = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine_many(
+    {"integer": _is_strict_integer, "number": _is_strict_number}
+)
+_StrictValidator = jsonschema.validators.extend(jsonschema.Draft202012Validator, type_checker=_TYPE_CHECKER)
+
+
+def schema_path(name: str) -> resources.abc.Traversable:
+    """Path of a schema file shipped with the package, e.g. ``dossier-event-1.schema.json``."""
+    return resources.files("dossier") / "schema" / name
+
+
+@cache
+def _validator(name: str) -> jsonschema.protocols.Validator:
+    schema = json.loads(schema_path(name).read_text(encoding="utf-8"))
+    _StrictValidator.check_schema(schema)
+    return _StrictValidator(schema, format_checker=_FORMAT_CHECKER)
+
+
+_FORMAT_CHECKER = jsonschema.FormatChecker(formats=())
+
+
+@_FORMAT_CHECKER.checks("date-time", raises=ValueError)
+def _is_datetime(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    if re.match(RFC3339_PATTERN, value) is None:
+        return False
+    parse_timestamp(value)
+    return True
+
+
+def validate(record: dict[str, Any]) -> list[Violation]:
+    """Every violation of a ``dossier-event/1`` record (an empty list when it is valid)."""
+    return _violations(_validator("dossier-event-1.schema.json"), record)
+
+
+def validate_tick(record: dict[str, Any]) -> list[Violation]:
+    """Every violation of a ``clock-tick/1`` record."""
+    return _violations(_validator("clock-tick-1.schema.json"), record)
+
+
+def _violations(validator: jsonschema.protocols.Validator, record: dict[str, Any]) -> list[Violation]:
+    found: dict[tuple[str, str], None] = {}
+    for error in validator.iter_errors(record):
+        for violation in _describe(error, record):
+            found.setdefault((violation.field, violation.reason), None)
+    return [Violation(field, reason) for field, reason in sorted(found)]
+
+
+def _describe(error: jsonschema.ValidationError, record: dict[str, Any]) -> list[Violation]:
+    path = ".".join(str(part) for part in error.absolute_path)
+    kind = error.validator
+    event_type = record.get("type")
+    by_type = "allOf" in error.schema_path
+    if kind == "required":
+        missing = re.search(r"'(.+?)' is a required property", error.message)
+        name = missing.group(1) if missing else "?"
+        field = f"{path}.{name}" if path else name
+        return [Violation(field, f"required on a '{event_type}' event" if by_type else "missing")]
+    if kind == "not":
+        return [Violation(path, f"required on a '{event_type}' event")]
+    if kind == "anyOf" and not path:
+        return [Violation("due_at", "an 'accepted' event needs due_at or deadline")]
+    if kind == "type":
+        expected = error.validator_value
+        expected = " or ".join(expected) if isinstance(expected, list) else expected
+        return [Violation(path, f"expected {expected}, got {_json_type(error.instance)}")]
+    if kind == "const":
+        return [Violation(path, f"must be {json.dumps(error.validator_value)}")]
+    if kind == "enum":
+        allowed = ", ".join(json.dumps(v) for v in error.validator_value if v is not None)
+        what = "unknown event type" if path == "type" else "not allowed"
+        return [Violation(path, f"{what} {json.dumps(error.instance, ensure_ascii=False)}; one of {allowed}")]
+    if kind in ("minimum", "maximum"):
+        word = "at least" if kind == "minimum" else "at most"
+        return [Violation(path, f"must be {word} {error.validator_value}, got {error.instance}")]
+    if kind == "minLength":
+        return [Violation(path, "must not be empty")]
+    if kind == "multipleOf":
+        return [Violation(path, "calendar_days must be whole days")]
+    if kind in ("pattern", "format"):
+        return [Violation(path, _datetime_reason(error.instance))]
+    return [Violation(path, error.message)]
+
+
+def _datetime_reason(value: str) -> str:
+    if _NAIVE_DATETIME.match(value):
+        return f"datetime without offset: {value!r}"
+    return f"not an RFC 3339 datetime: {value!r}"
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number (not an integer)" if value.is_integer() else "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"

@@ -1,0 +1,231 @@
+"""KPI rows of DOMAIN.md sections 4 and 7: counts with numerators and denominators, rates derived.
+
+Every count is a number of dossiers, so counts add: dossiers are first counted per *cell* (province, unit,
+procedure, field) and period, and a scope's row is the sum of its cells. Rolling units up into a province
+therefore gives the province row by construction, and rates are always computed from summed counts.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Iterable, Sequence
+from typing import Any, Literal
+
+from dossier.calendar import WorkingCalendar
+from dossier.lifecycle import DossierSummary
+from dossier.periods import Period
+from dossier.sla import open_status
+
+Scope = Literal["province", "unit", "procedure", "field"]
+SCOPES: tuple[Scope, ...] = ("province", "unit", "procedure", "field")
+
+COUNT_FIELDS: tuple[str, ...] = (
+    "received",
+    "carried_over",
+    "to_process",
+    "finished",
+    "finished_early",
+    "finished_on_time",
+    "finished_late",
+    "result_finished",
+    "open_overdue",
+    "open_within_due",
+    "open_due_soon",
+    "online_received",
+    "full_online_finished",
+    "full_online_eligible_finished",
+    "e_result_finished",
+    "digitized_received",
+    "fee_received",
+    "paid_online_received",
+    "satisfaction_failed_finished",
+    "late_finished_with_timely_apology",
+)
+(
+    RECEIVED,
+    CARRIED_OVER,
+    TO_PROCESS,
+    FINISHED,
+    FINISHED_EARLY,
+    FINISHED_ON_TIME,
+    FINISHED_LATE,
+    RESULT_FINISHED,
+    OPEN_OVERDUE,
+    OPEN_WITHIN_DUE,
+    OPEN_DUE_SOON,
+    ONLINE_RECEIVED,
+    FULL_ONLINE_FINISHED,
+    FULL_ONLINE_ELIGIBLE_FINISHED,
+    E_RESULT_FINISHED,
+    DIGITIZED_RECEIVED,
+    FEE_RECEIVED,
+    PAID_ONLINE_RECEIVED,
+    SATISFACTION_FAILED_FINISHED,
+    LATE_FINISHED_WITH_TIMELY_APOLOGY,
+) = range(len(COUNT_FIELDS))
+
+_OUTCOME_INDEX = {"early": FINISHED_EARLY, "on_time": FINISHED_ON_TIME, "late": FINISHED_LATE}
+
+RATE_FIELDS: tuple[str, ...] = (
+    "on_time_rate",
+    "overdue_rate",
+    "online_rate",
+    "online_completion_rate",
+    "e_result_rate",
+    "digitization_rate",
+    "online_payment_rate",
+    "satisfaction_rate",
+    "apology_compliance_rate",
+)
+
+Counts = list[int]
+Cell = tuple[str, str, str, str | None]
+"""(province, unit, procedure_code, procedure_field): the finest grain every scope is a sum of."""
+
+
+def rate_fractions(c: Sequence[int]) -> tuple[tuple[int, int], ...]:
+    """(numerator, denominator) of every rate, in ``RATE_FIELDS`` order."""
+    return (
+        (c[FINISHED_EARLY] + c[FINISHED_ON_TIME] + c[OPEN_WITHIN_DUE], c[TO_PROCESS]),
+        (c[FINISHED_LATE] + c[OPEN_OVERDUE], c[TO_PROCESS]),
+        (c[ONLINE_RECEIVED], c[RECEIVED]),
+        (c[FULL_ONLINE_FINISHED], c[FULL_ONLINE_ELIGIBLE_FINISHED]),
+        (c[E_RESULT_FINISHED], c[RESULT_FINISHED]),
+        (c[DIGITIZED_RECEIVED], c[RECEIVED]),
+        (c[PAID_ONLINE_RECEIVED], c[FEE_RECEIVED]),
+        (c[FINISHED] - c[SATISFACTION_FAILED_FINISHED], c[FINISHED]),
+        (c[LATE_FINISHED_WITH_TIMELY_APOLOGY], c[FINISHED_LATE]),
+    )
+
+
+def rates(counts: Sequence[int]) -> tuple[float | None, ...]:
+    """Every rate of a row; None (JSON null) where its denominator is 0, never 0."""
+    return tuple(n / d if d else None for n, d in rate_fractions(counts))
+
+
+def add_contribution(
+    c: Counts, s: DossierSummary, start_ts: float, end_ts: float, calendar: WorkingCalendar, sign: int = 1
+) -> None:
+    """Add (or, with ``sign=-1``, remove) one dossier's part in the row of the period [start_ts, end_ts).
+
+    The caller guarantees the dossier is to be processed in the period: accepted before its end and not
+    finished before its start. Only events before ``end_ts`` are looked at.
+    """
+    c[TO_PROCESS] += sign
+    if s.accepted_ts >= start_ts:
+        c[RECEIVED] += sign
+        if s.channel == 2:
+            c[ONLINE_RECEIVED] += sign
+        if s.digitized:
+            c[DIGITIZED_RECEIVED] += sign
+        if s.fee_ts is not None and s.fee_ts < end_ts:
+            c[FEE_RECEIVED] += sign
+            if s.paid_online_ts is not None and s.paid_online_ts < end_ts:
+                c[PAID_ONLINE_RECEIVED] += sign
+    else:
+        c[CARRIED_OVER] += sign
+    if s.end_ts is not None and s.end_ts < end_ts:
+        c[FINISHED] += sign
+        c[_OUTCOME_INDEX[s.outcome]] += sign  # type: ignore[index]
+        late = s.outcome == "late"
+        if late or (s.dissatisfied_ts is not None and s.dissatisfied_ts < end_ts):
+            c[SATISFACTION_FAILED_FINISHED] += sign
+        if late and s.timely_apology_ts is not None and s.timely_apology_ts < end_ts:
+            c[LATE_FINISHED_WITH_TIMELY_APOLOGY] += sign
+        if s.end_type == "resolved" or s.end_type == "returned":
+            c[RESULT_FINISHED] += sign
+            e_result = s.e_result_ts is not None and s.e_result_ts < end_ts
+            if e_result:
+                c[E_RESULT_FINISHED] += sign
+            if s.online_level == "full":
+                c[FULL_ONLINE_ELIGIBLE_FINISHED] += sign
+                if e_result and s.channel == 2:
+                    c[FULL_ONLINE_FINISHED] += sign
+        return
+    status = open_status(end_ts, s.due_ts, s.pauses, s.request_times, calendar)
+    if status == "overdue":
+        c[OPEN_OVERDUE] += sign
+    else:
+        c[OPEN_WITHIN_DUE] += sign
+        if status == "due_soon":
+            c[OPEN_DUE_SOON] += sign
+
+
+def cell_of(s: DossierSummary) -> Cell:
+    return (s.province, s.unit, s.procedure_code, s.procedure_field)
+
+
+def scope_id_of(cell: Cell, scope: Scope) -> str | None:
+    """The id a cell rolls up to in a scope; None for the field scope of a dossier without a field."""
+    province, unit, procedure, field = cell
+    if scope == "province":
+        return province
+    if scope == "unit":
+        return unit
+    if scope == "procedure":
+        return procedure
+    if scope == "field":
+        return field
+    raise ValueError(f"unknown scope {scope!r}")
+
+
+class KpiTable:
+    """KPI counts of a fixed list of consecutive periods, per cell, from dossier summaries."""
+
+    def __init__(self, periods: Sequence[Period], calendar: WorkingCalendar) -> None:
+        self.periods = list(periods)
+        self._starts = [p.start_ts for p in self.periods]
+        self._ends = [p.end_ts for p in self.periods]
+        self._calendar = calendar
+        self.cells: dict[Cell, dict[int, Counts]] = {}
+
+    def add(self, s: DossierSummary, sign: int = 1) -> None:
+        """Count one dossier in every period of the table in which it is to be processed."""
+        first = bisect_right(self._ends, s.accepted_ts)
+        last = len(self.periods) - 1 if s.end_ts is None else bisect_right(self._starts, s.end_ts) - 1
+        if first > last:
+            return
+        by_period = self.cells.setdefault(cell_of(s), {})
+        width = len(COUNT_FIELDS)
+        for i in range(first, last + 1):
+            counts = by_period.get(i)
+            if counts is None:
+                counts = by_period[i] = [0] * width
+            add_contribution(counts, s, self._starts[i], self._ends[i], self._calendar, sign)
+
+    def add_all(self, summaries: Iterable[DossierSummary]) -> None:
+        for s in summaries:
+            self.add(s)
+
+    def rows(self, scope: Scope) -> list[dict[str, Any]]:
+        """The rows of a scope (those with ``to_process`` > 0), sorted by scope id, then period start."""
+        totals: dict[tuple[str, int], Counts] = {}
+        for cell, by_period in self.cells.items():
+            scope_id = scope_id_of(cell, scope)
+            if scope_id is None:
+                continue
+            for i, counts in by_period.items():
+                total = totals.get((scope_id, i))
+                if total is None:
+                    totals[(scope_id, i)] = list(counts)
+                else:
+                    for k, value in enumerate(counts):
+                        total[k] += value
+        return [
+            kpi_row(scope, scope_id, self.periods[i], counts)
+            for (scope_id, i), counts in sorted(totals.items())
+            if counts[TO_PROCESS] > 0
+        ]
+
+
+def kpi_row(scope: Scope, scope_id: str, period: Period, counts: Sequence[int]) -> dict[str, Any]:
+    """A KPI row with exactly the fields of DOMAIN.md section 7, in that order."""
+    row: dict[str, Any] = {
+        "scope": scope,
+        "scope_id": scope_id,
+        "period": period.kind,
+        "period_start": period.start.isoformat(),
+    }
+    row.update(zip(COUNT_FIELDS, counts, strict=True))
+    row.update(zip(RATE_FIELDS, rates(counts), strict=True))
+    return row

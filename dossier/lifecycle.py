@@ -1,0 +1,142 @@
+"""The per-dossier lifecycle state machine (DOMAIN.md sections 2, 3 and 8).
+
+A dossier's summary is a pure function of its valid, deduplicated events in state-machine order
+(``occurred_at``, then arrival). Recomputing it from the ordered events is how late and out-of-order
+arrivals are handled: the batch audit and the stream processors call the same ``summarize``.
+Each "first instant" in the summary lets a KPI row ask what was true *before its period end*.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from dossier.calendar import WorkingCalendar
+from dossier.contract import END_TYPES, ParsedEvent
+from dossier.sla import Outcome, Pause, classify_finished, due_instant, effective_time, is_timely_apology
+
+
+@dataclass(frozen=True, slots=True)
+class DossierSummary:
+    """What the KPIs and alerts need to know of one accepted dossier. Instants are epoch seconds."""
+
+    dossier_id: str
+    province: str
+    unit: str
+    procedure_code: str
+    procedure_field: str | None
+    online_level: str | None
+    channel: int | None
+    digitized: bool
+    officer: str | None
+    accepted_ts: float
+    due_ts: float
+    end_ts: float | None
+    end_type: str | None
+    outcome: Outcome | None
+    pauses: tuple[Pause, ...]
+    request_times: tuple[float, ...]
+    e_result_ts: float | None
+    fee_ts: float | None
+    paid_online_ts: float | None
+    dissatisfied_ts: float | None
+    timely_apology_ts: float | None
+
+    @property
+    def finished(self) -> bool:
+        return self.end_ts is not None
+
+    @property
+    def result_finished(self) -> bool:
+        return self.end_type in ("resolved", "returned")
+
+
+def in_state_machine_order(events: Iterable[tuple[int, ParsedEvent]]) -> list[ParsedEvent]:
+    """Order ``(arrival, event)`` pairs by ``occurred_at``, ties by arrival."""
+    return [event for _, event in sorted(events, key=lambda pair: (pair[1].occurred_ts, pair[0]))]
+
+
+def summarize(events: Sequence[ParsedEvent], calendar: WorkingCalendar) -> DossierSummary | None:
+    """The summary of one dossier from its events in state-machine order; None if it was never accepted."""
+    acceptance_index = next((i for i, e in enumerate(events) if e.record.type == "accepted"), None)
+    if acceptance_index is None:
+        return None
+    accepted = events[acceptance_index]
+    acceptance = accepted.record
+    accepted_ts = accepted.occurred_ts
+    if accepted.due_ts is not None:
+        due_ts = accepted.due_ts
+    else:
+        assert acceptance.deadline is not None  # the contract requires due_at or deadline
+        due_ts = due_instant(accepted_ts, acceptance.deadline.value, acceptance.deadline.unit, calendar)
+
+    end_ts: float | None = None
+    end_type: str | None = None
+    outcome: Outcome | None = None
+    pauses: list[Pause] = []
+    request_times: list[float] = []
+    waiting = False
+    e_result_ts = fee_ts = paid_online_ts = dissatisfied_ts = timely_apology_ts = None
+    officer = None
+
+    for index, event in enumerate(events):
+        record, ts = event.record, event.occurred_ts
+        kind = record.type
+        after_acceptance = index > acceptance_index
+        if (kind == "accepted" and index != acceptance_index) or (kind in END_TYPES and not after_acceptance):
+            continue  # ignored events count for nothing
+        if record.officer:
+            officer = record.officer
+        if fee_ts is None and record.fee:
+            fee_ts = ts
+        if kind == "payment_completed":
+            if paid_online_ts is None and record.paid_online:
+                paid_online_ts = ts
+        elif kind == "rated":
+            if dissatisfied_ts is None and record.rating == "dissatisfied":
+                dissatisfied_ts = ts
+        elif kind == "apology_issued":
+            if timely_apology_ts is None and is_timely_apology(ts, due_ts, calendar):
+                timely_apology_ts = ts
+        elif kind in END_TYPES:
+            if e_result_ts is None and (
+                (kind == "resolved" and record.electronic_result) or (kind == "returned" and record.return_channel == 2)
+            ):
+                e_result_ts = ts
+            if end_ts is None:
+                end_ts, end_type = ts, kind
+                adjusted_end = effective_time(ts, pauses)
+                outcome = classify_finished(adjusted_end, due_ts, len(request_times))
+        elif after_acceptance and end_ts is None:
+            if kind == "supplement_requested":
+                request_times.append(ts)
+                if not waiting:
+                    pauses.append((ts, None))
+                    waiting = True
+            elif kind == "supplement_received" and waiting:
+                pauses[-1] = (pauses[-1][0], ts)
+                waiting = False
+
+    return DossierSummary(
+        dossier_id=acceptance.dossier_id,
+        province=acceptance.province,
+        unit=acceptance.unit,
+        procedure_code=acceptance.procedure_code,
+        procedure_field=acceptance.procedure_field or None,
+        online_level=acceptance.online_level,
+        channel=acceptance.channel,
+        digitized=bool(acceptance.digitized),
+        officer=officer,
+        accepted_ts=accepted_ts,
+        due_ts=due_ts,
+        end_ts=end_ts,
+        end_type=end_type,
+        outcome=outcome,
+        pauses=tuple(pauses),
+        request_times=tuple(request_times),
+        e_result_ts=e_result_ts,
+        fee_ts=fee_ts,
+        paid_online_ts=paid_online_ts,
+        dissatisfied_ts=dissatisfied_ts,
+        timely_apology_ts=timely_apology_ts,
+    )
