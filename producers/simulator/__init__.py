@@ -1,0 +1,1 @@
+"""A realistic, seeded stream of dossier events (pure: no Kafka, no files)."""
