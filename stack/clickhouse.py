@@ -1,0 +1,93 @@
+"""Debian's clickhouse-server (18.16) run directly with the project's config, not through systemd."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from string import Template
+
+from clickhouse_driver import Client
+from clickhouse_driver.errors import Error as ClickHouseError
+
+from stack import services
+from stack.procs import StackError, port_answers
+
+NAME = "clickhouse"
+
+
+def binary() -> str:
+    for candidate in ("clickhouse-server", "/usr/sbin/clickhouse-server", "clickhouse"):
+        found = shutil.which(candidate)
+        if found:
+            return found
+    raise StackError("clickhouse-server is not installed: run `make setup` (apt-get install -y clickhouse-server)")
+
+
+def workdir() -> Path:
+    return services.clickhouse_workdir()
+
+
+def log_dir() -> Path:
+    return workdir() / "log"
+
+
+def server_log() -> Path:
+    return log_dir() / "clickhouse-server.log"
+
+
+def error_log() -> Path:
+    return log_dir() / "clickhouse-server.err.log"
+
+
+def stdout_log() -> Path:
+    return workdir() / "stdout.log"
+
+
+def render_config() -> Path:
+    """Write config.xml and users.xml into the work dir, with this stack's paths and ports."""
+    ports = services.clickhouse_ports()
+    data = workdir() / "data"
+    for sub in ("", "tmp", "user_files", "format_schemas"):
+        (data / sub).mkdir(parents=True, exist_ok=True)
+    log_dir().mkdir(parents=True, exist_ok=True)
+    users = workdir() / "users.xml"
+    shutil.copyfile(services.CONF_DIR / "clickhouse-users.xml", users)
+    text = Template((services.CONF_DIR / "clickhouse-config.xml").read_text()).substitute(
+        host=services.host(),
+        native_port=ports.native,
+        http_port=ports.http,
+        interserver_port=ports.interserver,
+        data_dir=data,
+        log_dir=log_dir(),
+        users_config=users,
+    )
+    config = workdir() / "config.xml"
+    config.write_text(text)
+    return config
+
+
+def command() -> list[str]:
+    exe = binary()
+    config = str(workdir() / "config.xml")
+    if exe.endswith("/clickhouse"):  # the single multi-tool binary of newer packages
+        return [exe, "server", f"--config-file={config}"]
+    return [exe, f"--config-file={config}"]
+
+
+def answers() -> bool:
+    """`SELECT version()` over the native protocol succeeds."""
+    if not port_answers(services.host(), services.clickhouse_ports().native):
+        return False  # spares clickhouse-driver's logged traceback while the server starts
+    try:
+        version()
+    except (ClickHouseError, OSError, EOFError):
+        return False
+    return True
+
+
+def version() -> str:
+    client = Client(**services.clickhouse_settings(), connect_timeout=2, send_receive_timeout=5)
+    try:
+        return str(client.execute("SELECT version()")[0][0])
+    finally:
+        client.disconnect()
