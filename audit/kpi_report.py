@@ -8,7 +8,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from audit.eventfile import EventLog, InvalidLineHandler, ReadStats, read_event_file
+from audit.eventfile import EventLog, InvalidLineHandler, ReadStats, no_cyclic_gc, read_event_file
 from dossier.calendar import WorkingCalendar
 from dossier.kpi import KpiTable, Scope
 from dossier.lifecycle import in_state_machine_order, summarize
@@ -35,10 +35,11 @@ def kpi_rows(
     on_invalid: InvalidLineHandler,
 ) -> tuple[list[dict[str, Any]], ReadStats]:
     """The KPI rows of one scope from an event file, and what reading it saw."""
-    log = read_event_file(path, on_invalid)
-    if first >= last:
-        return [], log.stats
-    return kpi_table(log, period, first, last, calendar).rows(scope), log.stats
+    with no_cyclic_gc():
+        log = read_event_file(path, on_invalid)
+        if first >= last:
+            return [], log.stats
+        return kpi_table(log, period, first, last, calendar).rows(scope), log.stats
 
 
 def write_rows(rows: list[dict[str, Any]], out: BinaryIO) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from functools import cache
 from importlib import resources
 from typing import Annotated, Any, Literal, NamedTuple
@@ -74,9 +74,10 @@ REQUIRED_BY_TYPE: dict[str, tuple[str, ...]] = {
 }
 
 RFC3339_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+_RFC3339 = re.compile(RFC3339_PATTERN)
 _NAIVE_DATETIME = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?$")
 
-Datetime = Annotated[str, msgspec.Meta(pattern=RFC3339_PATTERN)]
+Datetime = str  # checked by parse_timestamp, which the decoders call on every datetime
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
 ChannelCode = Annotated[int, msgspec.Meta(ge=1, le=3)]
 
@@ -163,10 +164,37 @@ class InvalidRecord(ValueError):
 
 
 def parse_timestamp(value: str) -> float:
-    """Seconds since the epoch of an RFC 3339 datetime (already checked against the pattern)."""
+    """Seconds since the epoch of an RFC 3339 date-time; ``ValueError`` saying why when it is not one.
+
+    The shape sources send (``2025-07-02T09:15:00+07:00``) is read from three small caches (dates, times
+    of day, offsets), several times faster than ``datetime``; every other shape takes the general rule.
+    """
+    if len(value) == 25 and value[10] == "T":
+        day = _DAYS.get(value[:10])
+        clock = _CLOCKS.get(value[11:19])
+        offset = _OFFSETS.get(value[19:])
+        if day is not None and clock is not None and offset is not None:
+            return day + clock - offset
+    if _RFC3339.match(value) is None:
+        raise ValueError(_datetime_reason(value))
     if value[10] == "t" or value[-1] == "z":
         value = value.upper()
-    return datetime.fromisoformat(value).timestamp()
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as error:
+        raise ValueError(f"not a valid date-time: {value!r} ({error})") from None
+    if len(value) == 25 and len(_DAYS) < _CACHE_LIMIT:
+        _DAYS[value[:10]] = float(moment.date().toordinal() - _EPOCH_ORDINAL) * 86400.0
+        _CLOCKS[value[11:19]] = float(moment.hour * 3600 + moment.minute * 60 + moment.second)
+        _OFFSETS[value[19:]] = moment.utcoffset().total_seconds()  # type: ignore[union-attr]
+    return moment.timestamp()
+
+
+_CACHE_LIMIT = 1_000_000
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_DAYS: dict[str, float] = {}
+_CLOCKS: dict[str, float] = {}
+_OFFSETS: dict[str, float] = {}
 
 
 def _semantic_violations(record: EventRecord) -> list[Violation]:
@@ -187,7 +215,7 @@ def _semantic_violations(record: EventRecord) -> list[Violation]:
             try:
                 parse_timestamp(value)
             except ValueError as error:
-                violations.append(Violation(name, f"not a valid date-time ({error})"))
+                violations.append(Violation(name, str(error)))
     return violations
 
 
@@ -214,11 +242,15 @@ def decode_event(line: bytes | str) -> ParsedEvent:
         due_ts = None if record.due_at is None else parse_timestamp(record.due_at)
     except ValueError:
         raise InvalidRecord(_semantic_violations(record)) from None
-    required = REQUIRED_BY_TYPE.get(record.type)
-    if required is not None or (record.deadline is not None and record.deadline.unit == "calendar_days"):
-        violations = _semantic_violations(record)
-        if violations:
-            raise InvalidRecord(violations)
+    # The checks of _semantic_violations, inlined for the hot path; it explains any failure.
+    deadline = record.deadline
+    if (record.type == "accepted" and due_ts is None and deadline is None) or (
+        deadline is not None and deadline.unit == "calendar_days" and deadline.value % 1
+    ):
+        raise InvalidRecord(_semantic_violations(record))
+    for name in REQUIRED_BY_TYPE.get(record.type, ()):
+        if getattr(record, name) is None:
+            raise InvalidRecord(_semantic_violations(record))
     return ParsedEvent(record, occurred_ts, due_ts)
 
 
@@ -294,11 +326,8 @@ _FORMAT_CHECKER = jsonschema.FormatChecker(formats=())
 
 @_FORMAT_CHECKER.checks("date-time", raises=ValueError)
 def _is_datetime(value: object) -> bool:
-    if not isinstance(value, str):
-        return True
-    if re.match(RFC3339_PATTERN, value) is None:
-        return False
-    parse_timestamp(value)
+    if isinstance(value, str):
+        parse_timestamp(value)
     return True
 
 
@@ -352,8 +381,16 @@ def _describe(error: jsonschema.ValidationError, record: dict[str, Any]) -> list
     if kind == "multipleOf":
         return [Violation(path, "calendar_days must be whole days")]
     if kind in ("pattern", "format"):
-        return [Violation(path, _datetime_reason(error.instance))]
+        return [Violation(path, _datetime_error(error.instance))]
     return [Violation(path, error.message)]
+
+
+def _datetime_error(value: str) -> str:
+    try:
+        parse_timestamp(value)
+    except ValueError as error:
+        return str(error)
+    return f"not an RFC 3339 datetime: {value!r}"
 
 
 def _datetime_reason(value: str) -> str:

@@ -10,15 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 
 from dossier.calendar import WorkingCalendar
 from dossier.contract import END_TYPES, ParsedEvent
 from dossier.sla import Outcome, Pause, classify_finished, due_instant, effective_time, is_timely_apology
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs twice as much, per dossier
 class DossierSummary:
-    """What the KPIs and alerts need to know of one accepted dossier. Instants are epoch seconds."""
+    """What the KPIs and alerts need to know of one accepted dossier. Instants are epoch seconds.
+
+    Treat it as immutable: a new event gives a new summary.
+    """
 
     dossier_id: str
     province: str
@@ -51,9 +55,12 @@ class DossierSummary:
         return self.end_type in ("resolved", "returned")
 
 
-def in_state_machine_order(events: Iterable[tuple[int, ParsedEvent]]) -> list[ParsedEvent]:
-    """Order ``(arrival, event)`` pairs by ``occurred_at``, ties by arrival."""
-    return [event for _, event in sorted(events, key=lambda pair: (pair[1].occurred_ts, pair[0]))]
+def in_state_machine_order(events_in_arrival_order: Iterable[ParsedEvent]) -> list[ParsedEvent]:
+    """Order events by ``occurred_at``; the sort is stable, so ties keep their arrival order."""
+    return sorted(events_in_arrival_order, key=_occurred_ts)
+
+
+_occurred_ts = attrgetter("occurred_ts")
 
 
 def summarize(events: Sequence[ParsedEvent], calendar: WorkingCalendar) -> DossierSummary | None:
