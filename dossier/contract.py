@@ -216,7 +216,7 @@ def _semantic_violations(record: EventRecord) -> list[Violation]:
                 parse_timestamp(value)
             except ValueError as error:
                 violations.append(Violation(name, str(error)))
-    return violations
+    return sorted(violations, key=lambda v: (v.field, v.reason))
 
 
 class ParsedEvent(NamedTuple):

@@ -1,0 +1,202 @@
+"""The dossier-event/1 contract: every violation named, and both readers agreeing with the JSON Schema."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dossier.contract import InvalidRecord, Violation, decode_event, decode_tick, schema_path, validate
+
+VALID: dict[str, Any] = {
+    "schema": "dossier-event/1",
+    "event_id": "e1",
+    "dossier_id": "000.00.01.H26-250702-0012",
+    "type": "accepted",
+    "occurred_at": "2025-07-02T09:15:00+07:00",
+    "source": "hcm-motcua",
+    "province": "79",
+    "unit": "000.00.12.H79",
+    "procedure_code": "1.001234",
+    "online_level": "full",
+    "channel": 2,
+    "deadline": {"value": 3, "unit": "working_days"},
+}
+
+
+def violations_of(record: dict[str, Any]) -> list[Violation]:
+    try:
+        decode_event(orjson.dumps(record))
+    except InvalidRecord as invalid:
+        return invalid.violations
+    return []
+
+
+def with_(**changes: Any) -> dict[str, Any]:
+    record = dict(VALID)
+    for name, value in changes.items():
+        if value is _DROP:
+            record.pop(name, None)
+        else:
+            record[name] = value
+    return record
+
+
+_DROP = object()
+
+
+def test_a_valid_record_decodes_with_its_instants_parsed():
+    event = decode_event(orjson.dumps({**VALID, "unknown_extra": {"kept": True}}))
+    assert event.record.dossier_id == VALID["dossier_id"]
+    assert event.occurred_ts == 1751422500.0  # 2025-07-02T02:15:00Z
+    assert event.due_ts is None
+
+
+@pytest.mark.parametrize(
+    ("record", "expected"),
+    [
+        (with_(schema="dossier-event/2"), [Violation("schema", 'must be "dossier-event/1"')]),
+        (with_(dossier_id=_DROP), [Violation("dossier_id", "missing")]),
+        (with_(unit=""), [Violation("unit", "must not be empty")]),
+        (with_(channel=2.0), [Violation("channel", "expected integer or null, got number (not an integer)")]),
+        (with_(channel=True), [Violation("channel", "expected integer or null, got boolean")]),
+        (with_(channel=4), [Violation("channel", "must be at most 3, got 4")]),
+        (with_(channel=None), [Violation("channel", "required on a 'accepted' event")]),
+        (with_(online_level=_DROP), [Violation("online_level", "required on a 'accepted' event")]),
+        (with_(deadline=_DROP), [Violation("due_at", "an 'accepted' event needs due_at or deadline")]),
+        (with_(deadline=None, due_at=None), [Violation("due_at", "an 'accepted' event needs due_at or deadline")]),
+        (
+            with_(deadline={"value": 1.5, "unit": "calendar_days"}),
+            [Violation("deadline.value", "calendar_days must be whole days")],
+        ),
+        (
+            with_(deadline={"value": -1, "unit": "working_days"}),
+            [Violation("deadline.value", "must be at least 0, got -1")],
+        ),
+        (with_(fee=-5), [Violation("fee", "must be at least 0, got -5")]),
+        (
+            with_(occurred_at="2025-07-02T09:15:00"),
+            [Violation("occurred_at", "datetime without offset: '2025-07-02T09:15:00'")],
+        ),
+        (
+            with_(occurred_at="2025-07-02 09:15:00+07:00"),
+            [Violation("occurred_at", "not an RFC 3339 datetime: '2025-07-02 09:15:00+07:00'")],
+        ),
+        (
+            with_(type="teleported"),
+            [
+                Violation(
+                    "type",
+                    'unknown event type "teleported"; one of '
+                    + ", ".join(
+                        json.dumps(t)
+                        for t in json.loads(schema_path("dossier-event-1.schema.json").read_text())["properties"][
+                            "type"
+                        ]["enum"]
+                    ),
+                )
+            ],
+        ),
+        (with_(type="rated"), [Violation("rating", "required on a 'rated' event")]),
+        (with_(type="returned"), [Violation("return_channel", "required on a 'returned' event")]),
+        (with_(type="resolved"), [Violation("electronic_result", "required on a 'resolved' event")]),
+        (with_(type="payment_completed"), [Violation("paid_online", "required on a 'payment_completed' event")]),
+        (with_(type="apology_issued"), [Violation("due_at", "required on a 'apology_issued' event")]),
+        (with_(status=11), [Violation("status", "must be at most 10, got 11")]),
+        (with_(applicant={"kind": 3}), [Violation("applicant.kind", "not allowed 3; one of 1, 2")]),
+    ],
+)
+def test_each_violation_is_named_with_its_field_and_reason(record, expected):
+    assert violations_of(record) == expected
+    assert validate(record) == expected
+
+
+def test_every_violation_of_a_record_is_reported_at_once():
+    record = with_(event_id="", channel="2", occurred_at="yesterday", type="accepted", deadline=_DROP)
+    assert [v.field for v in violations_of(record)] == ["channel", "due_at", "event_id", "occurred_at"]
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [(b"\xff\xfe", "not UTF-8"), (b'{"a": NaN}', "not JSON"), (b"[1, 2]", "not a JSON object"), (b"{", "not JSON")],
+)
+def test_lines_that_are_not_json_objects(line, reason):
+    with pytest.raises(InvalidRecord) as raised:
+        decode_event(line)
+    assert raised.value.violations[0].reason.startswith(reason)
+
+
+def test_null_in_an_optional_field_means_absent():
+    event = decode_event(orjson.dumps(with_(procedure_field=None, fee=None, officer=None)))
+    assert event.record.procedure_field is None
+
+
+def test_clock_ticks():
+    assert decode_tick(b'{"schema": "clock-tick/1", "at": "2025-07-02T00:00:00Z"}').at == "2025-07-02T00:00:00Z"
+    with pytest.raises(InvalidRecord):
+        decode_tick(b'{"schema": "clock-tick/1", "at": "soon"}')
+
+
+# ---------------------------------------------------------------- the fast reader agrees with the schema
+
+_odd_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 12),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from(
+        [
+            "",
+            "x",
+            "full",
+            "none",
+            "working_days",
+            "calendar_days",
+            "dissatisfied",
+            "2025-07-02",
+            "2025-07-02T09:15:00+07:00",
+            "2025-07-02T09:15:00Z",
+            "2025-07-02T09:15:00.5-03:30",
+            "2025-07-02T09:15:00",
+            "2025-13-02T09:15:00+07:00",
+            "2025-07-02t09:15:00z",
+            "accepted",
+            "rated",
+            "resolved",
+            "dossier-event/1",
+        ]
+    ),
+    st.just({"value": 3, "unit": "working_days"}),
+    st.just({"value": 2.5, "unit": "calendar_days"}),
+    st.just({"value": 1}),
+    st.just({"kind": 1, "id_hash": "h"}),
+    st.just({"kind": 2.0}),
+    st.just([1]),
+)
+_fields = st.sampled_from(sorted(json.loads(schema_path("dossier-event-1.schema.json").read_text())["properties"]))
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    base_type=st.sampled_from(
+        [
+            "accepted",
+            "submitted",
+            "processing",
+            "resolved",
+            "returned",
+            "rated",
+            "apology_issued",
+            "payment_completed",
+            "supplement_requested",
+        ]
+    ),
+    changes=st.dictionaries(_fields, st.one_of(st.just(_DROP), _odd_values), max_size=4),
+)
+def test_the_fast_reader_and_the_json_schema_agree(base_type, changes):
+    record = with_(**{"type": base_type, **changes})
+    assert violations_of(record) == validate(record)
