@@ -2,24 +2,33 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import ExitStack
 from datetime import date
 from pathlib import Path
 from typing import Annotated, BinaryIO
 
+import orjson
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from dossier import catalog
 from producers import kafka
+from producers.importer import FORMATS, Rejected, csv_file_items, event_file_items, sync_file_items
+from producers.ingest.app import Limits, make_app
+from producers.ingest.openapi import openapi_document
 from producers.output import paced, produce, write_lines
+from producers.pseudonym import KeyConfigError, Pseudonymiser
+from producers.simulator.background import simulate_in_background
 from producers.simulator.rates import Rates
+from producers.simulator.stream import Emission, tick
 from producers.simulator.stream import simulate as simulate_stream
-from producers.simulator.stream import tick
 from producers.simulator.workclock import day_number, day_start
+from producers.sources import Source, TokenRegistry, hash_token, load_sources, new_token
 
 produce_app = typer.Typer(
     help="Put dossier events on Kafka (topic dossier.events, key = dossier_id).", no_args_is_help=True
@@ -56,12 +65,8 @@ def simulate(
     end: Annotated[str, typer.Option("--to", help="Day after the last simulated day, YYYY-MM-DD.")] = "2025-07-08",
     rate: Annotated[float, typer.Option(help="Dossiers per working day per 3 million inhabitants.")] = 100.0,
     communes: Annotated[int, typer.Option(help="Commune units simulated per province.")] = 10,
-    to_file: Annotated[
-        Path | None, typer.Option(help="Write JSON lines here ('-': stdout), not to Kafka.")
-    ] = None,
-    realtime: Annotated[
-        bool, typer.Option(help="Pace events in sped-up real time, not as fast as possible.")
-    ] = False,
+    to_file: Annotated[Path | None, typer.Option(help="Write JSON lines here ('-': stdout), not to Kafka.")] = None,
+    realtime: Annotated[bool, typer.Option(help="Pace events in sped-up real time, not as fast as possible.")] = False,
     speedup: Annotated[float, typer.Option(help="Simulated seconds per wall second in --realtime mode.")] = 120.0,
     tick_every: Annotated[int, typer.Option(help="Interleave a clock tick every N simulated seconds (0: none).")] = 0,
     topic: Annotated[str, typer.Option()] = kafka.TOPIC,
@@ -95,8 +100,20 @@ def simulate(
             if bar is not None:
                 bar.update(task, advance=1, day=str(d), events=emitted)
 
-        emissions = simulate_stream(
-            seed, codes, first, stop, Rates(dossiers_per_day=rate), communes, tick_every, on_day
+        params = {
+            "seed": seed,
+            "provinces": codes,
+            "start": first,
+            "end": stop,
+            "rates": Rates(dossiers_per_day=rate),
+            "communes": communes,
+            "tick_every": tick_every,
+        }
+        # To Kafka, generation runs in a child process: sending is the bottleneck (bench_producers.py).
+        emissions = (
+            simulate_stream(**params, on_day=on_day)
+            if to_file is not None
+            else simulate_in_background(on_day=on_day, **params)
         )
         if realtime:
             emissions = paced(emissions, day_start(day_number(first)), speedup)
@@ -130,3 +147,123 @@ def ticks(
             next_at += interval
             time.sleep(max(0.0, next_at - time.monotonic()))
     typer.echo(f"wrote {rounds} round(s) of ticks to {topic}", err=True)
+
+
+def _source(sources: Path | None, source_id: str | None, province: str | None, default_unit: str | None) -> Source:
+    """The sending system: an entry of a sources file, or one described on the command line."""
+    if sources is not None:
+        known = load_sources(sources)
+        if source_id not in known:
+            raise typer.BadParameter(f"--source must be one of {sorted(known)}")
+        return known[source_id]
+    if not (source_id and province):
+        raise typer.BadParameter("give --sources FILE --source ID, or --source ID --province CODE [--default-unit]")
+    return Source(id=source_id, province=province, default_unit=default_unit)
+
+
+def _pseudonymiser() -> Pseudonymiser:
+    try:
+        return Pseudonymiser.from_env()
+    except KeyConfigError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+
+
+@produce_app.command("import")
+def import_file(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="The file to import.")],
+    fmt: Annotated[str, typer.Option("--format", help="events (JSON lines), sync (portal JSON lines) or csv.")],
+    sources: Annotated[Path | None, typer.Option(help="Sources file (JSON) holding --source.")] = None,
+    source: Annotated[str | None, typer.Option(help="Id of the sending system (sync, csv).")] = None,
+    province: Annotated[str | None, typer.Option(help="Its province code, without --sources.")] = None,
+    default_unit: Annotated[str | None, typer.Option(help="Unit code when DonViXuLy is not mapped.")] = None,
+    to_file: Annotated[Path | None, typer.Option(help="Write the events as JSON lines here, not to Kafka.")] = None,
+    topic: Annotated[str, typer.Option()] = kafka.TOPIC,
+) -> None:
+    """Produce a file's events to Kafka; bad lines are reported on stderr (line and reason) and skipped."""
+    if fmt not in FORMATS:
+        raise typer.BadParameter(f"--format must be one of {', '.join(FORMATS)}")
+    pseudonym = _pseudonymiser()
+    if fmt == "events":
+        items = event_file_items(file.open("rb"), pseudonym)
+    elif fmt == "sync":
+        items = sync_file_items(file.open("rb"), _source(sources, source, province, default_unit), pseudonym)
+    else:
+        items = csv_file_items(
+            file.read_text(encoding="utf-8"), _source(sources, source, province, default_unit), pseudonym
+        )
+    rejected = 0
+
+    def good() -> Iterator[Emission]:
+        nonlocal rejected
+        for item in items:
+            if isinstance(item, Rejected):
+                rejected += 1
+                typer.echo(f"{file}: {item}", err=True)
+            else:
+                yield Emission(0, item[0], item[1])
+
+    started = time.perf_counter()
+    if to_file is not None:
+        with open(to_file, "wb") as out:
+            n = write_lines(good(), out)
+    else:
+        with kafka.EventProducer(topic) as producer:
+            n = produce(good(), producer)
+    elapsed = time.perf_counter() - started
+    typer.echo(f"imported {n} events ({rejected} line(s) rejected) in {elapsed:.1f} s", err=True)
+    if rejected:
+        raise typer.Exit(1)
+
+
+@ingest_app.command("serve")
+def serve(
+    sources: Annotated[Path, typer.Option(envvar="MOTCUA_INGEST_SOURCES", help="Sources file (tokens hashed).")],
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8088,
+    topic: Annotated[str, typer.Option()] = kafka.TOPIC,
+    max_body_bytes: Annotated[int, typer.Option(help="Larger bodies get 413.")] = Limits().max_body_bytes,
+    max_pending: Annotated[
+        int, typer.Option(help="Records awaiting Kafka beyond which requests get 429.")
+    ] = Limits().max_pending_events,
+) -> None:
+    """Serve the ingest API (POST /v1/events, POST /v1/sync, GET /openapi.json, GET /healthz)."""
+    from aiohttp import web
+
+    pseudonym = _pseudonymiser()
+    registry = TokenRegistry(load_sources(sources))
+    limits = Limits(max_body_bytes=max_body_bytes, max_pending_events=max_pending)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("kafka").setLevel(logging.WARNING)
+    producer = kafka.EventProducer(topic, **kafka.INGEST)
+    try:
+        web.run_app(make_app(producer, registry, pseudonym, limits), host=host, port=port, access_log=None, print=None)
+    finally:
+        producer.close(timeout=10)
+
+
+@ingest_app.command("token")
+def token(
+    sources: Annotated[Path, typer.Option(help="Sources file to create or update.")],
+    source: Annotated[str, typer.Option(help="Id of the sending system.")],
+    province: Annotated[str, typer.Option(help="The only province it may send for.")],
+    default_unit: Annotated[str | None, typer.Option(help="Unit code when DonViXuLy is not mapped.")] = None,
+) -> None:
+    """Issue a new API token for a source: prints it once, stores only its SHA-256."""
+    data = orjson.loads(sources.read_bytes()) if sources.exists() else {"sources": []}
+    secret = new_token()
+    entry = next((s for s in data["sources"] if s.get("id") == source), None)
+    if entry is None:
+        entry = {"id": source}
+        data["sources"].append(entry)
+    entry.update(province=province, token_sha256=hash_token(secret))
+    if default_unit:
+        entry["default_unit"] = default_unit
+    sources.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
+    typer.echo(secret)
+
+
+@ingest_app.command("openapi")
+def openapi() -> None:
+    """Print the OpenAPI document (docs/openapi.json is this output)."""
+    sys.stdout.buffer.write(orjson.dumps(openapi_document(), option=orjson.OPT_INDENT_2) + b"\n")

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from kafka import KafkaProducer
+from kafka.partitioner.default import murmur2
 from kafka.producer.future import FutureRecordMetadata, RecordMetadata
 
 TOPIC = "dossier.events"
@@ -36,8 +37,10 @@ class DeliveryError(RuntimeError):
 
 # Throughput settings for backfill (measured in bench/bench_producers.py); the ingest API overrides
 # linger_ms to keep latency low.
-BULK = {"linger_ms": 50, "batch_size": 1024 * 1024, "compression_type": "gzip", "buffer_memory": 256 * 1024 * 1024}
+BULK = {"linger_ms": 10, "batch_size": 256 * 1024, "compression_type": "gzip"}
 LOW_LATENCY = {"linger_ms": 2, "batch_size": 256 * 1024, "compression_type": "gzip"}
+# The ingest API answers within seconds: a record Kafka cannot take in time fails (503, client retries).
+INGEST = {**LOW_LATENCY, "request_timeout_ms": 5000, "delivery_timeout_ms": 15000, "max_block_ms": 5000}
 
 
 class EventProducer:
@@ -56,6 +59,8 @@ class EventProducer:
             **config,
         )
         self._lock = threading.Lock()
+        self._partition_of: dict[bytes, int] = {}
+        self._partition_count = 0
         self._failed = 0
         self._errors: list[BaseException] = []
 
@@ -72,9 +77,26 @@ class EventProducer:
                 self._failed, self._errors = 0, []
             raise DeliveryError(count, errors)
 
+    def partition_for(self, key: bytes) -> int:
+        """The partition Kafka's default partitioner picks (murmur2), cached: a dossier has many events.
+
+        kafka-python's pure-Python murmur2 is the largest single cost of a send; the partition count is
+        read once, as a producer that starts before a topic grows keeps its mapping anyway.
+        """
+        partition = self._partition_of.get(key)
+        if partition is None:
+            if not self._partition_count:
+                self._partition_count = len(self.partitions())
+            if len(self._partition_of) > 1_000_000:
+                self._partition_of.clear()
+            partition = self._partition_of[key] = (murmur2(key) & 0x7FFFFFFF) % self._partition_count
+        return partition
+
     def send(self, key: bytes | None, value: bytes, partition: int | None = None) -> FutureRecordMetadata:
         if self._failed:
             self.raise_if_failed()
+        if partition is None and key is not None:
+            partition = self.partition_for(key)
         future = self._producer.send(self.topic, value=value, key=key, partition=partition)
         future.add_errback(self._on_error)
         return future
@@ -115,7 +137,10 @@ class EventProducer:
         """
         done: asyncio.Future[list[RecordMetadata]] = loop.create_future()
         # Not `self.send`: a failure here belongs to this batch's caller, not to the next sender.
-        futures = [self._producer.send(self.topic, value=value, key=key) for key, value in records]
+        futures = [
+            self._producer.send(self.topic, value=value, key=key, partition=self.partition_for(key))
+            for key, value in records
+        ]
         state = {"left": len(futures), "error": None}
         lock = threading.Lock()
 

@@ -1,0 +1,134 @@
+"""The aiohttp application: authentication, limits, and replying only after Kafka acknowledged.
+
+* 202 once every record of the request is acknowledged by Kafka (acks=all); the body says how many.
+* 400 unreadable body, 422 contract or sync-format problems (every one listed), 401 bad token,
+  413 body over the size limit, 429 + Retry-After when too many records await Kafka, 503 +
+  Retry-After when Kafka did not acknowledge (the client retries; duplicates are harmless because
+  event ids are idempotency keys downstream).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from producers.ingest.openapi import openapi_document
+from producers.ingest.records import BadRequest, Preparer, Problem, contract_records, sync_records
+from producers.kafka import DeliveryError, EventProducer
+from producers.pseudonym import Pseudonymiser
+from producers.sources import TokenRegistry
+
+log = logging.getLogger("motcua.ingest")
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_body_bytes: int = 8 * 1024 * 1024
+    max_events_per_request: int = 10_000
+    max_pending_events: int = 50_000  # records awaiting Kafka across all requests; beyond: 429
+    ack_timeout_s: float = 20.0
+    kafka_down_s: float = 2.0  # after a failed delivery, answer 503 at once for this long
+    retry_after_s: int = 1
+
+
+def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(status=status, body=orjson.dumps(body), content_type="application/json", headers=headers)
+
+
+def _problems(status: int, message: str, problems: list[Problem]) -> web.Response:
+    return _json(status, {"error": message, "problems": [p.as_json() for p in problems]})
+
+
+class Ingest:
+    """Request handling state: the producer, who may send, and how much is in flight."""
+
+    def __init__(
+        self, producer: EventProducer, tokens: TokenRegistry, pseudonym: Pseudonymiser, limits: Limits
+    ) -> None:
+        self.producer, self.tokens, self.pseudonym, self.limits = producer, tokens, pseudonym, limits
+        self.pending = 0
+        self.kafka_failed_at = float("-inf")
+        # One thread sends, in arrival order: `send` can block on metadata or a full buffer.
+        self.sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kafka-send")
+
+    def _retry_later(self, status: int, message: str) -> web.Response:
+        headers = {"Retry-After": str(self.limits.retry_after_s)}
+        return _json(status, {"error": message}, headers)
+
+    async def handle(self, request: web.Request, prepare: Preparer) -> web.Response:
+        header = request.headers.get("Authorization", "")
+        source = self.tokens.authenticate(header[7:].strip()) if header[:7].lower() == "bearer " else None
+        if source is None:
+            return _json(401, {"error": "missing or unknown bearer token"}, {"WWW-Authenticate": "Bearer"})
+        if time.monotonic() - self.kafka_failed_at < self.limits.kafka_down_s:
+            return self._retry_later(503, "Kafka is unreachable; nothing was accepted")
+        if self.pending >= self.limits.max_pending_events:
+            return self._retry_later(429, "too many records awaiting Kafka; retry later")
+        body = await request.read()  # aiohttp answers 413 past client_max_size
+        try:
+            records = prepare(body, source, self.pseudonym, self.limits.max_events_per_request)
+        except BadRequest as error:
+            unreadable = any(p.reason.startswith("not JSON") or p.reason == "empty body" for p in error.problems)
+            status = 400 if unreadable else 422
+            return _problems(status, "bad request" if unreadable else "invalid records", error.problems)
+        return await self._produce(records)
+
+    async def _produce(self, records: list[tuple[bytes, bytes]]) -> web.Response:
+        loop = asyncio.get_running_loop()
+        self.pending += len(records)
+        try:
+            acked = await loop.run_in_executor(self.sender, self.producer.send_many_async, records, loop)
+            await asyncio.wait_for(acked, self.limits.ack_timeout_s)
+        except (DeliveryError, TimeoutError, OSError) as error:
+            self.kafka_failed_at = time.monotonic()
+            log.warning("Kafka did not acknowledge %d record(s): %r", len(records), error)
+            return self._retry_later(503, "Kafka did not acknowledge the records; nothing is guaranteed, retry")
+        except Exception as error:  # a kafka-python error raised by send itself (e.g. metadata timeout)
+            if not type(error).__module__.startswith("kafka"):
+                raise
+            self.kafka_failed_at = time.monotonic()
+            log.warning("Kafka refused %d record(s): %r", len(records), error)
+            return self._retry_later(503, "Kafka is unreachable; retry")
+        finally:
+            self.pending -= len(records)
+        return _json(202, {"accepted": len(records)})
+
+
+def make_app(
+    producer: EventProducer, tokens: TokenRegistry, pseudonym: Pseudonymiser, limits: Limits | None = None
+) -> web.Application:
+    limits = limits or Limits()
+    ingest = Ingest(producer, tokens, pseudonym, limits)
+    app = web.Application(client_max_size=limits.max_body_bytes)
+    document = orjson.dumps(openapi_document(), option=orjson.OPT_INDENT_2)
+
+    async def events(request: web.Request) -> web.Response:
+        return await ingest.handle(request, contract_records)
+
+    async def sync(request: web.Request) -> web.Response:
+        return await ingest.handle(request, sync_records)
+
+    async def openapi(_: web.Request) -> web.Response:
+        return web.Response(body=document, content_type="application/json")
+
+    async def health(_: web.Request) -> web.Response:
+        kafka_ok = time.monotonic() - ingest.kafka_failed_at >= limits.kafka_down_s
+        return _json(200 if kafka_ok else 503, {"kafka": "ok" if kafka_ok else "failing", "pending": ingest.pending})
+
+    async def close_sender(_: web.Application) -> None:
+        ingest.sender.shutdown(wait=True)
+
+    app.router.add_post("/v1/events", events)
+    app.router.add_post("/v1/sync", sync)
+    app.router.add_get("/openapi.json", openapi)
+    app.router.add_get("/healthz", health)
+    app.on_cleanup.append(close_sender)
+    app["ingest"] = ingest
+    return app

@@ -1,0 +1,46 @@
+"""Keyed HMAC pseudonyms: stable, key-dependent, and the key stays out of the repository."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from producers.pseudonym import REPO_ROOT, KeyConfigError, Pseudonymiser
+
+
+def test_same_key_same_pseudonym_other_key_other_pseudonym() -> None:
+    a, b = Pseudonymiser(b"a" * 16), Pseudonymiser(b"b" * 16)
+    assert a("079123456789") == a(" 079123456789 ") != b("079123456789")
+    assert len(a("x")) == 32 and "079123456789" not in a("079123456789")
+
+
+def test_key_from_env_or_a_file_outside_the_repository(tmp_path: Path) -> None:
+    key_file = tmp_path / "hmac.key"
+    key_file.write_text("0123456789abcdef0123\n")
+    by_file = Pseudonymiser.from_env({"MOTCUA_HMAC_KEY_FILE": str(key_file)})
+    assert by_file("x") == Pseudonymiser.from_env({"MOTCUA_HMAC_KEY": "0123456789abcdef0123"})("x")
+    with pytest.raises(KeyConfigError, match="inside the repository"):
+        Pseudonymiser.from_env({"MOTCUA_HMAC_KEY_FILE": str(REPO_ROOT / "pyproject.toml")})
+    with pytest.raises(KeyConfigError, match="MOTCUA_HMAC_KEY"):
+        Pseudonymiser.from_env({})
+    with pytest.raises(KeyConfigError, match="at least"):
+        Pseudonymiser.from_env({"MOTCUA_HMAC_KEY": "short"})
+
+
+def test_scrub_replaces_personal_fields_at_any_depth_and_keeps_the_rest() -> None:
+    p = Pseudonymiser(b"k" * 16)
+    event = {
+        "event_id": "e1",
+        "applicant": {"kind": 1, "id": "079123456789", "Full_Name": "Lê Văn C"},
+        "extra": [{"SoDienThoai": "0912345678", "note": "ok"}],
+        "email": None,
+    }
+    assert p.scrub(event) == {
+        "event_id": "e1",
+        "applicant": {"kind": 1, "id_hash": p("079123456789"), "Full_Name_hash": p("Lê Văn C")},
+        "extra": [{"SoDienThoai_hash": p("0912345678"), "note": "ok"}],
+        "email": None,
+    }
+    clean = {"event_id": "e1", "applicant": {"kind": 1, "id_hash": "abc"}, "list": [1, {"a": 2}]}
+    assert p.scrub(clean) is clean
