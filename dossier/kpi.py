@@ -170,28 +170,50 @@ def scope_id_of(cell: Cell, scope: Scope) -> str | None:
 
 
 class KpiTable:
-    """KPI counts of a fixed list of consecutive periods, per cell, from dossier summaries."""
+    """KPI counts of a list of consecutive periods, per cell, from dossier summaries.
 
-    def __init__(self, periods: Sequence[Period], calendar: WorkingCalendar) -> None:
-        self.periods = list(periods)
-        self._starts = [p.start_ts for p in self.periods]
-        self._ends = [p.end_ts for p in self.periods]
+    The batch audit fills a fixed list; the live aggregation appends periods as event time advances and
+    reads ``touched`` to know which (cell, period index) counts changed.
+    """
+
+    def __init__(self, periods: Sequence[Period], calendar: WorkingCalendar, track_changes: bool = False) -> None:
+        self.periods: list[Period] = []
+        self._starts: list[float] = []
+        self._ends: list[float] = []
         self._calendar = calendar
         self.cells: dict[Cell, dict[int, Counts]] = {}
+        self.touched: set[tuple[Cell, int]] | None = set() if track_changes else None
+        for period in periods:
+            self.append_period(period)
+
+    def append_period(self, period: Period) -> int:
+        """Add the period that follows the last one; returns its index. Nobody is counted in it yet."""
+        if self.periods and period.start != self.periods[-1].end:
+            raise ValueError(f"period {period.start} does not follow {self.periods[-1].start}")
+        self.periods.append(period)
+        self._starts.append(period.start_ts)
+        self._ends.append(period.end_ts)
+        return len(self.periods) - 1
 
     def add(self, s: DossierSummary, sign: int = 1) -> None:
-        """Count one dossier in every period of the table in which it is to be processed."""
+        """Count (or with ``sign=-1`` uncount) a dossier in every period in which it is to be processed."""
         first = bisect_right(self._ends, s.accepted_ts)
         last = len(self.periods) - 1 if s.end_ts is None else bisect_right(self._starts, s.end_ts) - 1
-        if first > last:
-            return
-        by_period = self.cells.setdefault(cell_of(s), {})
-        width = len(COUNT_FIELDS)
         for i in range(first, last + 1):
-            counts = by_period.get(i)
-            if counts is None:
-                counts = by_period[i] = [0] * width
-            add_contribution(counts, s, self._starts[i], self._ends[i], self._calendar, sign)
+            self.add_to_period(s, i, sign)
+
+    def add_to_period(self, s: DossierSummary, i: int, sign: int = 1) -> None:
+        """Count a dossier in period ``i``, which the caller knows it is to be processed in."""
+        cell = cell_of(s)
+        by_period = self.cells.get(cell)
+        if by_period is None:
+            by_period = self.cells[cell] = {}
+        counts = by_period.get(i)
+        if counts is None:
+            counts = by_period[i] = [0] * len(COUNT_FIELDS)
+        add_contribution(counts, s, self._starts[i], self._ends[i], self._calendar, sign)
+        if self.touched is not None:
+            self.touched.add((cell, i))
 
     def add_all(self, summaries: Iterable[DossierSummary]) -> None:
         for s in summaries:

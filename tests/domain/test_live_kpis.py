@@ -1,0 +1,115 @@
+"""Live KPI rows equal the batch rows once final, whatever the arrival order (hypothesis)."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import orjson
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from audit.eventfile import read_event_lines
+from audit.kpi_report import kpi_table
+from dossier.calendar import default_calendar
+from dossier.contract import decode_event
+from dossier.kpi import SCOPES
+from dossier.lifecycle import in_state_machine_order, summarize
+from dossier.live_kpis import LiveKpis, row_key_text
+from dossier.periods import PERIOD_KINDS
+from tests.domain.event_factory import event_stream
+
+CAL = default_calendar()
+
+
+def replay_live(events: list[dict[str, Any]], rng: random.Random) -> tuple[dict[str, dict[str, Any]], LiveKpis]:
+    """Feed events one by one in a shuffled order; return the latest row per key and the live state."""
+    live = LiveKpis(CAL)
+    by_dossier: dict[str, dict[str, Any]] = {}
+    latest: dict[str, dict[str, Any]] = {}
+    seen_max = float("-inf")
+    for n, raw in enumerate(events):
+        event = decode_event(orjson.dumps(raw))
+        history = by_dossier.setdefault(event.record.dossier_id, {})
+        history.setdefault(event.record.event_id, event)
+        live.update(event.record.dossier_id, summarize(in_state_machine_order(history.values()), CAL))
+        seen_max = max(seen_max, event.occurred_ts)
+        if rng.random() < 0.2:  # the watermark trails the newest event time
+            live.advance(seen_max - rng.choice((0, 3600, 86400 * 3)))
+        if n % 7 == 0:
+            latest.update((row_key_text(r), r) for r in live.changed_rows())
+    live.advance(seen_max + 86400 * 100)  # past the end of every period but the year
+    latest.update((row_key_text(r), r) for r in live.changed_rows())
+    return latest, live
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32), dossiers=st.integers(1, 25), order=st.integers(0, 2**32))
+def test_final_live_rows_equal_the_batch_rows(seed, dossiers, order):
+    events = event_stream(seed, dossiers)
+    rng = random.Random(order)
+    shuffled = events[:]
+    # a source delivers mostly in order: swap a few neighbours and repeat a few events
+    for _ in range(len(shuffled) // 5):
+        i = rng.randrange(len(shuffled))
+        j = min(len(shuffled) - 1, i + rng.randrange(1, 6))
+        shuffled[i], shuffled[j] = shuffled[j], shuffled[i]
+    shuffled += rng.sample(events, k=min(3, len(events)))
+    latest, live = replay_live(shuffled, rng)
+    live_rows = {k: r for k, r in latest.items() if r["to_process"] > 0 and not r["provisional"]}
+    log = read_event_lines(b"\n".join(orjson.dumps(e) for e in events), lambda n, v: None)
+    batch_rows = {}
+    for kind in PERIOD_KINDS:
+        periods = live._tables[kind].periods if live._tables else []
+        final = [p for p in periods if p.end_ts <= live.watermark]
+        if not final:
+            continue
+        table = kpi_table(log, kind, final[0].start, final[-1].end, CAL)
+        for scope in SCOPES:
+            for row in table.rows(scope):
+                batch_rows[row_key_text(row)] = row
+    strip = lambda r: {k: v for k, v in r.items() if k not in ("provisional", "watermark")}  # noqa: E731
+    assert {k: strip(r) for k, r in live_rows.items()} == batch_rows
+
+
+def test_provisional_rows_classify_open_dossiers_at_the_watermark():
+    live = LiveKpis(CAL)
+    accepted = {
+        "schema": "dossier-event/1",
+        "event_id": "a",
+        "dossier_id": "D",
+        "type": "accepted",
+        "occurred_at": "2025-07-07T09:00:00+07:00",
+        "source": "s",
+        "province": "79",
+        "unit": "U",
+        "procedure_code": "P",
+        "online_level": "none",
+        "channel": 1,
+        "due_at": "2025-07-09T09:00:00+07:00",
+    }
+    event = decode_event(orjson.dumps(accepted))
+    live.update("D", summarize([event], CAL))
+
+    def july_row() -> dict[str, Any]:
+        [row] = [
+            r
+            for r in live.changed_rows()
+            if (r["scope"], r["period"], r["period_start"]) == ("province", "month", "2025-07-01")
+        ]
+        return row
+
+    live.advance(event.occurred_ts)
+    row = july_row()
+    assert (row["provisional"], row["open_within_due"], row["open_due_soon"]) == (True, 1, 0)
+    live.advance(event.occurred_ts + 86400)  # Tuesday 09:00: one working day left
+    row = july_row()
+    assert (row["provisional"], row["open_due_soon"], row["open_overdue"]) == (True, 1, 0)
+    live.advance(event.occurred_ts + 3 * 86400)  # Thursday: overdue
+    row = july_row()
+    assert (row["provisional"], row["open_overdue"], row["on_time_rate"]) == (True, 1, 0.0)
+    live.advance(event.occurred_ts + 40 * 86400)  # July is over: final, classified at its end
+    row = july_row()
+    assert (row["provisional"], row["open_overdue"], row["watermark"]) == (False, 1, "2025-08-16T09:00:00+07:00")
+    live.advance(event.occurred_ts + 41 * 86400)
+    assert [r for r in live.changed_rows() if r["period_start"] == "2025-07-01"] == []  # final rows stay put
