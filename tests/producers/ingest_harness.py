@@ -1,0 +1,85 @@
+"""A real ingest server on a loopback port, run in a thread, and a plain HTTP client for it."""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import orjson
+from aiohttp import web
+
+from producers.ingest.app import Limits, make_app
+from producers.kafka import INGEST, EventProducer
+from producers.pseudonym import Pseudonymiser
+from producers.sources import Source, TokenRegistry, hash_token
+
+TOKEN_04, TOKEN_79 = "token-of-province-04", "token-of-province-79"
+SOURCES = {
+    "sim-04": Source("sim-04", "04", hash_token(TOKEN_04), "000.00.00.H04", {"Sở Tư pháp": "000.00.01.H04"}),
+    "sim-79": Source("sim-79", "79", hash_token(TOKEN_79), "000.00.00.H79"),
+}
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> dict:
+        return orjson.loads(self.body)
+
+
+@dataclass
+class Ingest:
+    port: int
+
+    def post(
+        self, path: str, body: bytes, token: str | None = TOKEN_04, content_type: str = "application/json"
+    ) -> Reply:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        try:
+            headers = {"Content-Type": content_type}
+            if token is not None:
+                headers["Authorization"] = f"Bearer {token}"
+            conn.request("POST", path, body=body, headers=headers)
+            response = conn.getresponse()
+            return Reply(response.status, dict(response.headers), response.read())
+        finally:
+            conn.close()
+
+    def get(self, path: str) -> Reply:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        try:
+            conn.request("GET", path)
+            response = conn.getresponse()
+            return Reply(response.status, dict(response.headers), response.read())
+        finally:
+            conn.close()
+
+
+@contextmanager
+def ingest_server(topic: str, bootstrap: str, limits: Limits | None = None) -> Iterator[Ingest]:
+    """Serve the real app (real Kafka producer) on 127.0.0.1:<free port> until the block ends."""
+    producer = EventProducer(topic, bootstrap, **INGEST)
+    app = make_app(producer, TokenRegistry(SOURCES), Pseudonymiser.from_env(), limits)
+    loop = asyncio.new_event_loop()
+    runner = web.AppRunner(app, access_log=None)
+    loop.run_until_complete(runner.setup())
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    loop.run_until_complete(site.start())
+    port = runner.addresses[0][1]
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        yield Ingest(port)
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+        producer.close(10)
