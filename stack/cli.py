@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from stack import control
+from stack import control, services
+from stack import topics as topic_specs
 from stack.procs import StackError
 
 stack_app = typer.Typer(
@@ -59,6 +60,16 @@ def status(
             typer.echo(f"{row.name:<18} {row.state}" + (f" ({row.note})" if row.note else ""))
     if check and not all(r.answering for r in rows if r.name in ("clickhouse", "kafka")):
         raise typer.Exit(code=3)
+
+
+@stack_app.command()
+def topics(
+    replication: int = typer.Option(1, help="replication factor of topics created now"),
+) -> None:
+    """Create or update the pipeline topics on bootstrap_servers() (MOTCUA_KAFKA_BOOTSTRAP, e.g. in compose)."""
+    bootstrap = services.bootstrap_servers()
+    for change in topic_specs.ensure_topics(bootstrap, replication=replication) or ["topics already as specified"]:
+        typer.echo(f"{bootstrap}: {change}")
 
 
 @stack_app.command()

@@ -86,7 +86,8 @@ def answers() -> bool:
 
 
 def version() -> str:
-    client = Client(**services.clickhouse_settings(), connect_timeout=2, send_receive_timeout=5)
+    # the server this stack runs, whatever MOTCUA_CLICKHOUSE_HOST/USER point clients at
+    client = Client(services.host(), services.clickhouse_ports().native, connect_timeout=2, send_receive_timeout=5)
     try:
         return str(client.execute("SELECT version()")[0][0])
     finally:

@@ -13,7 +13,7 @@ from kafka import KafkaAdminClient
 from kafka.errors import KafkaConfigurationError, KafkaError
 
 from stack import services
-from stack.procs import StackError
+from stack.procs import StackError, port_answers
 from stack.services import KafkaNode
 
 POM = services.STACK_DIR / "pom.xml"
@@ -145,6 +145,8 @@ def stdout_log(node: KafkaNode) -> Path:
 
 def cluster_answers(nodes: list[KafkaNode], timeout_ms: int = 5000) -> bool:
     """A metadata request succeeds and lists every broker of `nodes`, none fenced."""
+    if not all(port_answers(services.host(), n.port) for n in nodes):
+        return False  # a client against refused ports backs off for many seconds; a socket does not
     bootstrap = ",".join(f"{services.host()}:{n.port}" for n in nodes)
     kafka_logger = logging.getLogger("kafka")
     level = kafka_logger.level

@@ -17,6 +17,9 @@ the whole stack (``MOTCUA_PORT_OFFSET=1000``) or one port (``MOTCUA_KAFKA_PORT=2
 | MOTCUA_CLICKHOUSE_HTTP_PORT | 18123 | HTTP |
 | MOTCUA_CLICKHOUSE_INTERSERVER_PORT | 19009 | replication (unused, moved off 9009) |
 | MOTCUA_JARS | ``$MOTCUA_HOME/jars`` | the Kafka classpath resolved by stack/pom.xml |
+| MOTCUA_KAFKA_BOOTSTRAP | (unset) | clients only: a full ``host:port,...`` list (``kafka:9092`` in compose) |
+| MOTCUA_CLICKHOUSE_HOST | MOTCUA_HOST | clients only: e.g. ``clickhouse`` in docker-compose |
+| MOTCUA_CLICKHOUSE_USER / _PASSWORD / _DATABASE | default / empty / default | clients only |
 """
 
 from __future__ import annotations
@@ -127,6 +130,9 @@ def default_brokers() -> int:
 
 def bootstrap_servers(brokers: int | None = None) -> str:
     """``host:port[,host:port...]`` for Kafka clients (kafka-python, aiokafka, faust's ``kafka://`` URL)."""
+    explicit = os.environ.get("MOTCUA_KAFKA_BOOTSTRAP", "").strip()
+    if explicit and brokers is None:
+        return explicit
     nodes = kafka_nodes(brokers or default_brokers())
     return ",".join(f"{host()}:{n.port}" for n in nodes)
 
@@ -153,13 +159,13 @@ def clickhouse_workdir() -> Path:
 def clickhouse_settings() -> dict[str, Any]:
     """Keyword arguments for ``clickhouse_driver.Client(**clickhouse_settings())``."""
     return {
-        "host": host(),
+        "host": os.environ.get("MOTCUA_CLICKHOUSE_HOST") or host(),
         "port": clickhouse_ports().native,
-        "user": "default",
-        "password": "",
-        "database": "default",
+        "user": os.environ.get("MOTCUA_CLICKHOUSE_USER") or "default",
+        "password": os.environ.get("MOTCUA_CLICKHOUSE_PASSWORD", ""),
+        "database": os.environ.get("MOTCUA_CLICKHOUSE_DATABASE") or "default",
     }
 
 
 def clickhouse_http_url() -> str:
-    return f"http://{host()}:{clickhouse_ports().http}/"
+    return f"http://{clickhouse_settings()['host']}:{clickhouse_ports().http}/"

@@ -1,0 +1,51 @@
+"""docker-compose.yml (the production deployment) against the Compose Specification's JSON schema."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from jsonschema import Draft201909Validator
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = ROOT / "tests" / "data" / "compose-spec.json"  # source and checksum: tests/data/README.md
+
+
+def _compose() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_compose_file_matches_the_compose_specification() -> None:
+    schema = json.loads(SCHEMA.read_text())
+    Draft201909Validator.check_schema(schema)
+    errors = sorted(Draft201909Validator(schema).iter_errors(_compose()), key=lambda e: list(e.path))
+    assert not errors, "\n".join(f"{'/'.join(map(str, e.path))}: {e.message}" for e in errors)
+
+
+def test_schema_rejects_what_compose_rejects() -> None:
+    """The validation has teeth: a misspelt service key fails it."""
+    validator = Draft201909Validator(json.loads(SCHEMA.read_text()))
+    broken = _compose()
+    broken["services"]["kafka"]["imag"] = broken["services"]["kafka"].pop("image")
+    assert list(validator.iter_errors(broken))
+
+
+def test_services_and_commands() -> None:
+    services = _compose()["services"]
+    assert services["kafka"]["image"].startswith("apache/kafka:4.")
+    assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    assert services["clickhouse"]["image"].startswith("clickhouse/clickhouse-server:")
+    assert services["grafana"]["image"].startswith("grafana/grafana:")
+    assert "grafana-clickhouse-datasource" in services["grafana"]["environment"]["GF_PLUGINS_PREINSTALL"]
+    # the app services run the very commands of the local CLI
+    assert services["streams"]["command"] == ["motcua", "streams"]
+    assert services["sink"]["command"] == ["motcua", "sink"]
+    assert services["ingest"]["command"] == ["motcua", "ingest", "serve"]
+    assert services["topics"]["command"] == ["motcua", "stack", "topics"]
+    for app in ("streams", "sink", "ingest", "topics"):
+        assert services[app]["environment"]["MOTCUA_KAFKA_BOOTSTRAP"] == "kafka:9092"
