@@ -1059,6 +1059,10 @@ INVALID_D2_CASES: list[tuple[str, Any]] = [
     ("nan", _d2_text()[:-1] + ', "fee": NaN}'),
     ("infinity", _d2_text()[:-1] + ', "fee": Infinity}'),
     ("minus-infinity", _d2_text()[:-1] + ', "fee": -Infinity}'),
+    # the whole line is not JSON even when NaN sits in an unknown extra field.
+    ("nan-in-unknown-field", _d2_text()[:-1] + ', "x_score": NaN}'),
+    # 1e3 is a JSON number but not a JSON integer literal.
+    ("fee-exponent", _d2_text()[:-1] + ', "fee": 1e3}'),
     ("not-utf8", _d2_text().replace('"src-test"', '"src-t\u00e9st"').encode("latin-1")),
     ("lone-continuation-byte", _d2_text().encode()[:-1] + b', "officer": "\x80"}'),
     ("json-array", "[1, 2]"),
@@ -1073,6 +1077,9 @@ INVALID_D2_CASES: list[tuple[str, Any]] = [
     ("occurred_at-no-offset", _d2_with(occurred_at="2025-07-01T09:00:00")),
     ("occurred_at-date-only", _d2_with(occurred_at="2025-07-01")),
     ("occurred_at-garbage", _d2_with(occurred_at="yesterday")),
+    # RFC 3339 requires the offset's colon and the seconds.
+    ("occurred_at-offset-without-colon", _d2_with(occurred_at="2025-07-01T09:00:00+0700")),
+    ("occurred_at-without-seconds", _d2_with(occurred_at="2025-07-01T09:00+07:00")),
     ("occurred_at-int", _d2_with(occurred_at=1751335200)),
     ("due_at-no-offset", _d2_with(due_at="2025-07-04T17:00:00")),
     ("due_at-bad-month", _d2_with(due_at="2025-13-04T17:00:00+07:00")),
@@ -1102,6 +1109,7 @@ INVALID_D2_CASES: list[tuple[str, Any]] = [
     ("deadline-fractional-calendar", _d2_without("due_at") | {"deadline": {"value": 1.5, "unit": "calendar_days"}}),
     ("deadline-unknown-unit", _d2_without("due_at") | {"deadline": {"value": 1, "unit": "days"}}),
     ("deadline-negative", _d2_without("due_at") | {"deadline": {"value": -1, "unit": "working_days"}}),
+    ("deadline-without-unit", _d2_without("due_at") | {"deadline": {"value": 3}}),
     ("deadline-not-object", _d2_without("due_at") | {"deadline": 3}),
     ("status-out-of-range", _d2_with(status=11)),
     ("status-zero", _d2_with(status=0)),
