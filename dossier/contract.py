@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
 from importlib import resources
-from typing import Annotated, Any, Literal, NamedTuple
+from operator import attrgetter
+from typing import Annotated, Any, Literal
 
 import jsonschema
 import msgspec
@@ -219,7 +220,7 @@ def _semantic_violations(record: EventRecord) -> list[Violation]:
     return sorted(violations, key=lambda v: (v.field, v.reason))
 
 
-class ParsedEvent(NamedTuple):
+class ParsedEvent(msgspec.Struct, frozen=True, gc=False):
     """A valid event with its datetimes parsed once: seconds since the epoch."""
 
     record: EventRecord
@@ -230,27 +231,31 @@ class ParsedEvent(NamedTuple):
 _event_decoder = msgspec.json.Decoder(EventRecord)
 _tick_decoder = msgspec.json.Decoder(ClockTick)
 
+#: Per event type, a getter of the fields it requires (with ``type``, so that it always returns a tuple).
+_REQUIRED_GETTERS = {kind: attrgetter("type", *fields) for kind, fields in REQUIRED_BY_TYPE.items()}
+
 
 def decode_event(line: bytes | str) -> ParsedEvent:
     """Decode one JSON record into a valid event, or raise ``InvalidRecord`` naming every violation."""
     try:
         record = _event_decoder.decode(line)
-    except msgspec.DecodeError as error:  # ValidationError is a DecodeError
+    except (msgspec.DecodeError, UnicodeDecodeError) as error:  # ValidationError is a DecodeError
         raise InvalidRecord(_explain(line, str(error))) from None
     try:
         occurred_ts = parse_timestamp(record.occurred_at)
-        due_ts = None if record.due_at is None else parse_timestamp(record.due_at)
+        due_at = record.due_at
+        due_ts = None if due_at is None else parse_timestamp(due_at)
     except ValueError:
         raise InvalidRecord(_semantic_violations(record)) from None
     # The checks of _semantic_violations, inlined for the hot path; it explains any failure.
+    required = _REQUIRED_GETTERS.get(record.type)
     deadline = record.deadline
-    if (record.type == "accepted" and due_ts is None and deadline is None) or (
-        deadline is not None and deadline.unit == "calendar_days" and deadline.value % 1
+    if (
+        (required is not None and None in required(record))
+        or (deadline is None and due_ts is None and record.type == "accepted")
+        or (deadline is not None and deadline.unit == "calendar_days" and deadline.value % 1)
     ):
         raise InvalidRecord(_semantic_violations(record))
-    for name in REQUIRED_BY_TYPE.get(record.type, ()):
-        if getattr(record, name) is None:
-            raise InvalidRecord(_semantic_violations(record))
     return ParsedEvent(record, occurred_ts, due_ts)
 
 
