@@ -40,6 +40,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "apology_issued",
     "rated",
 )
+EventType = Literal[EVENT_TYPES]  # type: ignore[valid-type]  # the same names, for msgspec
 END_TYPES = frozenset({"resolved", "returned", "stopped", "rejected", "withdrawn"})
 RESULT_TYPES = frozenset({"resolved", "returned"})
 
@@ -99,22 +100,7 @@ class EventRecord(msgspec.Struct, frozen=True, gc=False):
     schema: Literal["dossier-event/1"]
     event_id: NonEmpty
     dossier_id: NonEmpty
-    type: Literal[
-        "submitted",
-        "accepted",
-        "rejected",
-        "processing",
-        "supplement_requested",
-        "supplement_received",
-        "payment_requested",
-        "payment_completed",
-        "withdrawn",
-        "stopped",
-        "resolved",
-        "returned",
-        "apology_issued",
-        "rated",
-    ]
+    type: EventType
     occurred_at: Datetime
     source: NonEmpty
     province: NonEmpty
