@@ -14,7 +14,9 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
+import kafka.record.default_records
 from kafka import KafkaProducer
+from kafka.codec import gzip_encode
 from kafka.partitioner.default import murmur2
 from kafka.producer.future import FutureRecordMetadata, RecordMetadata
 
@@ -43,11 +45,28 @@ LOW_LATENCY = {"linger_ms": 2, "batch_size": 256 * 1024, "compression_type": "gz
 INGEST = {**LOW_LATENCY, "request_timeout_ms": 5000, "delivery_timeout_ms": 15000, "max_block_ms": 5000}
 
 
+GZIP_LEVEL = 1
+
+
+def _gzip_fast(payload: bytes, compresslevel: int | None = None) -> bytes:
+    return gzip_encode(payload, compresslevel or GZIP_LEVEL)
+
+
+def use_fast_gzip() -> None:
+    """Make kafka-python compress gzip batches at level 1 instead of its hard-coded 9 (no setting exists).
+
+    Measured on simulated events (bench/bench_producers.py): level 9 compresses ~50 MB/s, level 1
+    ~270 MB/s for 15% larger batches, and backfill throughput rises ~40%. Process-wide; still gzip.
+    """
+    kafka.record.default_records.gzip_encode = _gzip_fast
+
+
 class EventProducer:
     """Produces keyed records to one topic; delivery failures surface as `DeliveryError`."""
 
     def __init__(self, topic: str = TOPIC, bootstrap: str | None = None, **settings: Any) -> None:
         config = {**BULK, **settings}
+        use_fast_gzip()
         self.topic = topic
         self._producer = KafkaProducer(
             bootstrap_servers=bootstrap or bootstrap_servers(),

@@ -32,17 +32,20 @@ class Emission(NamedTuple):
 
 
 _day_prefix: dict[int, str] = {}
+_clock_suffix: dict[int, str] = {}
 
 
 def format_time(ts: int) -> str:
-    """Epoch seconds as RFC 3339 in +07:00."""
+    """Epoch seconds as RFC 3339 in +07:00 (date and time-of-day strings are cached: a hot path)."""
     day, sec = divmod(ts + LOCAL_OFFSET, DAY)
     prefix = _day_prefix.get(day)
     if prefix is None:
-        prefix = _day_prefix[day] = date_of_day(day).isoformat()
-    h, rest = divmod(sec, 3600)
-    m, s = divmod(rest, 60)
-    return f"{prefix}T{h:02d}:{m:02d}:{s:02d}+07:00"
+        prefix = _day_prefix[day] = date_of_day(day).isoformat() + "T"
+    suffix = _clock_suffix.get(sec)
+    if suffix is None:
+        h, rest = divmod(sec, 3600)
+        suffix = _clock_suffix[sec] = f"{h:02d}:{rest // 60:02d}:{rest % 60:02d}+07:00"
+    return prefix + suffix
 
 
 def tick(ts: int) -> bytes:
