@@ -20,13 +20,15 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import date
+from itertools import islice
 from pathlib import Path
 
 import orjson
 
 from producers.output import write_lines
-from producers.simulator.stream import simulate
+from producers.simulator.stream import Emission, simulate
 
 RESULTS = Path(__file__).parent / "results"
 PROVINCES = ["01", "04", "08", "11", "12", "14", "15", "19", "20", "22"]
@@ -45,14 +47,13 @@ def dataset(path: Path, target_events: int) -> int:
         return sum(1 for _ in f)
 
 
-def _events(target: int):  # type: ignore[no-untyped-def]
-    emitted = 0
-    for emission in simulate(seed=2025, provinces=PROVINCES, start=date(2025, 1, 1), end=date(2026, 1, 1)):
-        yield emission
-        emitted += 1
-        if emitted >= target:
-            return
-    raise RuntimeError(f"the simulated year has fewer than {target} events: add provinces")
+def _events(target: int) -> Iterator[Emission]:
+    """The first ``target`` events of a simulated year of ``PROVINCES``."""
+    year = simulate(seed=2025, provinces=PROVINCES, start=date(2025, 1, 1), end=date(2026, 1, 1))
+    events = list(islice(year, target))
+    if len(events) < target:
+        raise RuntimeError(f"the simulated year has fewer than {target} events: add provinces")
+    return iter(events)
 
 
 def _cpu_seconds(who: int) -> float:
@@ -71,8 +72,20 @@ def raw_baseline(path: Path) -> tuple[float, float]:
 
 def motcua_kpi(path: Path, period: str) -> tuple[float, float, int]:
     """Wall seconds, CPU seconds and peak RSS (KiB) of ``motcua kpi`` over the whole year."""
-    command = [str(Path(sys.executable).parent / "motcua"), "kpi", "--events", str(path), "--period", period,
-               "--from", "2025-01-01", "--to", "2026-01-01", "--scope", "unit"]
+    command = [
+        str(Path(sys.executable).parent / "motcua"),
+        "kpi",
+        "--events",
+        str(path),
+        "--period",
+        period,
+        "--from",
+        "2025-01-01",
+        "--to",
+        "2026-01-01",
+        "--scope",
+        "unit",
+    ]
     started, cpu = time.perf_counter(), _cpu_seconds(resource.RUSAGE_CHILDREN)
     result = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=True)
     elapsed = time.perf_counter() - started
@@ -82,11 +95,22 @@ def motcua_kpi(path: Path, period: str) -> tuple[float, float, int]:
 
 
 def machine() -> dict[str, object]:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
     memory_kib = int(Path("/proc/meminfo").read_text().split()[1])
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": round(memory_kib / 2**20, 1),
-            "python": platform.python_version(), "load_average_at_start": os.getloadavg()}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(memory_kib / 2**20, 1),
+        "python": platform.python_version(),
+        "load_average_at_start": os.getloadavg(),
+    }
 
 
 def main() -> None:
@@ -102,8 +126,16 @@ def main() -> None:
         for _ in range(args.repeat):
             raw_wall, raw_cpu = raw_baseline(args.data)
             kpi_wall, kpi_cpu, peak_kib = motcua_kpi(args.data, period)
-            runs.append({"period": period, "raw_wall_s": raw_wall, "raw_cpu_s": raw_cpu, "kpi_wall_s": kpi_wall,
-                         "kpi_cpu_s": kpi_cpu, "peak_rss_mib": round(peak_kib / 1024)})
+            runs.append(
+                {
+                    "period": period,
+                    "raw_wall_s": raw_wall,
+                    "raw_cpu_s": raw_cpu,
+                    "kpi_wall_s": kpi_wall,
+                    "kpi_cpu_s": kpi_cpu,
+                    "peak_rss_mib": round(peak_kib / 1024),
+                }
+            )
             print(json.dumps(runs[-1]), file=sys.stderr)
     summary = {}
     for period in ("month", "day"):
@@ -115,8 +147,14 @@ def main() -> None:
             "ratio_to_raw_cpu_median": round(statistics.median(r["raw_cpu_s"] / r["kpi_cpu_s"] for r in mine), 3),
             "peak_rss_mib": max(r["peak_rss_mib"] for r in mine),
         }
-    result = {"benchmark": "motcua kpi over a simulated year", "lines": lines, "machine": info,
-              "summary": summary, "runs": runs, "date": time.strftime("%Y-%m-%d")}
+    result = {
+        "benchmark": "motcua kpi over a simulated year",
+        "lines": lines,
+        "machine": info,
+        "summary": summary,
+        "runs": runs,
+        "date": time.strftime("%Y-%m-%d"),
+    }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "kpi.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(summary, indent=2))
