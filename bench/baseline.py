@@ -1,0 +1,254 @@
+"""Raw baseline of the building blocks on this machine, for later work to measure itself against.
+
+* kafka-python producer throughput: 500-byte messages, acks=all (kafka-python's default batching, and
+  batched with linger_ms=10 / batch_size=256 KiB, uncompressed);
+* aiokafka consumer throughput: the same messages read back from the start of the topic;
+* clickhouse-driver columnar insert throughput: rows/s in batches of 50,000 rows.
+
+Each is repeated and reported as the median. Needs the local stack (``motcua stack up``); not part of
+``make test``. Run: ``python -m bench.baseline`` (writes ``bench/results/baseline.json`` and ``.md``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer
+from clickhouse_driver import Client
+from kafka import KafkaAdminClient, KafkaProducer
+from kafka.admin import NewTopic
+
+from stack import clickhouse as local_clickhouse
+from stack import kafka as local_kafka
+from stack import services
+
+RESULTS = Path(__file__).parent / "results"
+MESSAGE_BYTES = 500
+BATCHED = {"linger_ms": 10, "batch_size": 256 * 1024}
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers were measured on (the machine is shared: the load average says how busy)."""
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+         if line.startswith("model name")),
+        platform.processor(),
+    )
+    mem_kib = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                   if line.startswith("MemTotal:"))
+    return {
+        "nproc": os.cpu_count(),
+        "cpu_model": cpu,
+        "memory_gib": round(mem_kib / 1024 / 1024, 1),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def software() -> dict[str, str]:
+    return {
+        "kafka": local_kafka.kafka_version(),
+        "clickhouse": local_clickhouse.version(),
+        **{pkg: version(pkg) for pkg in ("kafka-python", "aiokafka", "clickhouse-driver")},
+    }
+
+
+def new_topic(bootstrap: str, partitions: int = 6) -> str:
+    name = f"bench.baseline.{uuid.uuid4().hex[:10]}"
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        admin.create_topics([NewTopic(name, partitions, 1)])
+        admin.wait_for_topics([name], timeout_ms=30_000)
+    finally:
+        admin.close()
+    return name
+
+
+def delete_topics(bootstrap: str, names: list[str]) -> None:
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        admin.delete_topics(names)
+    finally:
+        admin.close()
+
+
+def kafka_producer_rate(
+    bootstrap: str, topic: str, messages: int = 100_000, size: int = MESSAGE_BYTES, **config: Any
+) -> float:
+    """Messages/s of one kafka-python producer (acks=all) sending `messages` keyed values, flush included."""
+    payload = os.urandom(size // 2).hex().encode()[:size]
+    keys = [f"000.00.01.H26-250702-{i:04d}".encode() for i in range(1000)]
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", **config)
+    producer.partitions_for(topic)  # metadata fetched before the clock starts
+    start = time.perf_counter()
+    for i in range(messages):
+        producer.send(topic, key=keys[i % 1000], value=payload)
+    producer.flush(timeout=300)
+    elapsed = time.perf_counter() - start
+    producer.close()
+    return messages / elapsed
+
+
+async def _consume(bootstrap: str, topic: str, messages: int) -> float:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                enable_auto_commit=False, fetch_max_bytes=52_428_800)
+    await consumer.start()
+    try:
+        seen, start = 0, 0.0
+        async with asyncio.timeout(300):
+            while seen < messages:
+                batch = await consumer.getmany(timeout_ms=1000, max_records=10_000)
+                if batch and not start:
+                    start = time.perf_counter()  # from the first fetched batch: steady-state reading
+                seen += sum(len(records) for records in batch.values())
+        return seen / (time.perf_counter() - start)
+    finally:
+        await consumer.stop()
+
+
+def aiokafka_consumer_rate(bootstrap: str, topic: str, messages: int) -> float:
+    """Messages/s of one aiokafka consumer reading `messages` from the start of `topic` (no group)."""
+    return asyncio.run(_consume(bootstrap, topic, messages))
+
+
+def event_columns(rows: int) -> list[list[Any]]:
+    """Columns shaped like the events table: ids, dossier ids, codes, times, a number."""
+    ids = list(range(rows))
+    return [
+        ids,
+        [f"000.00.01.H26-250702-{i:07d}" for i in ids],
+        [f"{i % 34 + 1:02d}" for i in ids],
+        ["received" if i % 3 else "resolved" for i in ids],
+        [1_751_414_400 + i for i in ids],  # 2025-07-02T00:00Z, one a second
+        [i % 7 / 3 for i in ids],
+    ]
+
+
+def clickhouse_insert_rate(settings: dict[str, Any], rows: int = 1_000_000, batch: int = 50_000) -> float:
+    """Rows/s of clickhouse-driver columnar INSERTs of `batch` rows into a fresh MergeTree table."""
+    table = f"bench_baseline_{uuid.uuid4().hex[:10]}"
+    client = Client(**settings)
+    client.execute(
+        f"CREATE TABLE {table} (id UInt64, dossier_id String, province LowCardinality(String), "
+        f"type LowCardinality(String), occurred_at DateTime, value Float64) ENGINE = MergeTree ORDER BY id"
+    )
+    try:
+        columns = event_columns(batch)
+        start = time.perf_counter()
+        for _ in range(rows // batch):
+            client.execute(f"INSERT INTO {table} VALUES", columns, columnar=True)
+        elapsed = time.perf_counter() - start
+        assert client.execute(f"SELECT count() FROM {table}")[0][0] == rows // batch * batch
+        return rows // batch * batch / elapsed
+    finally:
+        client.execute(f"DROP TABLE IF EXISTS {table}")
+        client.disconnect()
+
+
+def _median_of(runs: list[float], unit: str) -> dict[str, Any]:
+    return {"unit": unit, "median": round(statistics.median(runs)), "runs": [round(r) for r in runs]}
+
+
+def run(repetitions: int = 5, messages: int = 100_000, rows: int = 1_000_000,
+        log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Every measurement `repetitions` times on the running local stack; medians and raw runs."""
+    bootstrap = services.bootstrap_servers(1)
+    if not local_kafka.cluster_answers(services.kafka_nodes(1)) or not local_clickhouse.answers():
+        raise SystemExit("the local stack is not up: run `motcua stack up` first")
+    result: dict[str, Any] = {
+        "benchmark": "raw baseline: kafka-python producer, aiokafka consumer, clickhouse-driver insert",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "software": software(),
+        "config": {"repetitions": repetitions, "message_bytes": MESSAGE_BYTES, "messages_per_run": messages,
+                   "acks": "all", "topic_partitions": 6, "replication": 1, "batched_producer": BATCHED,
+                   "clickhouse_rows_per_run": rows, "clickhouse_batch_rows": 50_000},
+    }
+    default_runs, batched_runs, consumer_runs, insert_runs = [], [], [], []
+    topics: list[str] = []
+    try:
+        for rep in range(repetitions):
+            topic = new_topic(bootstrap)
+            topics.append(topic)
+            default_runs.append(kafka_producer_rate(bootstrap, topic, messages))
+            batched_runs.append(kafka_producer_rate(bootstrap, topic, messages, **BATCHED))
+            consumer_runs.append(aiokafka_consumer_rate(bootstrap, topic, 2 * messages))
+            insert_runs.append(clickhouse_insert_rate(services.clickhouse_settings(), rows))
+            log(f"run {rep + 1}/{repetitions}: producer {default_runs[-1]:,.0f} msg/s "
+                f"(batched {batched_runs[-1]:,.0f}), consumer {consumer_runs[-1]:,.0f} msg/s, "
+                f"insert {insert_runs[-1]:,.0f} rows/s")
+    finally:
+        delete_topics(bootstrap, topics)
+    result["results"] = {
+        "kafka_python_producer_acks_all": _median_of(default_runs, "messages/s"),
+        "kafka_python_producer_acks_all_batched": _median_of(batched_runs, "messages/s"),
+        "aiokafka_consumer": _median_of(consumer_runs, "messages/s"),
+        "clickhouse_driver_columnar_insert": _median_of(insert_runs, "rows/s"),
+    }
+    result["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    return result
+
+
+def markdown(result: dict[str, Any]) -> str:
+    m, cfg, res = result["machine"], result["config"], result["results"]
+    mib = {k: v["median"] * cfg["message_bytes"] / 2**20 for k, v in res.items() if v["unit"] == "messages/s"}
+    lines = [
+        "# Raw baseline",
+        "",
+        f"Measured {result['date']} by `python -m bench.baseline` on {m['nproc']} cores of {m['cpu_model']}, "
+        f"{m['memory_gib']} GiB (load average {m['load_average']} at start, {m['load_average_at_end']} at end; "
+        "the machine is shared, so treat differences under ~20% as noise). "
+        f"Kafka {result['software']['kafka']} single node, ClickHouse {result['software']['clickhouse']}; "
+        f"median of {cfg['repetitions']} runs.",
+        "",
+        "| measurement | median | runs |",
+        "|---|---|---|",
+    ]
+    for name, r in res.items():
+        extra = f" ({mib[name]:.1f} MiB/s)" if name in mib else ""
+        lines.append(f"| {name} | {r['median']:,} {r['unit']}{extra} | {', '.join(f'{x:,}' for x in r['runs'])} |")
+    lines += [
+        "",
+        f"- producer: one kafka-python producer, {cfg['messages_per_run']:,} keyed messages of "
+        f"{cfg['message_bytes']} bytes per run, acks=all, topic of {cfg['topic_partitions']} partitions, "
+        f"flush included; `batched` = {cfg['batched_producer']}, uncompressed.",
+        f"- consumer: one aiokafka consumer, no group, reading the {2 * cfg['messages_per_run']:,} messages "
+        "of that run's topic from the start, timed from the first fetched batch.",
+        f"- insert: clickhouse-driver `columnar=True`, {cfg['clickhouse_rows_per_run']:,} rows per run in "
+        f"batches of {cfg['clickhouse_batch_rows']:,} (6 columns shaped like events) into a fresh MergeTree.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.baseline", description=__doc__.split("\n")[0])
+    parser.add_argument("--repetitions", type=int, default=5)
+    parser.add_argument("--messages", type=int, default=100_000)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--out", type=Path, default=RESULTS / "baseline.json", help="also writes the .md beside it")
+    args = parser.parse_args(argv)
+    result = run(args.repetitions, args.messages, args.rows)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    args.out.with_suffix(".md").write_text(markdown(result))
+    print(markdown(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
