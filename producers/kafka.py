@@ -42,7 +42,13 @@ class DeliveryError(RuntimeError):
 BULK = {"linger_ms": 10, "batch_size": 256 * 1024, "compression_type": "gzip"}
 LOW_LATENCY = {"linger_ms": 2, "batch_size": 256 * 1024, "compression_type": "gzip"}
 # The ingest API answers within seconds: a record Kafka cannot take in time fails (503, client retries).
-INGEST = {**LOW_LATENCY, "request_timeout_ms": 5000, "delivery_timeout_ms": 15000, "max_block_ms": 5000}
+INGEST = {
+    **LOW_LATENCY,
+    "request_timeout_ms": 3000,
+    "delivery_timeout_ms": 5000,
+    "max_block_ms": 5000,
+    "reconnect_backoff_max_ms": 1000,  # back to 202s within a second of Kafka's return
+}
 
 
 GZIP_LEVEL = 1

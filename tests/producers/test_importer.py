@@ -5,9 +5,12 @@ from __future__ import annotations
 import csv
 import io
 from datetime import date
+from pathlib import Path
 
 import orjson
+from typer.testing import CliRunner
 
+from motcua.cli import app
 from producers.importer import Rejected, csv_file_items, event_file_items, sync_file_items
 from producers.pseudonym import Pseudonymiser
 from producers.simulator.stream import simulate
@@ -70,3 +73,14 @@ def test_csv_export_with_json_list_columns() -> None:
     [rejected] = [i for i in items if isinstance(i, Rejected)]
     assert rejected.line == 4 and rejected.violations[0].field == "DanhSachLePhi"
     assert b"004123456789" not in b"".join(v for _, v in good)
+
+
+def test_import_command_writes_events_and_reports_bad_lines(tmp_path: Path) -> None:
+    export = tmp_path / "export.jsonl"
+    export.write_bytes(orjson.dumps(snapshot()) + b"\n" + orjson.dumps(snapshot(MaTTHC="")) + b"\n")
+    out = tmp_path / "events.jsonl"
+    args = ["produce", "import", str(export), "--format", "sync", "--source", "mc-04", "--province", "04"]
+    result = CliRunner().invoke(app, [*args, "--default-unit", "000.00.01.H04", "--to-file", str(out)])
+    assert result.exit_code == 1
+    assert "line 2: MaTTHC: required" in result.output and "imported 7 events (1 line(s) rejected)" in result.output
+    assert len(out.read_bytes().splitlines()) == 7
