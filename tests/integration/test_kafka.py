@@ -8,9 +8,9 @@ from collections import defaultdict
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
-from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
+from kafka.admin import ConfigResource, ConfigResourceType
 
-from stack.topics import PIPELINE_TOPICS
+from stack.topics import PIPELINE_TOPICS, TopicSpec, ensure_topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -19,12 +19,7 @@ KEYS = 50
 
 
 def _create_topic(bootstrap: str, name: str, partitions: int = 3) -> None:
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        admin.create_topics([NewTopic(name, partitions, 1)])
-        admin.wait_for_topics([name], timeout_ms=30_000)
-    finally:
-        admin.close()
+    ensure_topics(bootstrap, 1, (TopicSpec(name, partitions),))
 
 
 def _messages() -> list[tuple[bytes, bytes]]:

@@ -26,12 +26,16 @@ def stack_cmd(*args: str, env: dict[str, str] | None = None, timeout: float = 24
     )
 
 
+# a second stack's ports sit this far above the main stack's (which MOTCUA_PORT_OFFSET may move too)
+BASE_OFFSET = int(os.environ.get("MOTCUA_PORT_OFFSET") or 0)
+
+
 def _isolated_env(tmp_path: Path, offset: int) -> dict[str, str]:
     """A second stack in its own folder and ports; shares the resolved jars of the main one."""
     return {
         "MOTCUA_HOME": str(tmp_path / "home"),
         "MOTCUA_JARS": str(services.jars_dir()),
-        "MOTCUA_PORT_OFFSET": str(offset),
+        "MOTCUA_PORT_OFFSET": str(BASE_OFFSET + offset),
         **{k: "" for k in os.environ if k.startswith("MOTCUA_") and k.endswith("_PORT")},
     }
 
@@ -61,7 +65,7 @@ def test_logs_shows_the_kafka_server_log(kafka_bootstrap: str) -> None:
 @pytest.mark.timeout(60)
 def test_taken_port_fails_fast_with_a_clear_message(tmp_path: Path) -> None:
     env = _isolated_env(tmp_path, offset=500)
-    native = services.DEFAULT_CLICKHOUSE_PORT + 500
+    native = services.DEFAULT_CLICKHOUSE_PORT + BASE_OFFSET + 500
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", native))
         squatter.listen()
@@ -102,7 +106,7 @@ def cluster_env(tmp_path: Path) -> Iterator[dict[str, str]]:
 def test_three_broker_cluster_survives_a_broker_loss(cluster_env: dict[str, str], unique_name: str) -> None:
     up = stack_cmd("up", "--brokers", "3", env=cluster_env)
     assert up.returncode == 0, up.stdout + up.stderr
-    ports = [services.DEFAULT_KAFKA_CLUSTER_PORT + 300 + i for i in range(3)]
+    ports = [services.DEFAULT_KAFKA_CLUSTER_PORT + BASE_OFFSET + 300 + i for i in range(3)]
     bootstrap = ",".join(f"127.0.0.1:{p}" for p in ports)
     assert f"bootstrap servers {bootstrap}" in up.stdout
     assert "created dossier.events (6 partitions, rf 3)" in up.stdout
