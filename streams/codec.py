@@ -1,0 +1,88 @@
+"""Compact binary encodings (msgpack) of what the streams keep in tables and pass between agents.
+
+* A dossier's table value: its partition, its deduplicated events (source offset and original bytes, in
+  arrival order) and the timer transitions already fired (with the source offset that fired them).
+* A record of the internal summaries topic: a dossier's new summary, or a source partition's watermark.
+
+Events are kept as the bytes that were sent, not as a decoded form: the contract decoder is the only
+reader of an event, here as everywhere, and the table stays readable by any later version of the code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import msgspec
+
+from dossier.lifecycle import DossierSummary
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder()
+
+Fired = tuple[str, float, int]
+"""(timer kind, instant, source offset of the record whose watermark fired it)."""
+
+
+@dataclass(slots=True)
+class StoredDossier:
+    """What the dossier table keeps per dossier."""
+
+    partition: int
+    events: list[tuple[int, bytes]]
+    fired: list[Fired]
+
+
+def encode_dossier(d: StoredDossier) -> bytes:
+    return _encoder.encode((d.partition, d.events, d.fired))
+
+
+def decode_dossier(data: bytes) -> StoredDossier:
+    partition, events, fired = _decoder.decode(data)
+    return StoredDossier(partition, [(o, raw) for o, raw in events], [(k, a, o) for k, a, o in fired])
+
+
+def encode_float(value: float) -> bytes:
+    return _encoder.encode(value)
+
+
+def decode_float(data: bytes) -> float:
+    return float(_decoder.decode(data))
+
+
+_SUMMARY_FIELDS = tuple(f.name for f in fields(DossierSummary))
+SUMMARY, WATERMARK = 0, 1
+
+
+def summary_tuple(s: DossierSummary) -> tuple[object, ...]:
+    return tuple(getattr(s, name) for name in _SUMMARY_FIELDS)
+
+
+def summary_from_tuple(values: list[object]) -> DossierSummary:
+    s = DossierSummary(*values)  # type: ignore[arg-type]
+    s.pauses = tuple((requested, received) for requested, received in s.pauses)  # type: ignore[misc]
+    s.request_times = tuple(s.request_times)
+    return s
+
+
+def encode_summary_record(s: DossierSummary) -> bytes:
+    return _encoder.encode((SUMMARY, summary_tuple(s)))
+
+
+def encode_watermark_record(source_partition: int, watermark: float, source_partitions: int) -> bytes:
+    return _encoder.encode((WATERMARK, source_partition, watermark, source_partitions))
+
+
+@dataclass(frozen=True, slots=True)
+class WatermarkRecord:
+    source_partition: int
+    watermark: float
+    source_partitions: int
+
+
+def decode_summaries_record(data: bytes) -> DossierSummary | WatermarkRecord:
+    record = _decoder.decode(data)
+    if record[0] == SUMMARY:
+        return summary_from_tuple(record[1])
+    if record[0] == WATERMARK:
+        return WatermarkRecord(record[1], float(record[2]), record[3])
+    raise ValueError(f"unknown summaries record type {record[0]!r}")
