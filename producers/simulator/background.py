@@ -19,7 +19,8 @@ _CHUNK = 4096
 
 
 def _generate(conn: Connection, kwargs: dict[str, Any]) -> None:
-    emissions: list[Emission] = []
+    # Plain tuples: pickling named tuples costs ~4x more, on both sides of the pipe.
+    emissions: list[tuple[int, bytes | None, bytes]] = []
     marks: list[tuple[date, int]] = []
 
     def on_day(day: date, emitted: int) -> None:
@@ -27,7 +28,7 @@ def _generate(conn: Connection, kwargs: dict[str, Any]) -> None:
 
     try:
         for e in simulate(**kwargs, on_day=on_day):
-            emissions.append(e)
+            emissions.append(tuple(e))
             if len(emissions) >= _CHUNK:
                 conn.send((emissions, marks))
                 emissions, marks = [], []
@@ -53,7 +54,7 @@ def simulate_in_background(on_day: Callable[[date, int], None] | None = None, **
             if message is None:
                 break
             emissions, marks = message
-            yield from emissions
+            yield from map(Emission._make, emissions)
             if on_day is not None:
                 for day, emitted in marks:
                     on_day(day, emitted)
