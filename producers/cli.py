@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from datetime import date
 from pathlib import Path
-from typing import Annotated, BinaryIO
+from typing import Annotated, BinaryIO, ParamSpec
 
 import orjson
 import typer
+from kafka.errors import KafkaError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -30,6 +32,7 @@ from producers.simulator.stream import simulate as simulate_stream
 from producers.simulator.workclock import day_number, day_start
 from producers.sources import Source, TokenRegistry, hash_token, load_sources, new_token
 
+P = ParamSpec("P")
 produce_app = typer.Typer(
     help="Put dossier events on Kafka (topic dossier.events, key = dossier_id).", no_args_is_help=True
 )
@@ -40,6 +43,20 @@ def register(app: typer.Typer) -> None:
     """Add this room's sub-commands to the root `motcua` app."""
     app.add_typer(produce_app, name="produce")
     app.add_typer(ingest_app, name="ingest")
+
+
+def _kafka_errors_exit(command: Callable[P, None]) -> Callable[P, None]:
+    """Delivery failures end the command with status 1 and the reason on stderr (never swallowed)."""
+
+    @functools.wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            command(*args, **kwargs)
+        except (kafka.DeliveryError, KafkaError) as error:
+            typer.echo(f"error: Kafka did not take the records: {error}", err=True)
+            raise typer.Exit(1) from None
+
+    return run
 
 
 def choose_provinces(count: int, codes: str | None) -> list[str]:
@@ -57,6 +74,7 @@ def choose_provinces(count: int, codes: str | None) -> list[str]:
 
 
 @produce_app.command("simulate")
+@_kafka_errors_exit
 def simulate(
     seed: Annotated[int, typer.Option(help="Same seed, same events, byte for byte.")] = 1,
     provinces: Annotated[int, typer.Option(help="Simulate the first N of the 34 provinces by code.")] = 2,
@@ -131,6 +149,7 @@ def simulate(
 
 
 @produce_app.command("ticks")
+@_kafka_errors_exit
 def ticks(
     interval: Annotated[float, typer.Option(help="Seconds between ticks.")] = 1.0,
     count: Annotated[int, typer.Option(help="Rounds of ticks to write (0: until interrupted).")] = 0,
@@ -170,6 +189,7 @@ def _pseudonymiser() -> Pseudonymiser:
 
 
 @produce_app.command("import")
+@_kafka_errors_exit
 def import_file(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="The file to import.")],
     fmt: Annotated[str, typer.Option("--format", help="events (JSON lines), sync (portal JSON lines) or csv.")],
