@@ -255,11 +255,8 @@ def serve(
     limits = Limits(max_body_bytes=max_body_bytes, max_pending_events=max_pending)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("kafka").setLevel(logging.WARNING)
-    producer = kafka.EventProducer(topic, **kafka.INGEST)
-    try:
-        web.run_app(make_app(producer, registry, pseudonym, limits), host=host, port=port, access_log=None, print=None)
-    finally:
-        producer.close(timeout=10)
+    app = make_app(lambda: kafka.EventProducer(topic, **kafka.INGEST), registry, pseudonym, limits)
+    web.run_app(app, host=host, port=port, access_log=None, print=None)
 
 
 @ingest_app.command("token")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -47,12 +48,11 @@ def _problems(status: int, message: str, problems: list[Problem]) -> web.Respons
 
 
 class Ingest:
-    """Request handling state: the producer, who may send, and how much is in flight."""
+    """Request handling state: the producer (None until Kafka first answers), who may send, what is in flight."""
 
-    def __init__(
-        self, producer: EventProducer, tokens: TokenRegistry, pseudonym: Pseudonymiser, limits: Limits
-    ) -> None:
-        self.producer, self.tokens, self.pseudonym, self.limits = producer, tokens, pseudonym, limits
+    def __init__(self, tokens: TokenRegistry, pseudonym: Pseudonymiser, limits: Limits) -> None:
+        self.tokens, self.pseudonym, self.limits = tokens, pseudonym, limits
+        self.producer: EventProducer | None = None
         self.pending = 0
         self.kafka_failed_at = float("-inf")
         # One thread sends, in arrival order: `send` can block on metadata or a full buffer.
@@ -67,7 +67,7 @@ class Ingest:
         source = self.tokens.authenticate(header[7:].strip()) if header[:7].lower() == "bearer " else None
         if source is None:
             return _json(401, {"error": "missing or unknown bearer token"}, {"WWW-Authenticate": "Bearer"})
-        if time.monotonic() - self.kafka_failed_at < self.limits.kafka_down_s:
+        if self.producer is None or time.monotonic() - self.kafka_failed_at < self.limits.kafka_down_s:
             return self._retry_later(503, "Kafka is unreachable; nothing was accepted")
         if self.pending >= self.limits.max_pending_events:
             return self._retry_later(429, "too many records awaiting Kafka; retry later")
@@ -80,7 +80,21 @@ class Ingest:
             return _problems(status, "bad request" if unreadable else "invalid records", error.problems)
         return await self._produce(records)
 
+    async def connect(self, make_producer: Callable[[], EventProducer]) -> None:
+        """Create the producer, retrying while Kafka does not answer (requests get 503 meanwhile)."""
+        loop = asyncio.get_running_loop()
+        while self.producer is None:
+            try:
+                self.producer = await loop.run_in_executor(self.sender, make_producer)
+            except Exception as error:  # kafka-python raises its own errors, or ValueError, on bootstrap
+                log.warning("Kafka does not answer yet (%r); retrying in 1 s", error)
+                await asyncio.sleep(1)
+
+    def kafka_ok(self) -> bool:
+        return self.producer is not None and time.monotonic() - self.kafka_failed_at >= self.limits.kafka_down_s
+
     async def _produce(self, records: list[tuple[bytes, bytes]]) -> web.Response:
+        assert self.producer is not None
         loop = asyncio.get_running_loop()
         self.pending += len(records)
         try:
@@ -102,10 +116,14 @@ class Ingest:
 
 
 def make_app(
-    producer: EventProducer, tokens: TokenRegistry, pseudonym: Pseudonymiser, limits: Limits | None = None
+    make_producer: Callable[[], EventProducer],
+    tokens: TokenRegistry,
+    pseudonym: Pseudonymiser,
+    limits: Limits | None = None,
 ) -> web.Application:
+    """The app; `make_producer` is called (and retried) in the background once the server starts."""
     limits = limits or Limits()
-    ingest = Ingest(producer, tokens, pseudonym, limits)
+    ingest = Ingest(tokens, pseudonym, limits)
     app = web.Application(client_max_size=limits.max_body_bytes)
     document = orjson.dumps(openapi_document(), option=orjson.OPT_INDENT_2)
 
@@ -119,16 +137,21 @@ def make_app(
         return web.Response(body=document, content_type="application/json")
 
     async def health(_: web.Request) -> web.Response:
-        kafka_ok = time.monotonic() - ingest.kafka_failed_at >= limits.kafka_down_s
-        return _json(200 if kafka_ok else 503, {"kafka": "ok" if kafka_ok else "failing", "pending": ingest.pending})
+        ok = ingest.kafka_ok()
+        return _json(200 if ok else 503, {"kafka": "ok" if ok else "failing", "pending": ingest.pending})
 
-    async def close_sender(_: web.Application) -> None:
+    async def kafka_lifecycle(_: web.Application) -> AsyncIterator[None]:
+        connecting = asyncio.create_task(ingest.connect(make_producer))
+        yield
+        connecting.cancel()
         ingest.sender.shutdown(wait=True)
+        if ingest.producer is not None:
+            ingest.producer.close(timeout=10)
 
     app.router.add_post("/v1/events", events)
     app.router.add_post("/v1/sync", sync)
     app.router.add_get("/openapi.json", openapi)
     app.router.add_get("/healthz", health)
-    app.on_cleanup.append(close_sender)
+    app.cleanup_ctx.append(kafka_lifecycle)
     app["ingest"] = ingest
     return app

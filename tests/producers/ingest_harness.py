@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import http.client
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -65,8 +66,9 @@ class Ingest:
 @contextmanager
 def ingest_server(topic: str, bootstrap: str, limits: Limits | None = None) -> Iterator[Ingest]:
     """Serve the real app (real Kafka producer) on 127.0.0.1:<free port> until the block ends."""
-    producer = EventProducer(topic, bootstrap, **INGEST)
-    app = make_app(producer, TokenRegistry(SOURCES), Pseudonymiser.from_env(), limits)
+    app = make_app(
+        lambda: EventProducer(topic, bootstrap, **INGEST), TokenRegistry(SOURCES), Pseudonymiser.from_env(), limits
+    )
     loop = asyncio.new_event_loop()
     runner = web.AppRunner(app, access_log=None)
     loop.run_until_complete(runner.setup())
@@ -75,11 +77,15 @@ def ingest_server(topic: str, bootstrap: str, limits: Limits | None = None) -> I
     port = runner.addresses[0][1]
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
+    api = Ingest(port)
     try:
-        yield Ingest(port)
+        deadline = time.monotonic() + 30
+        while api.get("/healthz").status != 200:
+            assert time.monotonic() < deadline, "the ingest app did not connect to Kafka"
+            time.sleep(0.05)
+        yield api
     finally:
         asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(30)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
         loop.close()
-        producer.close(10)
