@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from datetime import date
 from pathlib import Path
 
@@ -197,14 +198,17 @@ def main() -> None:
 
 
 def _wait_ready(port: int) -> None:
+    """Until /healthz says Kafka answers (the server listens before it has connected)."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as reply:
+                if reply.status == 200:
+                    return
         except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("the ingest server did not start")
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("the ingest server did not become ready")
 
 
 def _row(name: str, phase: dict) -> str:
