@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from dossier import catalog
 from producers import kafka
-from producers.importer import FORMATS, Rejected, csv_file_items, event_file_items, sync_file_items
+from producers.importer import FORMATS, Rejected, csv_file_items, event_file_items, infer_format, sync_file_items
 from producers.ingest.app import Limits, make_app
 from producers.ingest.openapi import openapi_document
 from producers.output import paced, produce, write_lines
@@ -192,7 +192,9 @@ def _pseudonymiser() -> Pseudonymiser:
 @_kafka_errors_exit
 def import_file(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="The file to import.")],
-    fmt: Annotated[str, typer.Option("--format", help="events (JSON lines), sync (portal JSON lines) or csv.")],
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="events, sync or csv (default: guessed from the file).")
+    ] = None,
     sources: Annotated[Path | None, typer.Option(help="Sources file (JSON) holding --source.")] = None,
     source: Annotated[str | None, typer.Option(help="Id of the sending system (sync, csv).")] = None,
     province: Annotated[str | None, typer.Option(help="Its province code, without --sources.")] = None,
@@ -201,6 +203,9 @@ def import_file(
     topic: Annotated[str, typer.Option()] = kafka.TOPIC,
 ) -> None:
     """Produce a file's events to Kafka; bad lines are reported on stderr (line and reason) and skipped."""
+    if fmt is None:
+        with file.open("rb") as f:
+            fmt = infer_format(file.name, f.read(65536))
     if fmt not in FORMATS:
         raise typer.BadParameter(f"--format must be one of {', '.join(FORMATS)}")
     pseudonym = _pseudonymiser()

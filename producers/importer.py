@@ -25,6 +25,14 @@ FORMATS = ("events", "sync", "csv")
 LIST_COLUMNS = ("DanhSachLePhi", "DanhSachHoSoBoSung", "TaiLieuNop", "DanhSachGiayToKetQua", "DinhDanhCHS")
 
 
+def infer_format(name: str, head: bytes) -> str:
+    """csv for a .csv file; else events when the first record is a contract event or tick, else sync."""
+    if name.lower().endswith(".csv"):
+        return "csv"
+    first = next((line for line in head.splitlines() if line.strip()), b"")
+    return "events" if b'"schema"' in first and (b"dossier-event/1" in first or b"clock-tick/1" in first) else "sync"
+
+
 @dataclass(frozen=True, slots=True)
 class Rejected:
     line: int  # 1-based line of the file (CSV: the data row's line, header = 1)

@@ -11,7 +11,7 @@ import orjson
 from typer.testing import CliRunner
 
 from motcua.cli import app
-from producers.importer import Rejected, csv_file_items, event_file_items, sync_file_items
+from producers.importer import Rejected, csv_file_items, event_file_items, infer_format, sync_file_items
 from producers.pseudonym import Pseudonymiser
 from producers.simulator.stream import simulate
 from producers.sources import Source
@@ -79,8 +79,16 @@ def test_import_command_writes_events_and_reports_bad_lines(tmp_path: Path) -> N
     export = tmp_path / "export.jsonl"
     export.write_bytes(orjson.dumps(snapshot()) + b"\n" + orjson.dumps(snapshot(MaTTHC="")) + b"\n")
     out = tmp_path / "events.jsonl"
-    args = ["produce", "import", str(export), "--format", "sync", "--source", "mc-04", "--province", "04"]
+    args = ["produce", "import", str(export), "--source", "mc-04", "--province", "04"]  # format guessed: sync
     result = CliRunner().invoke(app, [*args, "--default-unit", "000.00.01.H04", "--to-file", str(out)])
     assert result.exit_code == 1
     assert "line 2: MaTTHC: required" in result.output and "imported 7 events (1 line(s) rejected)" in result.output
     assert len(out.read_bytes().splitlines()) == 7
+
+
+def test_the_format_is_guessed_from_the_file() -> None:
+    event = next(e.value for e in simulate(3, ["04"], date(2025, 7, 7), date(2025, 7, 8)))
+    assert infer_format("x.jsonl", b"\n" + event + b"\n") == "events"
+    assert infer_format("x.jsonl", b'{"schema":"clock-tick/1","at":"2025-07-07T08:00:00+07:00"}') == "events"
+    assert infer_format("export.jsonl", orjson.dumps(snapshot())) == "sync"
+    assert infer_format("export.CSV", b"MaHoSo,MaTTHC") == "csv"
