@@ -244,8 +244,8 @@ def import_file(
 @ingest_app.command("serve")
 def serve(
     sources: Annotated[Path, typer.Option(envvar="MOTCUA_INGEST_SOURCES", help="Sources file (tokens hashed).")],
-    host: Annotated[str, typer.Option()] = "127.0.0.1",
-    port: Annotated[int, typer.Option()] = 8088,
+    host: Annotated[str, typer.Option(envvar="MOTCUA_INGEST_HOST")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="MOTCUA_INGEST_PORT")] = 8088,
     topic: Annotated[str, typer.Option()] = kafka.TOPIC,
     max_body_bytes: Annotated[int, typer.Option(help="Larger bodies get 413.")] = Limits().max_body_bytes,
     max_pending: Annotated[
