@@ -13,6 +13,7 @@ stack_app = typer.Typer(
     help="Start, stop and inspect the local Kafka (KRaft) and ClickHouse servers.",
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_show_locals=False,
 )
 
 

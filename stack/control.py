@@ -121,13 +121,15 @@ def up(brokers: int = 1, log: Callable[[str], None] = print) -> list[str]:
             proc = start(svc.name, svc.command(), services.run_dir(), svc.logs[-1], svc.cwd)
             log(f"{svc.name}: started (pid {proc.pid})")
         ch = clickhouse_service()
-        wait_until("ClickHouse", clickhouse.answers, CLICKHOUSE_START_TIMEOUT, _death_note(ch))
+        wait_until("ClickHouse", clickhouse.answers, CLICKHOUSE_START_TIMEOUT, _death_note(ch),
+                   hint=f"; see {clickhouse.error_log()} (`motcua stack logs clickhouse`)")
         kafka_svcs = kafka_services(brokers)
 
         def any_died() -> str | None:
             return next((note for s in kafka_svcs if (note := _death_note(s)())), None)
 
-        wait_until("Kafka", lambda: kafka.cluster_answers(nodes), KAFKA_START_TIMEOUT, any_died)
+        wait_until("Kafka", lambda: kafka.cluster_answers(nodes), KAFKA_START_TIMEOUT, any_died,
+                   hint=f"; see `motcua stack logs {nodes[0].name}`")
         for change in topics.ensure_topics(services.bootstrap_servers(brokers), replication=min(3, brokers)):
             log(f"topics: {change}")
     return [

@@ -6,6 +6,7 @@ import hashlib
 import logging
 import shutil
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from string import Template
 
@@ -119,16 +120,20 @@ def prepare(nodes: list[KafkaNode]) -> None:
     """Render every node's config and format its storage on first start (meta.properties marks it done)."""
     ensure_jars()
     cluster_id = _cluster_id(nodes)
-    for node in nodes:
-        props = render_properties(node, nodes)
-        if (node.data_dir / "meta.properties").exists():
-            continue
+    unformatted = [(node, render_properties(node, nodes)) for node in nodes]
+    unformatted = [(node, props) for node, props in unformatted if not (node.data_dir / "meta.properties").exists()]
+
+    def format_storage(node: KafkaNode, props: Path) -> None:
         args = ["kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)]
         if len(nodes) == 1:
             args.append("--standalone")
         result = subprocess.run(_java("256m", *args, log_dir=node.log_dir), capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise StackError(f"formatting {node.name} storage failed: {result.stdout}{result.stderr}")
+
+    with ThreadPoolExecutor(max_workers=max(1, len(unformatted))) as pool:  # one JVM each, in parallel
+        for future in [pool.submit(format_storage, node, props) for node, props in unformatted]:
+            future.result()
 
 
 def command(node: KafkaNode) -> list[str]:

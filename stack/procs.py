@@ -212,6 +212,7 @@ def wait_until(
     timeout: float,
     alive: Callable[[], str | None],
     interval: float = 0.5,
+    hint: str = "",
 ) -> None:
     """Poll `probe` until it is true; fail fast with `alive()`'s message when the process died."""
     deadline = time.monotonic() + timeout
@@ -222,5 +223,5 @@ def wait_until(
         if probe():
             return
         if time.monotonic() > deadline:
-            raise StackError(f"{what} did not answer within {timeout:.0f}s")
+            raise StackError(f"{what} did not answer within {timeout:.0f}s{hint}")
         time.sleep(interval)

@@ -103,9 +103,11 @@ def cluster_env(tmp_path: Path) -> Iterator[dict[str, str]]:
 
 
 @pytest.mark.timeout(400)
-def test_three_broker_cluster_survives_a_broker_loss(cluster_env: dict[str, str], unique_name: str) -> None:
+def test_three_broker_cluster_survives_a_broker_loss(cluster_env: dict[str, str]) -> None:
+    t0 = time.monotonic()
     up = stack_cmd("up", "--brokers", "3", env=cluster_env)
     assert up.returncode == 0, up.stdout + up.stderr
+    print(f"cold up --brokers 3: {time.monotonic() - t0:.1f}s")
     ports = [services.DEFAULT_KAFKA_CLUSTER_PORT + BASE_OFFSET + 300 + i for i in range(3)]
     bootstrap = ",".join(f"127.0.0.1:{p}" for p in ports)
     assert f"bootstrap servers {bootstrap}" in up.stdout
@@ -122,14 +124,14 @@ def test_three_broker_cluster_survives_a_broker_loss(cluster_env: dict[str, str]
     # lose broker 2 the hard way; acks=all still succeeds with min.insync.replicas=2
     pid = json.loads((Path(cluster_env["MOTCUA_HOME"]) / "run" / "kafka-cluster-2.pid").read_text())["pid"]
     os.kill(pid, 9)
+    t0 = time.monotonic()
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", retries=10)
     for i in range(200):
         producer.send("dossier.events", key=f"d{i % 7}".encode(), value=str(i).encode())
     producer.flush(timeout=120)
     producer.close()
     consumer = KafkaConsumer(
-        "dossier.events", bootstrap_servers=bootstrap, group_id=f"{unique_name}-g",
-        auto_offset_reset="earliest", consumer_timeout_ms=30_000,
+        "dossier.events", bootstrap_servers=bootstrap, auto_offset_reset="earliest", consumer_timeout_ms=30_000,
     )
     got = []
     for record in consumer:
@@ -138,16 +140,21 @@ def test_three_broker_cluster_survives_a_broker_loss(cluster_env: dict[str, str]
             break
     consumer.close()
     got.sort()
+    print(f"produce+consume with a broker down: {time.monotonic() - t0:.1f}s")
     assert got == list(range(200))
 
     status = stack_cmd("status", env=cluster_env)
     assert "kafka-cluster-2    stale pid file" in status.stdout
+    t0 = time.monotonic()
     again = stack_cmd("up", "--brokers", "3", env=cluster_env)  # brings the lost broker back
+    print(f"up again (restarts the lost broker): {time.monotonic() - t0:.1f}s")
     assert again.returncode == 0, again.stdout + again.stderr
     assert "kafka-cluster-2: started" in again.stdout
     assert "kafka-cluster-1: already running" in again.stdout
 
+    t0 = time.monotonic()
     down = stack_cmd("down", env=cluster_env)
+    print(f"down: {time.monotonic() - t0:.1f}s")
     assert down.returncode == 0
     assert all(f"kafka-cluster-{i}: stopped" in down.stdout or f"kafka-cluster-{i}: killed" in down.stdout
                for i in (1, 2, 3))
