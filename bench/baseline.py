@@ -21,6 +21,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
@@ -36,6 +37,35 @@ from stack import services
 from stack.topics import TopicSpec, ensure_topics
 
 RESULTS = Path(__file__).parent / "results"
+
+
+@dataclass(frozen=True)
+class Rate:
+    """`count` items in `wall_s` seconds, of which this process used `cpu_s` CPU seconds (all threads).
+
+    On a shared machine the wall-clock rate moves with other people's load; the per-CPU-second rate of
+    the client moves much less, so both are kept.
+    """
+
+    count: int
+    wall_s: float
+    cpu_s: float
+
+    @property
+    def per_second(self) -> float:
+        return self.count / self.wall_s
+
+    @property
+    def per_cpu_second(self) -> float:
+        return self.count / self.cpu_s
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+    def rate(self, count: int) -> Rate:
+        return Rate(count, time.perf_counter() - self.wall, time.process_time() - self.cpu)
 MESSAGE_BYTES = 500
 BATCHED = {"linger_ms": 10, "batch_size": 256 * 1024}
 
@@ -83,37 +113,37 @@ def delete_topics(bootstrap: str, names: list[str]) -> None:
 
 def kafka_producer_rate(
     bootstrap: str, topic: str, messages: int = 100_000, size: int = MESSAGE_BYTES, **config: Any
-) -> float:
+) -> Rate:
     """Messages/s of one kafka-python producer (acks=all) sending `messages` keyed values, flush included."""
     payload = os.urandom(size // 2).hex().encode()[:size]
     keys = [f"000.00.01.H26-250702-{i:04d}".encode() for i in range(1000)]
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", **config)
     producer.partitions_for(topic)  # metadata fetched before the clock starts
-    start = time.perf_counter()
+    clock = _Clock()
     for i in range(messages):
         producer.send(topic, key=keys[i % 1000], value=payload)
     producer.flush(timeout=300)
-    elapsed = time.perf_counter() - start
+    rate = clock.rate(messages)
     producer.close()
-    return messages / elapsed
+    return rate
 
 
-async def _consume(bootstrap: str, topic: str, messages: int) -> float:
+async def _consume(bootstrap: str, topic: str, messages: int) -> Rate:
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
                                 enable_auto_commit=False, fetch_max_bytes=52_428_800)
     await consumer.start()
     try:
-        seen, start = 0, time.perf_counter()  # connected and assigned; the first fetch is timed
+        seen, clock = 0, _Clock()  # connected and assigned; the first fetch is timed
         async with asyncio.timeout(300):
             while seen < messages:
                 batch = await consumer.getmany(timeout_ms=1000, max_records=10_000)
                 seen += sum(len(records) for records in batch.values())
-        return seen / (time.perf_counter() - start)
+        return clock.rate(seen)
     finally:
         await consumer.stop()
 
 
-def aiokafka_consumer_rate(bootstrap: str, topic: str, messages: int) -> float:
+def aiokafka_consumer_rate(bootstrap: str, topic: str, messages: int) -> Rate:
     """Messages/s of one aiokafka consumer reading `messages` from the start of `topic` (no group)."""
     return asyncio.run(_consume(bootstrap, topic, messages))
 
@@ -131,7 +161,7 @@ def event_columns(rows: int) -> list[list[Any]]:
     ]
 
 
-def clickhouse_insert_rate(settings: dict[str, Any], rows: int = 1_000_000, batch: int = 50_000) -> float:
+def clickhouse_insert_rate(settings: dict[str, Any], rows: int = 1_000_000, batch: int = 50_000) -> Rate:
     """Rows/s of clickhouse-driver columnar INSERTs of `batch` rows into a fresh MergeTree table."""
     table = f"bench_baseline_{uuid.uuid4().hex[:10]}"
     client = Client(**settings)
@@ -141,19 +171,24 @@ def clickhouse_insert_rate(settings: dict[str, Any], rows: int = 1_000_000, batc
     )
     try:
         columns = event_columns(batch)
-        start = time.perf_counter()
+        clock = _Clock()
         for _ in range(rows // batch):
             client.execute(f"INSERT INTO {table} VALUES", columns, columnar=True)
-        elapsed = time.perf_counter() - start
-        assert client.execute(f"SELECT count() FROM {table}")[0][0] == rows // batch * batch
-        return rows // batch * batch / elapsed
+        rate = clock.rate(rows // batch * batch)
+        assert client.execute(f"SELECT count() FROM {table}")[0][0] == rate.count
+        return rate
     finally:
         client.execute(f"DROP TABLE IF EXISTS {table}")
         client.disconnect()
 
 
-def _median_of(runs: list[float], unit: str) -> dict[str, Any]:
-    return {"unit": unit, "median": round(statistics.median(runs)), "runs": [round(r) for r in runs]}
+def _median_of(runs: list[Rate], unit: str) -> dict[str, Any]:
+    return {
+        "unit": unit,
+        "median": round(statistics.median(r.per_second for r in runs)),
+        "runs": [round(r.per_second) for r in runs],
+        "median_per_client_cpu_second": round(statistics.median(r.per_cpu_second for r in runs)),
+    }
 
 
 def run(repetitions: int = 5, messages: int = 100_000, rows: int = 1_000_000,
@@ -171,7 +206,10 @@ def run(repetitions: int = 5, messages: int = 100_000, rows: int = 1_000_000,
                    "acks": "all", "topic_partitions": 6, "replication": 1, "batched_producer": BATCHED,
                    "clickhouse_rows_per_run": rows, "clickhouse_batch_rows": 50_000},
     }
-    default_runs, batched_runs, consumer_runs, insert_runs = [], [], [], []
+    default_runs: list[Rate] = []
+    batched_runs: list[Rate] = []
+    consumer_runs: list[Rate] = []
+    insert_runs: list[Rate] = []
     topics: list[str] = []
     try:
         for rep in range(repetitions):
@@ -181,9 +219,9 @@ def run(repetitions: int = 5, messages: int = 100_000, rows: int = 1_000_000,
             batched_runs.append(kafka_producer_rate(bootstrap, topic, messages, **BATCHED))
             consumer_runs.append(aiokafka_consumer_rate(bootstrap, topic, 2 * messages))
             insert_runs.append(clickhouse_insert_rate(services.clickhouse_settings(), rows))
-            log(f"run {rep + 1}/{repetitions}: producer {default_runs[-1]:,.0f} msg/s "
-                f"(batched {batched_runs[-1]:,.0f}), consumer {consumer_runs[-1]:,.0f} msg/s, "
-                f"insert {insert_runs[-1]:,.0f} rows/s")
+            log(f"run {rep + 1}/{repetitions}: producer {default_runs[-1].per_second:,.0f} msg/s "
+                f"(batched {batched_runs[-1].per_second:,.0f}), consumer {consumer_runs[-1].per_second:,.0f} msg/s, "
+                f"insert {insert_runs[-1].per_second:,.0f} rows/s; load {os.getloadavg()[0]:.1f}")
     finally:
         delete_topics(bootstrap, topics)
     result["results"] = {
@@ -204,16 +242,18 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         f"Measured {result['date']} by `python -m bench.baseline` on {m['nproc']} cores of {m['cpu_model']}, "
         f"{m['memory_gib']} GiB (load average {m['load_average']} at start, {m['load_average_at_end']} at end; "
-        "the machine is shared, so treat differences under ~20% as noise). "
+        "the machine is shared: wall-clock rates move with others' load, so compare them only at a similar "
+        "load average, and lean on the per-client-CPU-second rates otherwise). "
         f"Kafka {result['software']['kafka']} single node, ClickHouse {result['software']['clickhouse']}; "
         f"median of {cfg['repetitions']} runs.",
         "",
-        "| measurement | median | runs |",
-        "|---|---|---|",
+        "| measurement | median (wall clock) | per client CPU second | runs |",
+        "|---|---|---|---|",
     ]
     for name, r in res.items():
         extra = f" ({mib[name]:.1f} MiB/s)" if name in mib else ""
-        lines.append(f"| {name} | {r['median']:,} {r['unit']}{extra} | {', '.join(f'{x:,}' for x in r['runs'])} |")
+        lines.append(f"| {name} | {r['median']:,} {r['unit']}{extra} | {r['median_per_client_cpu_second']:,} | "
+                     f"{', '.join(f'{x:,}' for x in r['runs'])} |")
     lines += [
         "",
         f"- producer: one kafka-python producer, {cfg['messages_per_run']:,} keyed messages of "
