@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
+from clickhouse_driver.errors import Error as ClickHouseError
 
+from audit.clickhouse_source import read_stored_kpi_rows
 from audit.kpi_report import kpi_rows, write_rows
 from dossier.calendar import default_calendar, format_instant
 from dossier.contract import RFC3339_PATTERN, Violation, parse_timestamp
-from dossier.kpi import SCOPES
-from dossier.periods import PERIOD_KINDS
+from dossier.kpi import SCOPES, Scope
+from dossier.periods import PERIOD_KINDS, PeriodKind
 from dossier.sla import DEADLINE_UNITS, DeadlineUnit, due_instant
 
 USAGE_ERROR = 2
@@ -73,13 +75,19 @@ def _parse_date(option: str, value: str) -> date:
 
 
 def kpi(
-    events: Annotated[Path, typer.Option("--events", help="Event file: one JSON object a line, in any order.")],
     period: Annotated[str, typer.Option("--period", help="day, month, quarter or year.")],
     from_: Annotated[str, typer.Option("--from", help="First local day (YYYY-MM-DD) of the range.")],
     to: Annotated[str, typer.Option("--to", help="Local day (YYYY-MM-DD) after the range.")],
+    events: Annotated[
+        Path | None, typer.Option("--events", help="Event file: one JSON object a line, in any order.")
+    ] = None,
     scope: Annotated[str, typer.Option("--scope", help="province, unit, procedure or field.")] = "province",
+    source: Annotated[
+        str, typer.Option("--source", help="file (recompute from --events) or clickhouse (the stored live rows).")
+    ] = "file",
 ) -> None:
-    """Print the KPI rows of every period overlapping [from, to) as JSON lines, from an event file."""
+    """Print the KPI rows of every period overlapping [from, to) as JSON lines, from an event file or as the
+    live pipeline stored them in ClickHouse (same format: compare the two with diff)."""
     if period not in PERIOD_KINDS:
         _usage_error(f"--period: {period!r} is not one of {', '.join(PERIOD_KINDS)}")
     if scope not in SCOPES:
@@ -87,6 +95,13 @@ def kpi(
     first, last = _parse_date("--from", from_), _parse_date("--to", to)
     if first > last:
         _usage_error(f"--from {first} is after --to {last}")
+    if source == "clickhouse":
+        _print_stored_rows(period, scope, first, last)  # type: ignore[arg-type]
+        return
+    if source != "file":
+        _usage_error(f"--source: {source!r} is not one of file, clickhouse")
+    if events is None:
+        _usage_error("--events FILE is required with --source file")
 
     def report_invalid(line_number: int, violations: list[Violation]) -> None:
         reasons = "; ".join(str(v) for v in violations)
@@ -99,6 +114,16 @@ def kpi(
     write_rows(rows, sys.stdout.buffer)
     sys.stdout.flush()
     sys.stderr.write(f"motcua kpi: {events}: {stats.summary()}; {len(rows)} rows\n")
+
+
+def _print_stored_rows(period: PeriodKind, scope: Scope, first: date, last: date) -> None:
+    try:
+        rows, provisional, where = read_stored_kpi_rows(period, scope, first, last)
+    except (ClickHouseError, OSError, EOFError) as error:
+        _usage_error(f"--source clickhouse: cannot read the stored rows: {str(error).splitlines()[0]}")
+    write_rows(rows, sys.stdout.buffer)
+    sys.stdout.flush()
+    sys.stderr.write(f"motcua kpi: {where}: {len(rows)} rows ({provisional} provisional)\n")
 
 
 def register(app: typer.Typer) -> None:

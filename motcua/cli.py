@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from audit.commands import register as register_audit
+from motcua.demo import register as register_demo
 from producers.cli import register as register_producers
 from stack.cli import register as register_stack
 
@@ -18,3 +19,4 @@ app = typer.Typer(
 register_stack(app)
 register_audit(app)
 register_producers(app)
+register_demo(app)

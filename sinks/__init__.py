@@ -1,1 +1,1 @@
-"""sinks package."""
+"""ClickHouse: the schema as versioned migrations, and the batching, idempotent sink from Kafka."""

@@ -1,0 +1,103 @@
+"""`motcua sink` (Kafka -> ClickHouse) and `motcua db migrate|status` (the schema)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Annotated
+
+import typer
+from clickhouse_driver import Client
+
+from sinks.config import SinkConfig
+from sinks.migrate import MigrationError, applied, migrate, pending
+from sinks.service import run_sink
+from stack import services
+
+db_app = typer.Typer(help="The ClickHouse schema: versioned migrations.", no_args_is_help=True)
+
+DatabaseOption = Annotated[
+    str | None, typer.Option("--database", help="Target database (default: MOTCUA_CLICKHOUSE_DATABASE or default).")
+]
+
+
+def _database(database: str | None) -> str:
+    return database or str(services.clickhouse_settings()["database"])
+
+
+def _client() -> Client:
+    return Client(**services.clickhouse_settings())
+
+
+def run_migrations(database: str, echo: bool = True) -> list[str]:
+    """Apply pending migrations; exit 1 with the reason when the database refuses them."""
+    client = _client()
+    try:
+        return migrate(client, database, log=typer.echo if echo else lambda _: None)
+    except MigrationError as error:
+        typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
+    finally:
+        client.disconnect()
+
+
+@db_app.command("migrate")
+def db_migrate(database: DatabaseOption = None) -> None:
+    """Apply every migration not yet recorded in <database>.schema_migrations (safe to rerun)."""
+    done = run_migrations(_database(database))
+    typer.echo(f"{len(done)} migration(s) applied" if done else "schema up to date")
+
+
+@db_app.command("status")
+def db_status(database: DatabaseOption = None) -> None:
+    """List applied and pending migrations."""
+    client = _client()
+    try:
+        target = _database(database)
+        for name in applied(client, target):
+            typer.echo(f"applied  {name}")
+        for name in pending(client, target):
+            typer.echo(f"pending  {name}")
+    finally:
+        client.disconnect()
+
+
+def sink(
+    batch_records: Annotated[int, typer.Option(help="Flush after this many records...")] = 50_000,
+    batch_seconds: Annotated[float, typer.Option(help="...or this many seconds after a batch's first record.")] = 1.0,
+    group: Annotated[str, typer.Option(help="Kafka consumer group (sinks of one group share partitions).")] = (
+        "motcua-sink"
+    ),
+    topic_prefix: Annotated[str, typer.Option(help="Read <prefix>dossier.* (tests, benchmarks).")] = "",
+    database: DatabaseOption = None,
+    health_port: Annotated[int, typer.Option(help="Port of /health and /metrics (0: none).")] = 18090,
+    health_host: Annotated[str, typer.Option(help="Address of /health and /metrics.")] = "127.0.0.1",
+    migrate_first: Annotated[bool, typer.Option("--migrate/--no-migrate", help="Apply migrations at start.")] = True,
+) -> None:
+    """Land dossier.events, .transitions, .kpis, .alerts and .dlq in ClickHouse, idempotently; Ctrl-C stops."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    target = _database(database)
+    if migrate_first:
+        run_migrations(target, echo=False)
+    config = SinkConfig(
+        database=target,
+        group_id=group,
+        topic_prefix=topic_prefix,
+        batch_records=batch_records,
+        batch_seconds=batch_seconds,
+        health_host=health_host,
+        health_port=health_port or None,
+    )
+    typer.echo(
+        f"sink: {config.bootstrap} {', '.join(config.topic(r) for r in config.roles)} -> ClickHouse "
+        f"{config.clickhouse['host']}:{config.clickhouse['port']}/{target}"
+        + (f"; health http://{health_host}:{health_port}/health" if health_port else ""),
+        err=True,
+    )
+    asyncio.run(run_sink(config))
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``sink`` and ``db`` to the root ``motcua`` app."""
+    app.command("sink")(sink)
+    app.add_typer(db_app, name="db")

@@ -1,0 +1,39 @@
+"""What a sink process reads, where it writes, and how it batches."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sinks.processors import PROCESSORS
+from stack import services
+
+ROLES: tuple[str, ...] = tuple(PROCESSORS)  # events, transitions, kpis, alerts, dlq
+
+
+@dataclass(frozen=True)
+class SinkConfig:
+    """Defaults: near 50,000 records or 1 second per batch (about one INSERT per table per second)."""
+
+    bootstrap: str = field(default_factory=services.bootstrap_servers)
+    clickhouse: dict[str, Any] = field(default_factory=services.clickhouse_settings)
+    database: str = field(default_factory=lambda: str(services.clickhouse_settings()["database"]))
+    group_id: str = "motcua-sink"
+    topic_prefix: str = ""  # tests and benchmarks run on their own copies of the topics
+    roles: tuple[str, ...] = ROLES
+    batch_records: int = 50_000
+    batch_seconds: float = 1.0
+    retry_first_delay: float = 0.2
+    retry_max_delay: float = 5.0
+    health_host: str = "127.0.0.1"
+    health_port: int | None = 18090
+
+    def topic(self, role: str) -> str:
+        return f"{self.topic_prefix}dossier.{role}"
+
+    @property
+    def dlq_topic(self) -> str:
+        return self.topic("dlq")
+
+    def role_of(self, topic: str) -> str:
+        return topic.removeprefix(self.topic_prefix).removeprefix("dossier.")

@@ -1,0 +1,228 @@
+"""The sink's loop: consume, batch, insert (in a writer thread), send refusals to the DLQ, commit.
+
+The checkpoint order is quix-streams': a batch's rows are acknowledged by ClickHouse, then its refused
+records by Kafka (DLQ), and only then are its offsets committed. A crash anywhere before the commit
+means the batch is read again and re-inserted, which the deduplicating tables make harmless.
+
+One batch is written while the next is read. When the next is full and the write is not done (ClickHouse
+down: the writer retries with backoff), the consumer's partitions are paused: memory holds at most two
+batches plus what Kafka already prefetched. On a rebalance (eager: every partition is revoked), the write
+in flight is finished and committed, the batch being read is dropped, and reading resumes from the
+committed offsets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import KafkaError
+from aiokafka.structs import OffsetAndMetadata
+
+from sinks.batch import Batch
+from sinks.config import SinkConfig
+from sinks.dlq import send_refusals
+from sinks.metrics import SinkMetrics, serve_metrics
+from sinks.processors import PROCESSORS, Refusal
+from sinks.writer import Backoff, ClickHouseWriter, Stopped
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_GRACE = 10.0  # seconds a stopping sink keeps retrying its last batch before giving it up
+
+
+@dataclass
+class _InFlight:
+    batch: Batch
+    future: asyncio.Future[list[Refusal]]
+    generation: int
+
+
+class Sink:
+    def __init__(self, config: SinkConfig, metrics: SinkMetrics | None = None) -> None:
+        self.config = config
+        self.metrics = metrics or SinkMetrics()
+        self._writer_stop = threading.Event()
+        self._writer = ClickHouseWriter(
+            config.clickhouse,
+            config.database,
+            Backoff(config.retry_first_delay, config.retry_max_delay),
+            self._writer_stop,
+            on_retry=self.metrics.retried,
+            on_insert=lambda table, rows, _seconds: self.metrics.inserted(table.name, rows),
+        )
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse-writer")
+        self._batch = Batch()
+        self._in_flight: _InFlight | None = None
+        self._generation = 0
+        self._lock = asyncio.Lock()
+        self._committed: dict[TopicPartition, int] = {}
+        self._consumer: AIOKafkaConsumer
+        self._producer: AIOKafkaProducer
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run until ``stop`` is set, then store and commit what was read (for up to SHUTDOWN_GRACE seconds)."""
+        cfg = self.config
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=cfg.bootstrap,
+            group_id=cfg.group_id,
+            client_id=f"{cfg.group_id}-consumer",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_partition_fetch_bytes=2 * 1024 * 1024,
+            fetch_max_bytes=32 * 1024 * 1024,
+        )
+        self._consumer.subscribe([cfg.topic(role) for role in cfg.roles], listener=_Rebalance(self))
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=cfg.bootstrap, client_id=f"{cfg.group_id}-dlq", acks="all", enable_idempotence=True
+        )
+        server = None
+        if cfg.health_port is not None:
+            server = await serve_metrics(self.metrics, cfg.health_host, cfg.health_port)
+        await self._consumer.start()
+        await self._producer.start()
+        try:
+            await self._loop(stop)
+            await self._drain()
+        finally:
+            self._writer_stop.set()
+            await self._consumer.stop()
+            await self._producer.stop()
+            self._executor.shutdown(wait=True)
+            self._writer.close()
+            if server is not None:
+                server.close()
+
+    async def _loop(self, stop: asyncio.Event) -> None:
+        cfg = self.config
+        while not stop.is_set():
+            now = time.monotonic()
+            self.metrics.last_loop = now
+            batch = self._batch
+            if batch.records and (batch.records >= cfg.batch_records or batch.age(now) >= cfg.batch_seconds):
+                await self._complete()
+                self._submit()
+                continue
+            if self._in_flight is not None and self._in_flight.future.done():
+                await self._complete()
+            wait = cfg.batch_seconds - batch.age(now) if batch.records else cfg.batch_seconds
+            if self._in_flight is not None:
+                wait = min(wait, 0.02)  # look again soon: committing a finished write is what makes rows count
+            await self._read(max(0.0, wait), cfg.batch_records - batch.records)
+
+    async def _read(self, wait: float, room: int) -> None:
+        chunks = await self._consumer.getmany(timeout_ms=int(wait * 1000), max_records=max(1, room))
+        batch = self._batch
+        for tp, messages in chunks.items():
+            processed = PROCESSORS[self.config.role_of(tp.topic)](tp.topic, tp.partition, messages)
+            batch.add(tp.topic, tp.partition, messages, processed)
+
+    def _submit(self) -> None:
+        batch, self._batch = self._batch, Batch()
+        future = asyncio.get_running_loop().run_in_executor(self._executor, self._writer.write, batch)
+        self._in_flight = _InFlight(batch, future, self._generation)
+
+    async def _complete(self) -> None:
+        """Wait for the write in flight (consumption paused meanwhile), send its refusals, commit its offsets."""
+        async with self._lock:
+            in_flight = self._in_flight
+            if in_flight is None:
+                return
+            if not in_flight.future.done():
+                await self._wait_paused(in_flight.future)
+            self._in_flight = None
+            try:
+                refused = in_flight.future.result()
+            except Stopped:
+                log.warning("sink stopped with an unstored batch of %d records: not committed", in_flight.batch.records)
+                return
+            if in_flight.generation != self._generation:
+                return  # its partitions were revoked: the next owner reads them again
+            batch = in_flight.batch
+            refusals = batch.refusals + refused
+            await send_refusals(self._producer, self.config.dlq_topic, refusals)
+            await self._commit(batch)
+            latency = 0.0 if batch.opened_at is None else time.monotonic() - batch.opened_at
+            self.metrics.committed(batch.records, batch.rows(), len(refusals), batch.skipped, latency)
+
+    async def _wait_paused(self, future: asyncio.Future[list[Refusal]]) -> None:
+        paused = self._consumer.assignment()
+        self._consumer.pause(*paused)
+        try:
+            while not future.done():
+                await asyncio.wait([future], timeout=1.0)
+                self.metrics.last_loop = time.monotonic()
+                # Polling paused partitions returns nothing but keeps the group from declaring us dead;
+                # partitions newly assigned by a rebalance meanwhile are not paused, so keep their records.
+                await self._read(0.0, self.config.batch_records)
+        finally:
+            self._consumer.resume(*self._consumer.paused())
+
+    async def _commit(self, batch: Batch) -> None:
+        offsets = {TopicPartition(t, p): OffsetAndMetadata(o, "") for (t, p), o in batch.next_offsets.items()}
+        if not offsets:
+            return
+        try:
+            await self._consumer.commit(offsets)
+        except KafkaError as error:  # e.g. a rebalance in between: the next owner re-reads, harmlessly
+            log.warning("offset commit failed, records will be read again: %s", error)
+            return
+        for tp, meta in offsets.items():
+            self._committed[tp] = meta.offset
+        self._update_lag()
+
+    def _update_lag(self) -> None:
+        lag = {}
+        for tp in self._consumer.assignment():
+            highwater = self._consumer.highwater(tp)
+            committed = self._committed.get(tp)
+            if highwater is not None and committed is not None:
+                lag[f"{tp.topic}/{tp.partition}"] = max(0, highwater - committed)
+        self.metrics.lag = lag
+
+    async def _drain(self) -> None:
+        """On a clean stop: store and commit the write in flight and the batch being read."""
+        timer = asyncio.get_running_loop().call_later(SHUTDOWN_GRACE, self._writer_stop.set)
+        try:
+            await self._complete()
+            if self._batch.records:
+                self._submit()
+                await self._complete()
+        finally:
+            timer.cancel()
+
+    async def on_revoked(self) -> None:
+        await self._complete()
+        self._generation += 1
+        self._batch = Batch()
+        self._committed.clear()
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, sink: Sink) -> None:
+        self.sink = sink
+
+    async def on_partitions_revoked(self, revoked: object) -> None:
+        await self.sink.on_revoked()
+
+    async def on_partitions_assigned(self, assigned: object) -> None:
+        pass
+
+
+async def run_sink(config: SinkConfig, stop: asyncio.Event | None = None, metrics: SinkMetrics | None = None) -> None:
+    """Run a sink until ``stop`` is set (or SIGINT/SIGTERM when no event is given)."""
+    if stop is None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(signum, stop.set)
+    await Sink(config, metrics).run(stop)

@@ -1,0 +1,116 @@
+"""Inserting a batch into ClickHouse: one INSERT per table, retried until acknowledged, bad rows isolated.
+
+Errors fall in two kinds. A *data* error belongs to some rows (a value the column type cannot hold, found
+by clickhouse-driver while serialising, or a server code saying so): the insert is split in halves until
+the refused rows stand alone, and those go back to the caller for the DLQ. Anything else (connection
+refused, timeouts, a missing table, an unknown server error) is ClickHouse being unavailable: the whole
+insert is retried with exponential backoff, indefinitely, and never turned into data loss. Re-inserting
+rows that may already have landed is harmless: every table deduplicates.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from clickhouse_driver import Client
+from clickhouse_driver.errors import ServerException, TypeMismatchError
+
+from sinks.batch import Batch, TableRows
+from sinks.processors import Message, Refusal
+from sinks.tables import Table
+
+log = logging.getLogger(__name__)
+
+#: Server codes that blame the inserted data (parse, range and type errors; too many partitions per block).
+DATA_ERROR_CODES = frozenset({6, 27, 38, 41, 53, 69, 70, 72, 117, 131, 321})
+TOO_MANY_PARTS = 252
+
+
+class Stopped(Exception):
+    """The sink is shutting down while ClickHouse is unavailable: the batch stays uncommitted."""
+
+
+def is_data_error(error: BaseException) -> bool:
+    if isinstance(error, TypeMismatchError | TypeError | ValueError | OverflowError | UnicodeError):
+        return True
+    if isinstance(error, ServerException):
+        code = error.code
+        return code in DATA_ERROR_CODES or (code == TOO_MANY_PARTS and "partitions for single INSERT" in str(error))
+    return False
+
+
+class Backoff:
+    """Exponential delays between attempts: ``first``, doubling, at most ``cap`` seconds."""
+
+    def __init__(self, first: float = 0.2, cap: float = 5.0) -> None:
+        self.first, self.cap = first, cap
+
+    def delay(self, attempt: int) -> float:
+        return min(self.cap, self.first * 2 ** max(0, attempt - 1))
+
+
+class ClickHouseWriter:
+    """Owns one clickhouse-driver connection; used from one thread at a time (the sink's writer thread)."""
+
+    def __init__(
+        self,
+        settings: dict[str, Any],
+        database: str,
+        backoff: Backoff | None = None,
+        stop: threading.Event | None = None,
+        on_retry: Callable[[BaseException], None] = lambda _: None,
+        on_insert: Callable[[Table, int, float], None] = lambda *_: None,
+    ) -> None:
+        self._client = Client(**{**settings, "database": database}, connect_timeout=3, send_receive_timeout=30)
+        self.database = database
+        self.backoff = backoff or Backoff()
+        self.stop = stop or threading.Event()
+        self.on_retry = on_retry
+        self.on_insert = on_insert
+
+    def write(self, batch: Batch) -> list[Refusal]:
+        """Store every table of the batch; returns the rows ClickHouse refused (as DLQ refusals)."""
+        refused: list[Refusal] = []
+        for rows in batch.non_empty():
+            refused += self._until_acknowledged(rows)
+        return refused
+
+    def _until_acknowledged(self, rows: TableRows) -> list[Refusal]:
+        attempt = 0
+        while True:
+            try:
+                return self._insert(rows.table, rows.columns, rows.sources)
+            except Exception as error:  # every other error means "not stored yet": retry
+                attempt += 1
+                self._client.disconnect()
+                self.on_retry(error)
+                delay = self.backoff.delay(attempt)
+                log.warning("ClickHouse insert into %s failed (attempt %d, retry in %.1f s): %s",
+                            rows.table.name, attempt, delay, str(error).splitlines()[0])
+                if self.stop.wait(delay):
+                    raise Stopped(f"stopped while retrying an insert into {rows.table.name}") from error
+
+    def _insert(self, table: Table, columns: list[list[Any]], sources: list[Message]) -> list[Refusal]:
+        """Insert the rows, splitting around data errors; raises anything else."""
+        started = time.monotonic()
+        try:
+            self._client.execute(table.insert_sql(self.database), columns, columnar=True)
+        except Exception as error:
+            if not is_data_error(error):
+                raise
+            if len(sources) == 1:
+                message = str(error).splitlines()[0] if str(error) else type(error).__name__
+                return [Refusal(sources[0], "sink", f"ClickHouse refused the row for {table.name}: {message}")]
+            half = len(sources) // 2
+            return self._insert(table, [c[:half] for c in columns], sources[:half]) + self._insert(
+                table, [c[half:] for c in columns], sources[half:]
+            )
+        self.on_insert(table, len(sources), time.monotonic() - started)
+        return []
+
+    def close(self) -> None:
+        self._client.disconnect()

@@ -1,0 +1,99 @@
+"""A ClickHouse server of a test's own (the stack's 18.16 binary and config, its own data dir and ports).
+
+The outage test stops and restarts it; stopping the shared stack's server would break every other test
+and developer using it.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from clickhouse_driver import Client
+
+from stack import clickhouse, services
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind((services.host(), port))
+        except OSError:
+            return False
+    return True
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+class PrivateClickHouse:
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        for _ in range(100):
+            offset = random.randrange(2000, 9000)
+            ports = (19000 + offset, 18123 + offset, 19009 + offset)
+            if all(_free(p) for p in ports):
+                break
+        self.port = ports[0]
+        self.env = {"MOTCUA_HOME": str(home), "MOTCUA_PORT_OFFSET": str(offset)}
+        with _environment(self.env):
+            clickhouse.render_config()
+            self.command = clickhouse.command()
+            self.workdir = clickhouse.workdir()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def client_env(self) -> dict[str, str]:
+        """What a client process (the sink, `motcua kpi`) needs to reach this server."""
+        return {"MOTCUA_CLICKHOUSE_HOST": services.host(), "MOTCUA_CLICKHOUSE_PORT": str(self.port)}
+
+    def settings(self, database: str = "default") -> dict[str, Any]:
+        return {"host": services.host(), "port": self.port, "user": "default", "password": "", "database": database}
+
+    def start(self, timeout: float = 60.0) -> None:
+        with (self.workdir / "stdout.log").open("ab") as out:
+            self.proc = subprocess.Popen(self.command, cwd=self.workdir, stdout=out, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while not self.answers():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"private ClickHouse did not start; see {self.workdir / 'log'}")
+            time.sleep(0.2)
+
+    def answers(self) -> bool:
+        client = Client(**self.settings(), connect_timeout=1, send_receive_timeout=3)
+        try:
+            client.execute("SELECT 1")
+            return True
+        except Exception:  # refused, reset, timed out: not (yet) answering
+            return False
+        finally:
+            client.disconnect()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self.proc = None

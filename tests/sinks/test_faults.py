@@ -1,0 +1,158 @@
+"""Fault tests of the sink on real servers: SIGKILL mid-run, and ClickHouse stopped under load.
+
+After each, the deduplicated events equal the distinct events produced, and the stored KPI rows print as
+`motcua kpi --events` prints them. The outage lasts MOTCUA_TEST_OUTAGE_SECONDS (10 s by default, to keep
+the suite short; the issue's 30 s run is `MOTCUA_TEST_OUTAGE_SECONDS=30 pytest tests/sinks/test_faults.py`).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from datetime import date
+from pathlib import Path
+
+import pytest
+from clickhouse_driver import Client
+from kafka import KafkaAdminClient
+
+from dossier.calendar import day_number, day_start
+from sinks.migrate import migrate
+from tests.sinks.conftest import Scratch
+from tests.sinks.pipeline import (
+    SinkProcess,
+    clickhouse_env,
+    distinct_valid_events,
+    event_records,
+    kpi_records,
+    motcua_kpi,
+    produce,
+    simulated_lines,
+    wait_until,
+)
+from tests.sinks.private_clickhouse import PrivateClickHouse
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
+
+FIRST, LAST = date(2025, 7, 1), date(2025, 8, 1)
+KPI_ARGS = ["--period", "month", "--from", str(FIRST), "--to", str(LAST), "--scope", "unit"]
+
+
+@pytest.fixture(scope="module")
+def lines() -> list[bytes]:
+    return simulated_lines(21, ["01", "04"], FIRST, LAST)
+
+
+def _kpis(lines: list[bytes]) -> tuple[list[tuple[bytes | None, bytes | None]], int]:
+    """Provisional rows (first week), then the final ones: what to produce, and how many keys."""
+    early = [line for line in lines if b'"occurred_at":"2025-07-0' in line]
+    provisional = kpi_records(early, "month", FIRST, LAST, day_start(day_number(date(2025, 7, 8))), True)
+    final = kpi_records(lines, "month", FIRST, LAST, day_start(day_number(LAST)), False)
+    return provisional + final, len(final)
+
+
+def _exact(client: Client, database: str, events: int, kpis: int) -> bool:
+    got = client.execute(
+        f"SELECT (SELECT count() FROM {database}.events_unique), (SELECT count() FROM {database}.kpis_latest)"
+    )
+    return bool(got[0] == (events, kpis))
+
+
+def _same_kpis_as_the_audit(lines: list[bytes], tmp_path: Path, env: dict[str, str]) -> None:
+    events_file = tmp_path / "events.jsonl"
+    events_file.write_bytes(b"\n".join(lines) + b"\n")
+    from_file = motcua_kpi([*KPI_ARGS, "--events", str(events_file)])
+    assert motcua_kpi([*KPI_ARGS, "--source", "clickhouse"], env=env) == from_file
+    assert from_file.count(b"\n") > 10
+
+
+def _committed(bootstrap: str, group: str) -> int:
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        return sum(meta.offset for meta in admin.list_group_offsets(group)[group].values())
+    finally:
+        admin.close()
+
+
+def test_sigkill_mid_batch_then_restart(
+    kafka_bootstrap: str, ch: Client, scratch: Scratch, lines: list[bytes], tmp_path: Path
+) -> None:
+    kpis, kpi_keys = _kpis(lines)
+    produce(kafka_bootstrap, scratch.topic("events"), event_records(lines))
+    produce(kafka_bootstrap, scratch.topic("kpis"), kpis)
+    expected = distinct_valid_events(lines)
+    database = scratch.database
+
+    def landed() -> int:
+        return int(ch.execute(f"SELECT count() FROM {database}.events")[0][0])
+
+    sink = SinkProcess(scratch.prefix, database, "--batch-records", "2000", "--batch-seconds", "0.2")
+    wait_until("a third of the events to land", lambda: landed() >= expected // 3, timeout=60, every=0.01)
+    sink.kill()
+    at_kill, committed = landed(), _committed(kafka_bootstrap, f"{scratch.prefix}sink")
+    assert at_kill < len(lines), "the sink was killed after it had landed everything: not a mid-run kill"
+    print(f"killed with {at_kill} event rows in ClickHouse and {committed} offsets committed")
+
+    again = SinkProcess(scratch.prefix, database, "--batch-records", "2000", "--batch-seconds", "0.2")
+    try:
+        wait_until("every event and KPI row, exactly", lambda: _exact(ch, database, expected, kpi_keys), timeout=90)
+    finally:
+        assert again.stop() == 0
+    _same_kpis_as_the_audit(lines, tmp_path, clickhouse_env(database))
+
+
+def _rss_mib(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:"))) / 1024
+
+
+def test_clickhouse_down_under_load_then_back(
+    kafka_bootstrap: str, scratch: Scratch, lines: list[bytes], tmp_path: Path
+) -> None:
+    outage = float(os.environ.get("MOTCUA_TEST_OUTAGE_SECONDS", "10"))
+    server = PrivateClickHouse(tmp_path / "clickhouse")
+    server.start()
+    try:
+        client = Client(**server.settings())
+        migrate(client, scratch.database)
+        kpis, kpi_keys = _kpis(lines)
+        expected = distinct_valid_events(lines)
+        records = event_records(lines)
+        third = len(records) // 3
+        produce(kafka_bootstrap, scratch.topic("events"), records[:third])
+        # under load: the rest arrives while ClickHouse is down
+        rest = threading.Thread(
+            target=lambda: (produce(kafka_bootstrap, scratch.topic("events"), records[third:]),
+                            produce(kafka_bootstrap, scratch.topic("kpis"), kpis)),
+        )
+        env = {**server.client_env, **clickhouse_env(scratch.database)}
+        sink = SinkProcess(scratch.prefix, scratch.database, "--batch-records", "5000", "--batch-seconds", "0.3",
+                           env=server.client_env)
+        try:
+            wait_until("the first events to land", lambda: sink.alive_records() > 0, timeout=60)
+            server.stop()
+            down_at = time.monotonic()
+            rest.start()
+            wait_until("the sink to report ClickHouse down",
+                       lambda: sink.health().get("status") == "degraded", timeout=outage + 10)
+            peak = 0.0
+            while time.monotonic() - down_at < outage:
+                peak = max(peak, _rss_mib(sink.proc.pid))
+                time.sleep(0.5)
+            stalled = sink.health()
+            rest.join()
+            server.start()
+            wait_until("every event and KPI row, exactly",
+                       lambda: _exact(client, scratch.database, expected, kpi_keys), timeout=90)
+            wait_until("the sink to report healthy", lambda: sink.health().get("status") == "ok", timeout=30)
+            after = sink.health()
+        finally:
+            assert sink.stop() == 0
+        assert stalled["retries_total"] > 0 and not stalled["clickhouse_up"]
+        assert peak < 600, f"the sink grew to {peak:.0f} MiB while ClickHouse was down"
+        assert after["refused_total"] == 0  # an outage turns no row into a refusal
+        print(f"outage {outage:.0f} s: {stalled['retries_total']} retries, peak RSS {peak:.0f} MiB")
+        _same_kpis_as_the_audit(lines, tmp_path, env)
+    finally:
+        server.stop()
