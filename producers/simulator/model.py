@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from dossier import catalog
+from dossier.catalog import Procedure
 from producers.simulator.rates import Rates
 from producers.simulator.workclock import DAY, WORK_DAY, WorkClock, date_of_day, day_start, local_day
 
@@ -122,7 +123,6 @@ def _dossier(
     yymmdd: str,
     counters: dict[str, itertools.count[int]],
 ) -> Dossier:
-    r = m.rates
     proc = m.procedures[_pick(rng, m.procedure_cum)]
     if proc.level == "commune":
         unit = m.communes[_pick(rng, m.commune_cum)]
@@ -132,116 +132,161 @@ def _dossier(
         # Since July 2025 a commune centre may receive provincial procedures (NĐ 118/2025).
         receiving = m.communes[_pick(rng, m.commune_cum)] if rng.random() < 0.15 else m.centre
     seq = next(counters.setdefault(receiving.code, itertools.count(1)))
-    dossier_id = f"{receiving.code}-{yymmdd}-{seq:04d}"
-
-    u = rng.random()
-    if proc.online_level == "none":
-        channel = 3 if u < r.postal else 1
-    else:
-        share = r.online_full if proc.online_level == "full" else r.online_partial
-        channel = 2 if u < share else 3 if u < share + r.postal else 1
-
     common: dict[str, Any] = {"source": m.source, "province": m.code, "unit": unit.code}
     if receiving.code != unit.code:
         common["receiving_unit"] = receiving.code
     common["procedure_code"] = proc.code
     common["procedure_field"] = proc.field_code
-    intake = {"online_level": proc.online_level, "channel": channel}
-    is_business = rng.random() < r.business_applicant
-    applicant = {
-        "kind": 2 if is_business else 1,
-        "id_hash": m.businesses[rng.randrange(len(m.businesses))] if is_business else f"{rng.getrandbits(128):032x}",
-    }
-    officers = m.officers[unit.code]
-    steps: list[Step] = []
+    plan = _Lifecycle(rng, m, clock, proc, unit.code)
+    plan.run(arrival)
+    return Dossier(f"{receiving.code}-{yymmdd}-{seq:04d}", common, plan.steps)
 
-    accepted = arrival
-    if channel != 1:
+
+class _Lifecycle:
+    """Plans one dossier's steps, phase by phase; every draw comes from the province-day's generator."""
+
+    def __init__(self, rng: random.Random, m: ProvinceModel, clock: WorkClock, proc: Procedure, unit: str) -> None:
+        self.rng, self.r, self.clock, self.proc = rng, m.rates, clock, proc
+        self.late_propensity = m.late[unit]
+        self.officers = m.officers[unit]
+        self.businesses = m.businesses
+        self.steps: list[Step] = []
+        u = rng.random()
+        if proc.online_level == "none":
+            self.channel = 3 if u < self.r.postal else 1
+        else:
+            share = self.r.online_full if proc.online_level == "full" else self.r.online_partial
+            self.channel = 2 if u < share else 3 if u < share + self.r.postal else 1
+
+    def officer(self) -> str:
+        return self.officers[self.rng.randrange(len(self.officers))]
+
+    def run(self, arrival: int) -> None:
+        rng, r = self.rng, self.r
+        is_business = rng.random() < r.business_applicant
+        applicant = {
+            "kind": 2 if is_business else 1,
+            "id_hash": self.businesses[rng.randrange(len(self.businesses))]
+            if is_business
+            else f"{rng.getrandbits(128):032x}",
+        }
+        accepted = self.intake(arrival, applicant)
+        if accepted is None:
+            return
+        due = self.accept(accepted, applicant)
+        end, end_type, late = self.process(accepted, due)
+        if end is None or end_type != "resolved":
+            return
+        if late:
+            self.apology(accepted, due, end)
+        self.result(end, late)
+
+    def intake(self, arrival: int, applicant: dict[str, Any]) -> int | None:
+        """Submission (online or postal) and acceptance; None when refused at intake."""
+        rng, r = self.rng, self.r
+        if self.channel == 1:
+            return arrival
         submitted = arrival
-        if channel == 2 and rng.random() < r.evening_submission:
+        if self.channel == 2 and rng.random() < r.evening_submission:
             submitted = day_start(local_day(arrival)) - rng.randrange(1, 7 * HOUR)  # the evening before
-        steps.append(Step(submitted, "submitted", {**intake, "status": 1, "applicant": applicant}))
-        accepted = clock.add_work(submitted, 60 + int(rng.expovariate(1 / 5400)))
+        intake = {"online_level": self.proc.online_level, "channel": self.channel}
+        self.steps.append(Step(submitted, "submitted", {**intake, "status": 1, "applicant": applicant}))
+        accepted = self.clock.add_work(submitted, 60 + int(rng.expovariate(1 / 5400)))
         if rng.random() < r.intake_rejection:
-            steps.append(Step(accepted, "rejected", {"status": 3}))
-            return Dossier(dossier_id, common, steps)
+            self.steps.append(Step(accepted, "rejected", {"status": 3}))
+            return None
+        return accepted
 
-    value = int(proc.deadline_value) if proc.deadline_value.is_integer() else proc.deadline_value
-    due = clock.due(accepted, proc.deadline_value, proc.deadline_unit)
-    acc_fields: dict[str, Any] = {
-        **intake,
-        "deadline": {"value": value, "unit": proc.deadline_unit},
-        "due_at": due,
-        "status": 2,
-        "applicant": applicant,
-        "digitized": rng.random() < (r.digitized_online if channel == 2 else r.digitized_counter),
-        "reused_data": rng.random() < r.reused_data,
-    }
-    if proc.fee:
-        acc_fields["fee"] = proc.fee
-    acc_fields["officer"] = officers[rng.randrange(len(officers))]
-    steps.append(Step(accepted, "accepted", acc_fields))
+    def accept(self, accepted: int, applicant: dict[str, Any]) -> int:
+        """The receipt, with its due date; returns the due instant."""
+        rng, r, proc = self.rng, self.r, self.proc
+        value = int(proc.deadline_value) if proc.deadline_value.is_integer() else proc.deadline_value
+        due = self.clock.due(accepted, proc.deadline_value, proc.deadline_unit)
+        fields: dict[str, Any] = {
+            "online_level": proc.online_level,
+            "channel": self.channel,
+            "deadline": {"value": value, "unit": proc.deadline_unit},
+            "due_at": due,
+            "status": 2,
+            "applicant": applicant,
+            "digitized": rng.random() < (r.digitized_online if self.channel == 2 else r.digitized_counter),
+            "reused_data": rng.random() < r.reused_data,
+        }
+        if proc.fee:
+            fields["fee"] = proc.fee
+        fields["officer"] = self.officer()
+        self.steps.append(Step(accepted, "accepted", fields))
+        return due
 
-    w_acc = clock.to_work(accepted)
-    allowed = max(clock.to_work(due) - w_acc, 600)
-    supplements = 0
-    if rng.random() < r.supplement:
-        supplements = 2 if rng.random() < r.second_supplement else 1
-    late = supplements > 1 or rng.random() < m.late[unit.code]
-    if late:
-        work = allowed + 600 + int(rng.expovariate(1 / (0.25 * allowed + 2 * HOUR)))
-    else:
-        work = max(300, int(allowed * rng.betavariate(2.2, 2.0)))
+    def process(self, accepted: int, due: int) -> tuple[int | None, str, bool]:
+        """Processing, supplementation pauses, payment and the end event: (end, end type, late).
 
-    end_u = rng.random()
-    end_type = "resolved"
-    if end_u < r.withdrawal:
-        end_type = "withdrawn"
-    elif end_u < r.withdrawal + r.stop:
-        end_type = "stopped"
-    elif end_u < r.withdrawal + r.stop + r.rejection_after_acceptance:
-        end_type = "rejected"
-    if end_type != "resolved":
-        work = int(work * rng.uniform(0.1, 0.9))
+        The end is None when the applicant never answers a supplementation request.
+        """
+        rng, r, clock = self.rng, self.r, self.clock
+        allowed = max(clock.to_work(due) - clock.to_work(accepted), 600)
+        supplements = 0
+        if rng.random() < r.supplement:
+            supplements = 2 if rng.random() < r.second_supplement else 1
+        late = supplements > 1 or rng.random() < self.late_propensity
+        if late:
+            work = allowed + 600 + int(rng.expovariate(1 / (0.25 * allowed + 2 * HOUR)))
+        else:
+            work = max(300, int(allowed * rng.betavariate(2.2, 2.0)))
+        end_u = rng.random()
+        end_type = "resolved"
+        if end_u < r.withdrawal:
+            end_type = "withdrawn"
+        elif end_u < r.withdrawal + r.stop:
+            end_type = "stopped"
+        elif end_u < r.withdrawal + r.stop + r.rejection_after_acceptance:
+            end_type = "rejected"
+        if end_type != "resolved":
+            work = int(work * rng.uniform(0.1, 0.9))
 
-    # Walk the processing time, inserting supplementation pauses (wall clock, not working time).
-    cursor, done = accepted, 0
-    fractions = sorted(rng.uniform(0.1, 0.7) for _ in range(supplements))
-    for i, frac in enumerate(fractions):
-        cursor = clock.add_work(cursor, int(work * frac) - done)
-        done = int(work * frac)
-        steps.append(Step(cursor, "supplement_requested", {"status": 5, "officer": officers[0]}))
-        if i == len(fractions) - 1 and rng.random() < r.unanswered_supplement:
-            if rng.random() < 0.5:
-                gone = cursor + rng.randrange(5, 30) * DAY
-                steps.append(Step(clock.next_working_instant(gone), "withdrawn", {"status": 7}))
-            return Dossier(dossier_id, common, steps)
-        pause = min(20 * DAY, max(2 * HOUR, int(rng.expovariate(1 / (3 * DAY)))))
-        cursor = cursor + pause if channel == 2 else clock.next_working_instant(cursor + pause)
-        steps.append(Step(cursor, "supplement_received", {"status": 4}))
-    end = clock.add_work(cursor, work - done)
+        # Walk the processing time, inserting supplementation pauses (wall clock, not working time).
+        cursor, done = accepted, 0
+        fractions = sorted(rng.uniform(0.1, 0.7) for _ in range(supplements))
+        for i, frac in enumerate(fractions):
+            cursor = clock.add_work(cursor, int(work * frac) - done)
+            done = int(work * frac)
+            self.steps.append(Step(cursor, "supplement_requested", {"status": 5, "officer": self.officers[0]}))
+            if i == len(fractions) - 1 and rng.random() < r.unanswered_supplement:
+                if rng.random() < 0.5:
+                    gone = cursor + rng.randrange(5, 30) * DAY
+                    self.steps.append(Step(clock.next_working_instant(gone), "withdrawn", {"status": 7}))
+                return None, end_type, late
+            pause = min(20 * DAY, max(2 * HOUR, int(rng.expovariate(1 / (3 * DAY)))))
+            cursor = cursor + pause if self.channel == 2 else clock.next_working_instant(cursor + pause)
+            self.steps.append(Step(cursor, "supplement_received", {"status": 4}))
+        end = clock.add_work(cursor, work - done)
 
-    for _ in range(1 + (rng.random() < 0.5) + (allowed > 5 * WORK_DAY)):
-        at = clock.add_work(accepted, int(work * rng.uniform(0.05, 0.95)))
-        if at < end:
-            steps.append(Step(at, "processing", {"status": 4, "officer": officers[rng.randrange(len(officers))]}))
+        for _ in range(1 + (rng.random() < 0.5) + (allowed > 5 * WORK_DAY)):
+            at = clock.add_work(accepted, int(work * rng.uniform(0.05, 0.95)))
+            if at < end:
+                self.steps.append(Step(at, "processing", {"status": 4, "officer": self.officer()}))
+        if self.proc.fee and end_type == "resolved":
+            self.payment(accepted, end)
+        if end_type != "resolved":
+            status = {"withdrawn": 7, "stopped": 8, "rejected": 3}[end_type]
+            self.steps.append(Step(end, end_type, {"status": status}))
+        return end, end_type, late
 
-    if proc.fee and end_type == "resolved":
-        if channel == 1:
+    def payment(self, accepted: int, end: int) -> None:
+        """Fees: paid at the counter on acceptance, or requested and paid (mostly online) before the end."""
+        rng, r = self.rng, self.r
+        if self.channel == 1:
             paid_at, paid_online = accepted + rng.randrange(60, 600), rng.random() < r.paid_online_counter
         else:
-            asked = clock.add_work(accepted, rng.randrange(300, 3 * HOUR))
-            steps.append(Step(asked, "payment_requested", {"status": 6, "fee": proc.fee}))
+            asked = self.clock.add_work(accepted, rng.randrange(300, 3 * HOUR))
+            self.steps.append(Step(asked, "payment_requested", {"status": 6, "fee": self.proc.fee}))
             paid_at = asked + int(rng.expovariate(1 / (6 * HOUR)))
             paid_online = rng.random() < r.paid_online_online
-        steps.append(Step(min(paid_at, end - 60), "payment_completed", {"status": 4, "paid_online": paid_online}))
+        self.steps.append(Step(min(paid_at, end - 60), "payment_completed", {"status": 4, "paid_online": paid_online}))
 
-    if end_type != "resolved":
-        status = {"withdrawn": 7, "stopped": 8, "rejected": 3}[end_type]
-        steps.append(Step(end, end_type, {"status": status}))
-        return Dossier(dossier_id, common, steps)
-
-    if late:
+    def apology(self, accepted: int, due: int, end: int) -> None:
+        """A late dossier's apology: mostly at least a working day before due, sometimes too late, or none."""
+        rng, r, clock = self.rng, self.r, self.clock
         a = rng.random()
         w_due = clock.to_work(due)
         if a < r.apology_timely:
@@ -249,24 +294,25 @@ def _dossier(
         elif a < r.apology_timely + r.apology_untimely:
             w_apology = w_due - rng.randrange(0, 4 * HOUR)
         else:
-            w_apology = None
-        if w_apology is not None and w_apology > w_acc:
+            return
+        if w_apology > clock.to_work(accepted):
             promised = clock.add_work(end, rng.randrange(0, 2 * WORK_DAY))
-            steps.append(Step(clock.at_start(w_apology), "apology_issued", {"due_at": promised}))
+            self.steps.append(Step(clock.at_start(w_apology), "apology_issued", {"due_at": promised}))
 
-    e_result = rng.random() < (r.e_result_online if channel == 2 else r.e_result_counter)
-    steps.append(Step(end, "resolved", {"status": 9, "electronic_result": e_result}))
-    if channel == 2 and e_result:
-        returned, how = end + rng.randrange(60, 1800), 2
-    elif channel == 3 or rng.random() < 0.08:
-        returned, how = clock.next_working_instant(end + rng.randrange(1, 4) * DAY), 3
-    else:
-        returned, how = clock.add_work(end, int(rng.expovariate(1 / WORK_DAY))), 1
-    steps.append(Step(returned, "returned", {"status": 10, "return_channel": how}))
-
-    if rng.random() < (r.rating_online if channel == 2 else r.rating_counter):
-        v = rng.random()
-        bad = r.dissatisfied_if_late if late else r.dissatisfied
-        rating = "dissatisfied" if v < bad else "neutral" if v < bad + r.neutral else "satisfied"
-        steps.append(Step(returned + rng.randrange(60, 2 * DAY), "rated", {"rating": rating}))
-    return Dossier(dossier_id, common, steps)
+    def result(self, end: int, late: bool) -> None:
+        """Resolution, return of the result, and perhaps a rating."""
+        rng, r, clock, channel = self.rng, self.r, self.clock, self.channel
+        e_result = rng.random() < (r.e_result_online if channel == 2 else r.e_result_counter)
+        self.steps.append(Step(end, "resolved", {"status": 9, "electronic_result": e_result}))
+        if channel == 2 and e_result:
+            returned, how = end + rng.randrange(60, 1800), 2
+        elif channel == 3 or rng.random() < 0.08:
+            returned, how = clock.next_working_instant(end + rng.randrange(1, 4) * DAY), 3
+        else:
+            returned, how = clock.add_work(end, int(rng.expovariate(1 / WORK_DAY))), 1
+        self.steps.append(Step(returned, "returned", {"status": 10, "return_channel": how}))
+        if rng.random() < (r.rating_online if channel == 2 else r.rating_counter):
+            v = rng.random()
+            bad = r.dissatisfied_if_late if late else r.dissatisfied
+            rating = "dissatisfied" if v < bad else "neutral" if v < bad + r.neutral else "satisfied"
+            self.steps.append(Step(returned + rng.randrange(60, 2 * DAY), "rated", {"rating": rating}))
