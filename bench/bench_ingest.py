@@ -28,8 +28,8 @@ from pathlib import Path
 
 import aiohttp
 import orjson
-from kafka import KafkaConsumer, TopicPartition
 
+from bench.bench_producers import records_on_broker
 from producers.simulator.stream import simulate
 from producers.sources import hash_token
 from stack import services
@@ -136,15 +136,6 @@ async def closed_loop(url: str, bodies: list[bytes], per_batch: int, clients: in
     }
 
 
-def _on_broker(bootstrap: str, topic: str) -> int:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
-    try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        return sum(consumer.end_offsets(partitions).values())
-    finally:
-        consumer.close()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rate", type=float, default=2000.0, help="events/s of the sustained phase")
@@ -176,7 +167,7 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(30)
-    on_broker = _on_broker(bootstrap, topic)
+    on_broker = records_on_broker(bootstrap, topic)
     result = {
         "benchmark": "ingest API, NDJSON batches over loopback HTTP, real Kafka (acks=all)",
         "machine": {

@@ -50,7 +50,7 @@ def _fresh_topic(bootstrap: str, name: str) -> str:
     return name
 
 
-def _on_broker(bootstrap: str, topic: str) -> int:
+def records_on_broker(bootstrap: str, topic: str) -> int:
     consumer = KafkaConsumer(bootstrap_servers=bootstrap)
     try:
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
@@ -91,26 +91,29 @@ def _raw(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> floa
     return elapsed
 
 
-def wrapper(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> float:
+def _with_wrapper(bootstrap: str, topic: str, send_all: Callable[[EventProducer], object]) -> float:
+    """Seconds for `send_all` through a warmed-up EventProducer, the final flush included."""
     producer = EventProducer(topic, bootstrap)
     producer.send(b"warm-up", b"warm-up").get(30)
     started = time.perf_counter()
-    for key, value in records:
-        producer.send(key, value)
+    send_all(producer)
     producer.flush()
     elapsed = time.perf_counter() - started
     producer.close()
     return elapsed
 
 
+def wrapper(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> float:
+    def send_all(producer: EventProducer) -> None:
+        for key, value in records:
+            producer.send(key, value)
+
+    return _with_wrapper(bootstrap, topic, send_all)
+
+
 def simulate_backfill(bootstrap: str, topic: str, _: list[tuple[bytes, bytes]]) -> float:
-    producer = EventProducer(topic, bootstrap)
-    producer.send(b"warm-up", b"warm-up").get(30)
-    started = time.perf_counter()
-    produce(simulate_in_background(seed=2025, provinces=PROVINCES, start=START, end=END), producer)
-    elapsed = time.perf_counter() - started
-    producer.close()
-    return elapsed
+    emissions = simulate_in_background(seed=2025, provinces=PROVINCES, start=START, end=END)
+    return _with_wrapper(bootstrap, topic, lambda producer: produce(emissions, producer))
 
 
 def main() -> None:
@@ -135,7 +138,7 @@ def main() -> None:
         for name, measure in measures.items():
             topic = _fresh_topic(bootstrap, f"bench.producers.{stamp}.{r}.{name}")
             seconds = measure(bootstrap, topic, records)
-            written = _on_broker(bootstrap, topic)
+            written = records_on_broker(bootstrap, topic)
             assert written - len(records) in (0, 1), f"{name}: {written} records on the broker for {len(records)}"
             runs[name].append(len(records) / seconds)
             print(f"round {r + 1} {name:8s} {runs[name][-1]:10,.0f} events/s")
