@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from aiokafka.structs import ConsumerRecord
 from clickhouse_driver import Client
 
 from audit.eventfile import EventLog, read_event_lines
@@ -38,8 +39,10 @@ from dossier.transitions import (
 )
 from producers.kafka import EventProducer
 from producers.simulator.stream import simulate
+from sinks.batch import Batch
 from sinks.migrate import migrate
-from stack import services
+from sinks.processors import PROCESSORS
+from sinks.writer import ClickHouseWriter
 from stack.topics import TopicSpec, ensure_topics
 
 MOTCUA = str(Path(sys.executable).parent / "motcua")
@@ -219,5 +222,44 @@ def counts(client: Client, database: str) -> dict[str, int]:
     return out
 
 
-def stack_clickhouse() -> dict[str, Any]:
-    return services.clickhouse_settings()
+def consumer_records(topic: str, records: Sequence[Record]) -> list[ConsumerRecord[bytes, bytes]]:
+    """Records as the sink reads them (one partition, consecutive offsets), without a broker."""
+    return [
+        ConsumerRecord(topic, 0, offset, 1_751_414_400_000, 0, key, value, None, 0, len(value or b""), [])
+        for offset, (key, value) in enumerate(records)
+    ]
+
+
+def batch_of(records_by_role: dict[str, Sequence[Record]]) -> Batch:
+    batch = Batch()
+    for role, records in records_by_role.items():
+        messages = consumer_records(f"dossier.{role}", records)
+        batch.add(f"dossier.{role}", 0, messages, PROCESSORS[role](f"dossier.{role}", 0, messages))
+    return batch
+
+
+def land(settings: dict[str, Any], database: str, batch: Batch) -> None:
+    """Through the sink's own writer, with no Kafka in between; every row must be accepted."""
+    writer = ClickHouseWriter(settings, database)
+    try:
+        assert writer.write(batch) == []
+    finally:
+        writer.close()
+
+
+def land_in_chdb(executor: Any, database: str, batch: Batch) -> None:
+    """The same rows into chDB (JSONEachRow: instants as epoch seconds, dates and bytes as text)."""
+    for rows in batch.non_empty():
+        dicts = [
+            {name: _json_value(column[i]) for name, column in zip(rows.table.columns, rows.columns, strict=True)}
+            for i in range(len(rows))
+        ]
+        executor.insert_json_rows(f"{database}.{rows.table.name}", dicts)
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, date):
+        return value.isoformat()
+    return value

@@ -1,0 +1,35 @@
+-- A dossier's timeline: its events (each once, as first received) and its transitions, in event time.
+-- Events at the same instant keep their arrival order; a transition comes after the events at its instant.
+-- Params: dossier_id.
+SELECT at, at_us, what, kind, status, unit, officer, detail
+FROM
+(
+    SELECT
+        argMax(occurred_at, _version) AS at,
+        argMax(occurred_us, _version) AS at_us,
+        'event' AS what,
+        argMax(type, _version) AS kind,
+        argMax(status, _version) AS status,
+        argMax(unit, _version) AS unit,
+        argMax(officer, _version) AS officer,
+        event_id AS detail,
+        min(_offset) AS arrival
+    FROM events
+    WHERE dossier_id = %(dossier_id)s
+    GROUP BY event_id
+    UNION ALL
+    SELECT
+        any(at) AS at,
+        toUInt32(0) AS at_us,
+        'transition' AS what,
+        any(kind) AS kind,
+        toUInt8(0) AS status,
+        any(unit) AS unit,
+        any(officer) AS officer,
+        concat(any(outcome), if(any(end_type) = '', '', concat(' (', any(end_type), ')'))) AS detail,
+        toUInt64(18446744073709551615) AS arrival
+    FROM transitions
+    WHERE dossier_id = %(dossier_id)s
+    GROUP BY transition_id
+)
+ORDER BY at, at_us, arrival, kind

@@ -1,0 +1,14 @@
+-- Due-soon dossiers: open, not overdue, within one working day of their due time (the last moment to
+-- issue the apology letter); most urgent first, with the unit and officer to warn.
+-- Params: province ('' for every province).
+SELECT
+    dossier_id,
+    province,
+    unit,
+    officer,
+    procedure_code,
+    due_at,
+    since AS due_soon_since
+FROM dossiers_current
+WHERE standing = 'due_soon' AND (%(province)s = '' OR province = %(province)s)
+ORDER BY due_at, dossier_id
