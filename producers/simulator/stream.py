@@ -8,6 +8,7 @@ the same arguments always give the same bytes.
 from __future__ import annotations
 
 import heapq
+import operator
 import random
 from collections.abc import Callable, Iterator
 from datetime import date
@@ -20,6 +21,7 @@ from producers.simulator.rates import Rates
 from producers.simulator.workclock import DAY, LOCAL_OFFSET, WorkClock, date_of_day, day_number, day_start
 
 SCHEMA = "dossier-event/1"
+_at = operator.itemgetter(0)  # a Step's time
 _TIME_FIELDS = ("due_at",)
 
 
@@ -55,7 +57,7 @@ def tick(ts: int) -> bytes:
 def dossier_records(d: Dossier, since: int, until: int) -> Iterator[tuple[int, bytes]]:
     """The dossier's events in [since, until), as (event time, JSON); ids follow event time."""
     key_fields = d.common
-    for k, step in enumerate(sorted(d.steps, key=lambda s: s.at)):
+    for k, step in enumerate(sorted(d.steps, key=_at)):
         if not since <= step.at < until:
             continue
         fields = step.fields
