@@ -163,9 +163,21 @@ def due_timers(
     s: DossierSummary, watermark: float, fired: Collection[Transition], calendar: WorkingCalendar
 ) -> tuple[list[Transition], float | None]:
     """The timers the watermark has reached and that have not fired yet, and the next pending threshold."""
+    return split_due(timer_instants(s, calendar), watermark, fired)
+
+
+def timing_key(s: DossierSummary) -> tuple[object, ...]:
+    """What the timer instants depend on: equal keys, equal ``timer_instants`` (for caching them)."""
+    return (s.accepted_ts, s.due_ts, s.end_ts, s.pauses, s.request_times)
+
+
+def split_due(
+    timers: Iterable[Transition], watermark: float, fired: Collection[Transition]
+) -> tuple[list[Transition], float | None]:
+    """Of a dossier's ``timer_instants``: those due at ``watermark`` and not fired, and the next threshold."""
     due: list[Transition] = []
     pending: float | None = None
-    for timer in timer_instants(s, calendar):
+    for timer in timers:
         if timer in fired:
             continue
         threshold = fire_threshold(timer)
@@ -233,9 +245,7 @@ def dossier_alert(s: DossierSummary, t: Transition) -> dict[str, Any] | None:
     }
 
 
-def unit_rate_alert(
-    province: str, row: dict[str, Any], threshold: float, min_to_process: int
-) -> dict[str, Any] | None:
+def unit_rate_alert(province: str, row: dict[str, Any], threshold: float, min_to_process: int) -> dict[str, Any] | None:
     """The alert of a unit's current-day KPI row whose overdue rate reached the threshold, else None.
 
     Only provisional day rows count (the current day); one alert per unit and day (a stable id).

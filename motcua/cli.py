@@ -8,6 +8,7 @@ from audit.commands import register as register_audit
 from motcua.demo import register as register_demo
 from producers.cli import register as register_producers
 from stack.cli import register as register_stack
+from streams.cli import register as register_streams
 
 app = typer.Typer(
     name="motcua",
@@ -19,4 +20,5 @@ app = typer.Typer(
 register_stack(app)
 register_audit(app)
 register_producers(app)
+register_streams(app)
 register_demo(app)

@@ -28,10 +28,12 @@ from dossier.lifecycle import DossierSummary, in_state_machine_order, summarize
 from dossier.transitions import (
     Transition,
     dossier_alert,
-    due_timers,
     event_transitions,
     fire_threshold,
     new_event_transitions,
+    split_due,
+    timer_instants,
+    timing_key,
     transition_record,
 )
 from streams.codec import StoredDossier
@@ -63,6 +65,16 @@ class LiveDossier:
     summary: DossierSummary | None
     transitions: set[Transition]
     fired: set[Transition]
+    timing: tuple[object, ...] | None = None  # the summary's timing_key when ``timers`` was computed
+    timers: list[Transition] = field(default_factory=list)
+
+    def timer_instants(self, calendar: WorkingCalendar) -> list[Transition]:
+        """The summary's timer instants, recomputed only when what they depend on changed."""
+        assert self.summary is not None
+        key = timing_key(self.summary)
+        if key != self.timing:
+            self.timing, self.timers = key, timer_instants(self.summary, calendar)
+        return self.timers
 
     @classmethod
     def from_stored(cls, stored: StoredDossier, calendar: WorkingCalendar) -> LiveDossier:
@@ -178,7 +190,7 @@ class PartitionProcessor:
         summary = d.summary
         if summary is None:
             return
-        due, pending = due_timers(summary, self.watermark, d.fired, self._calendar)
+        due, pending = split_due(d.timer_instants(self._calendar), self.watermark, d.fired)
         for t in due:
             d.fired.add(t)
             d.stored.fired.append((t.kind, t.at, cause))
@@ -247,7 +259,7 @@ class PartitionProcessor:
             for kind, at, cause in stored.fired:
                 if cause >= since:
                     self._emit_timer(summary, Transition(kind, at))  # type: ignore[arg-type]
-            unfired, _ = due_timers(summary, math.inf, d.fired, self._calendar)
+            unfired, _ = split_due(d.timer_instants(self._calendar), math.inf, d.fired)
             if unfired:
                 self._schedule(dossier_id, min(fire_threshold(t) for t in unfired))
         self.watermark_changed = True

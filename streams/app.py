@@ -1,0 +1,361 @@
+"""The faust app: topics, tables, the two agents, the KPI timer and the health page; a thin shell.
+
+* The **dossier agent** reads ``dossier.events`` in batches (``stream.take_events``) and hands every record,
+  in offset order, to its partition's ``PartitionProcessor``; after each batch it writes the changed
+  dossiers to the ``dossiers`` table, and sends transitions, alerts, refused records (DLQ) and the changed
+  summaries re-keyed by province, followed by each source partition's watermark into every partition of
+  the summaries topic.
+* The **KPI agent** reads the summaries topic: per partition a ``KpiPartition`` (``LiveKpis`` per
+  province), its table keeping the latest summary per dossier and the source watermarks.
+* A **timer** sends each province's changed rows, at most once per ``kpi_interval``, as partial rows
+  re-keyed by row key; the **rollup agent** sums the provinces' partials of a row (a procedure has dossiers
+  in many provinces) and the timer emits the changed sums to the KPI topic (and unit overdue-rate alerts).
+
+In-memory state (processors, timer heaps, live KPIs) is rebuilt from the tables whenever faust has
+recovered them after a (re)assignment (``Table.on_recover``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import weakref
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict
+from typing import Any
+
+import faust
+import orjson
+from faust.streams import _current_event  # faust has no public way to set which partition a write is for
+from faust.types import EventT
+from kafka import KafkaAdminClient
+from kafka.partitioner.default import murmur2
+
+from dossier.calendar import default_calendar, format_instant
+from dossier.contract import ClockTick, InvalidRecord, parse_timestamp
+from dossier.transitions import unit_rate_alert
+from streams.codec import (
+    WatermarkRecord,
+    decode_dossier,
+    decode_float,
+    decode_summaries_record,
+    encode_dossier,
+    encode_float,
+    encode_summary_record,
+    encode_watermark_record,
+)
+from streams.config import StreamsConfig
+from streams.dlq import dlq_headers
+from streams.kpi_partition import KpiPartition
+from streams.partition import NO_WATERMARK, PartitionProcessor, decode_record
+from streams.rollup import Rollup, row_key
+
+log = logging.getLogger(__name__)
+
+KPI_ROW_SCHEMA = "kpi-row/1"
+_META = b"\x00"  # table keys of partition metadata (watermarks) start with it; dossier ids never do
+
+
+def _watermark_key(partition: int, source_partition: int | None = None) -> bytes:
+    return _META + f"wm:{partition}:{source_partition}".encode()
+
+
+def key_partition(key: str, partitions: int) -> int:
+    """Kafka's default partitioner (murmur2) on a text key: where a province's summaries, a row's partials go."""
+    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+
+
+@contextmanager
+def event_context(event: EventT) -> Iterator[None]:
+    """Make table writes go to ``event``'s partition (faust takes it from the event being processed)."""
+    token = _current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        _current_event.reset(token)
+
+
+def committed_offsets(config: StreamsConfig, topic: str) -> dict[int, int]:
+    """The consumer group's committed offsets of ``topic`` (absent: never committed)."""
+    admin = KafkaAdminClient(bootstrap_servers=config.bootstrap, client_id=f"{config.app_id}-recovery")
+    try:
+        offsets = admin.list_group_offsets(config.app_id).get(config.app_id, {})
+    finally:
+        admin.close()
+    return {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset >= 0}
+
+
+class StreamsApp:
+    """A faust worker's app and its in-memory state."""
+
+    def __init__(self, config: StreamsConfig) -> None:
+        self.config = config
+        self.calendar = default_calendar()
+        self.processors: dict[int, PartitionProcessor] = {}
+        self.kpi_partitions: dict[int, KpiPartition] = {}
+        self.rollups: dict[int, Rollup] = {}
+        self.sent_unit_alerts: set[str] = set()
+        self.refused = 0
+        app = self.app = faust.App(
+            config.app_id,
+            broker=[f"kafka://{server}" for server in config.bootstrap.split(",")],
+            store=config.store,
+            datadir=str(config.datadir),
+            topic_partitions=config.partitions,
+            topic_replication_factor=1,
+            table_standby_replicas=config.standbys,
+            broker_session_timeout=config.session_timeout,
+            broker_heartbeat_interval=min(3.0, config.session_timeout / 3),
+            producer_acks=-1,
+            # Fewer, larger, compressed produce requests: sending the table's changelog (each changed
+            # dossier's events, every batch) costs more than processing when it is sent raw.
+            producer_linger=0.05,
+            producer_max_batch_size=512 * 1024,
+            producer_compression_type=config.compression,
+            web_enabled=True,
+            web_host=config.web_host,
+            web_port=config.web_port,
+            web_metrics_enabled=True,
+            autodiscover=False,
+        )
+        raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
+        topics = config.topics
+        self.events_topic = app.topic(topics.events, **raw)
+        self.dlq_topic = app.topic(topics.dlq, **raw)
+        self.transitions_topic = app.topic(topics.transitions, **raw)
+        self.kpis_topic = app.topic(topics.kpis, **raw)
+        self.alerts_topic = app.topic(topics.alerts, **raw)
+        self.summaries_topic = app.topic(config.summaries_topic, partitions=config.partitions, internal=True, **raw)
+        self.partials_topic = app.topic(config.partials_topic, partitions=config.partitions, internal=True, **raw)
+        as_bytes: dict[str, Any] = {"key_type": bytes, "value_type": bytes, "partitions": config.partitions}
+        self.dossiers = app.Table("dossiers", **as_bytes)
+        self.summaries = app.Table("kpi-summaries", **as_bytes)
+        self.partials = app.Table("kpi-partials", **as_bytes)
+        self.dossiers.on_recover(self._recover_dossiers)
+        self.summaries.on_recover(self._recover_kpis)
+        self.partials.on_recover(self._recover_rollups)
+        app.agent(self.events_topic, name="dossiers", concurrency=1)(self._dossier_agent)
+        app.agent(self.summaries_topic, name="kpis", concurrency=1)(self._kpi_agent)
+        app.agent(self.partials_topic, name="rollup", concurrency=1)(self._rollup_agent)
+        app.timer(interval=config.kpi_interval, name="emit-kpis")(self._emit_kpis)
+
+        async def health(web: Any, request: Any) -> Any:
+            body = self.health()
+            return web.json(body, status=200 if body["status"] == "ok" else 503)
+
+        app.page("/health/", name="health")(health)
+
+    # ------------------------------------------------------------------------------------ dossier agent
+
+    async def _dossier_agent(self, stream: faust.StreamT) -> None:
+        async for events in stream.take_events(self.config.batch, within=self.config.batch_within):
+            self.process_dossier_batch(events)
+
+    def process_dossier_batch(self, events: Sequence[EventT]) -> None:
+        """Every record in order, then the batch's writes and sends (synchronous: nothing interleaves)."""
+        last_of: dict[int, EventT] = {}
+        for event in events:
+            message = event.message
+            processor = self.processors.get(message.partition)
+            if processor is None:
+                continue  # revoked while buffered: its new owner reads it again
+            last_of[message.partition] = event
+            raw = message.value
+            try:
+                record = decode_record(raw)
+            except InvalidRecord as invalid:
+                self.refused += 1
+                headers = dlq_headers(invalid.violations, message.topic, message.partition, message.offset)
+                self.dlq_topic.send_soon(key=message.key, value=raw, headers=headers)
+                continue
+            if isinstance(record, ClockTick):
+                processor.on_tick(message.offset, parse_timestamp(record.at))
+            else:
+                processor.on_event(message.offset, raw, record)
+        for partition, event in last_of.items():
+            self._flush_processor(self.processors[partition], event)
+
+    def _flush_processor(self, processor: PartitionProcessor, event: EventT) -> None:
+        partition = processor.partition
+        with event_context(event):
+            for dossier_id, stored in processor.take_dirty():
+                self.dossiers[dossier_id.encode()] = encode_dossier(stored)
+            if processor.watermark_changed:
+                self.dossiers[_watermark_key(partition)] = encode_float(processor.watermark)
+        self._send_outputs(processor)
+
+    def _send_outputs(self, processor: PartitionProcessor) -> None:
+        out = processor.take_outputs()
+        for key, record in out.transitions:
+            self.transitions_topic.send_soon(key=key.encode(), value=orjson.dumps(record))
+        for key, record in out.alerts:
+            self.alerts_topic.send_soon(key=key.encode(), value=orjson.dumps(record))
+        partitions = self.config.partitions
+        for summary in out.summaries.values():
+            self.summaries_topic.send_soon(
+                key=summary.province.encode(),
+                value=encode_summary_record(summary),
+                partition=key_partition(summary.province, partitions),
+            )
+        if processor.watermark_changed and processor.watermark > NO_WATERMARK:
+            record = encode_watermark_record(processor.partition, processor.watermark, partitions)
+            for q in range(partitions):
+                self.summaries_topic.send_soon(key=None, value=record, partition=q)
+        processor.watermark_changed = False
+
+    async def _recover_dossiers(self) -> None:
+        """Rebuild the processors of the assigned partitions from the table; re-send uncommitted outputs."""
+        assigned = self._assigned(self.config.topics.events)
+        committed = await asyncio.to_thread(committed_offsets, self.config, self.config.topics.events)
+        by_partition: dict[int, list[tuple[str, Any]]] = {p: [] for p in assigned}
+        watermarks: dict[int, float] = {}
+        for key, value in self.dossiers.items():
+            if key.startswith(_META):
+                partition = int(key.split(b":")[1])
+                if partition in assigned:
+                    watermarks[partition] = decode_float(value)
+                continue
+            stored = decode_dossier(value)
+            if stored.partition in assigned:
+                by_partition[stored.partition].append((key.decode(), stored))
+        self.processors = {}
+        for partition in sorted(assigned):
+            processor = PartitionProcessor(partition, self.calendar, self._load_dossier, self.config.cache)
+            processor.recover(
+                by_partition[partition], watermarks.get(partition, NO_WATERMARK), committed.get(partition)
+            )
+            self.processors[partition] = processor
+            self._send_outputs(processor)
+        log.info(
+            "dossier partitions %s recovered (%d dossiers), committed offsets %s",
+            sorted(assigned),
+            sum(len(entries) for entries in by_partition.values()),
+            committed,
+        )
+
+    def _load_dossier(self, dossier_id: str) -> Any:
+        value = self.dossiers.get(dossier_id.encode())
+        return None if value is None else decode_dossier(value)
+
+    # ---------------------------------------------------------------------------------------- KPI agent
+
+    async def _kpi_agent(self, stream: faust.StreamT) -> None:
+        async for events in stream.take_events(self.config.batch, within=self.config.batch_within):
+            self.process_kpi_batch(events)
+
+    def process_kpi_batch(self, events: Sequence[EventT]) -> None:
+        for event in events:
+            message = event.message
+            kpis = self.kpi_partitions.get(message.partition)
+            if kpis is None:
+                continue
+            record = decode_summaries_record(message.value)
+            with event_context(event):
+                if isinstance(record, WatermarkRecord):
+                    kpis.on_watermark(record.source_partition, record.watermark, record.source_partitions)
+                    self.summaries[_watermark_key(message.partition, record.source_partition)] = encode_float(
+                        kpis.source_watermarks[record.source_partition]
+                    )
+                else:
+                    kpis.on_summary(record)
+                    self.summaries[record.dossier_id.encode()] = message.value
+
+    async def _recover_kpis(self) -> None:
+        """Rebuild the live KPIs of the assigned summaries partitions; the next emission re-sends every row."""
+        assigned = self._assigned(self.config.summaries_topic)
+        partitions = self.config.partitions
+        parts = {q: KpiPartition(q, self.calendar, partitions) for q in assigned}
+        for key, value in self.summaries.items():
+            if key.startswith(_META):
+                _, q, source = key.split(b":")
+                if int(q) in parts:
+                    parts[int(q)].on_watermark(int(source), decode_float(value), partitions)
+                continue
+            summary = decode_summaries_record(value)
+            assert not isinstance(summary, WatermarkRecord)
+            q = key_partition(summary.province, partitions)
+            if q in parts:
+                parts[q].on_summary(summary)
+        self.kpi_partitions = parts
+        log.info("summaries partitions %s recovered", sorted(assigned))
+
+    async def _emit_kpis(self, _app: Any = None) -> None:  # faust passes the app to timers
+        """Each province's changed rows to the rollup; the rollup's changed sums to the KPI topic."""
+        partitions = self.config.partitions
+        for kpis in list(self.kpi_partitions.values()):
+            for province, row in kpis.changed_rows():
+                key = row_key(row)
+                self.partials_topic.send_soon(
+                    key=key.encode(),
+                    value=orjson.dumps({"province": province, **row}),
+                    partition=key_partition(key, partitions),
+                )
+        config = self.config
+        for rollup in list(self.rollups.values()):
+            for row in rollup.changed_rows():
+                key = row_key(row)
+                self.kpis_topic.send_soon(key=key.encode(), value=orjson.dumps({"schema": KPI_ROW_SCHEMA, **row}))
+                provinces = rollup.provinces(key)
+                province = provinces[0] if len(provinces) == 1 else ",".join(provinces)
+                alert = unit_rate_alert(province, row, config.unit_alert_rate, config.unit_alert_min)
+                if alert is not None and alert["alert_id"] not in self.sent_unit_alerts:
+                    self.sent_unit_alerts.add(alert["alert_id"])
+                    self.alerts_topic.send_soon(key=alert["alert_id"].encode(), value=orjson.dumps(alert))
+
+    # ------------------------------------------------------------------------------------ rollup agent
+
+    async def _rollup_agent(self, stream: faust.StreamT) -> None:
+        async for events in stream.take_events(self.config.batch, within=self.config.batch_within):
+            self.process_rollup_batch(events)
+
+    def process_rollup_batch(self, events: Sequence[EventT]) -> None:
+        for event in events:
+            message = event.message
+            rollup = self.rollups.get(message.partition)
+            if rollup is None:
+                continue
+            partial = orjson.loads(message.value)
+            province = partial.pop("province")
+            rollup.on_partial(province, partial)
+            with event_context(event):
+                self.partials[message.key + b"\x00" + province.encode()] = message.value
+
+    async def _recover_rollups(self) -> None:
+        """Rebuild the rollups of the assigned partials partitions; the next emission re-sends their rows."""
+        assigned = self._assigned(self.config.partials_topic)
+        rollups = {q: Rollup() for q in assigned}
+        for key, value in self.partials.items():
+            rollup = rollups.get(key_partition(key.split(b"\x00")[0].decode(), self.config.partitions))
+            if rollup is not None:
+                partial = orjson.loads(value)
+                rollup.on_partial(partial.pop("province"), partial)
+        self.rollups = rollups
+        log.info("partial rows partitions %s recovered", sorted(assigned))
+
+    # ------------------------------------------------------------------------------------------- health
+
+    def _assigned(self, topic: str) -> set[int]:
+        return {tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == topic}
+
+    def health(self) -> dict[str, Any]:
+        """What the health endpoint answers: ready or not, and where event time stands per partition."""
+        app = self.app
+        ready = not app.rebalancing and app.consumer_generation_id is not None
+        return {
+            "status": "ok" if ready else "starting",
+            "app_id": self.config.app_id,
+            "partitions": {
+                str(p): {
+                    "watermark": None if proc.watermark == NO_WATERMARK else format_instant(proc.watermark),
+                    **asdict(proc.counters),
+                }
+                for p, proc in sorted(self.processors.items())
+            },
+            "kpi_partitions": {
+                str(q): None if kpis.watermark == -math.inf else format_instant(kpis.watermark)
+                for q, kpis in sorted(self.kpi_partitions.items())
+            },
+            "refused": self.refused,
+        }
