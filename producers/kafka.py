@@ -9,7 +9,6 @@ one asyncio future for the ingest API.
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 from collections.abc import Iterable
 from typing import Any
@@ -20,12 +19,9 @@ from kafka.codec import gzip_encode
 from kafka.partitioner.default import murmur2
 from kafka.producer.future import FutureRecordMetadata, RecordMetadata
 
+from stack.services import bootstrap_servers  # one place reads the addresses (MOTCUA_KAFKA_BOOTSTRAP, offsets)
+
 TOPIC = "dossier.events"
-DEFAULT_BOOTSTRAP = "localhost:19092"
-
-
-def bootstrap_servers() -> str:
-    return os.environ.get("MOTCUA_KAFKA_BOOTSTRAP", DEFAULT_BOOTSTRAP)
 
 
 class DeliveryError(RuntimeError):

@@ -49,3 +49,16 @@ def test_services_and_commands() -> None:
     assert services["topics"]["command"] == ["motcua", "stack", "topics"]
     for app in ("streams", "sink", "ingest", "topics"):
         assert services[app]["environment"]["MOTCUA_KAFKA_BOOTSTRAP"] == "kafka:9092"
+
+
+def test_the_app_image_holds_every_package_the_project_installs() -> None:
+    """No Docker engine here: check that the Dockerfile compose builds copies every package of pyproject."""
+    import tomllib
+
+    assert all(s.get("build", {}).get("context") in (None, ".") for s in _compose()["services"].values())
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    copied = {src for line in dockerfile.splitlines() if line.startswith("COPY ") for src in line.split()[1:-1]}
+    packages = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
+    wanted = {name.rstrip("*") for name in packages["include"]}
+    assert wanted <= copied, f"the Dockerfile does not copy {sorted(wanted - copied)}"
+    assert {"pyproject.toml", "README.md"} <= copied
