@@ -21,7 +21,7 @@ import asyncio
 import logging
 import math
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Any
@@ -31,7 +31,6 @@ import orjson
 from faust.streams import _current_event  # faust has no public way to set which partition a write is for
 from faust.types import EventT
 from kafka import KafkaAdminClient
-from kafka.partitioner.default import murmur2
 
 from dossier.calendar import default_calendar, format_instant
 from dossier.contract import ClockTick, InvalidRecord, parse_timestamp
@@ -51,20 +50,17 @@ from streams.dlq import dlq_headers
 from streams.kpi_partition import KpiPartition
 from streams.partition import NO_WATERMARK, PartitionProcessor, decode_record
 from streams.rollup import Rollup, row_key
+from streams.sender import BatchSender, key_partition, use_fast_gzip
 
 log = logging.getLogger(__name__)
 
 KPI_ROW_SCHEMA = "kpi-row/1"
+RESET_KEY = b"\x00reset"
 _META = b"\x00"  # table keys of partition metadata (watermarks) start with it; dossier ids never do
 
 
 def _watermark_key(partition: int, source_partition: int | None = None) -> bytes:
     return _META + f"wm:{partition}:{source_partition}".encode()
-
-
-def key_partition(key: str, partitions: int) -> int:
-    """Kafka's default partitioner (murmur2) on a text key: where a province's summaries, a row's partials go."""
-    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
 
 
 @contextmanager
@@ -98,6 +94,8 @@ class StreamsApp:
         self.rollups: dict[int, Rollup] = {}
         self.sent_unit_alerts: set[str] = set()
         self.refused = 0
+        if config.compression == "gzip":
+            use_fast_gzip()
         app = self.app = faust.App(
             config.app_id,
             broker=[f"kafka://{server}" for server in config.bootstrap.split(",")],
@@ -123,10 +121,6 @@ class StreamsApp:
         raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
         topics = config.topics
         self.events_topic = app.topic(topics.events, **raw)
-        self.dlq_topic = app.topic(topics.dlq, **raw)
-        self.transitions_topic = app.topic(topics.transitions, **raw)
-        self.kpis_topic = app.topic(topics.kpis, **raw)
-        self.alerts_topic = app.topic(topics.alerts, **raw)
         self.summaries_topic = app.topic(config.summaries_topic, partitions=config.partitions, internal=True, **raw)
         self.partials_topic = app.topic(config.partials_topic, partitions=config.partitions, internal=True, **raw)
         as_bytes: dict[str, Any] = {"key_type": bytes, "value_type": bytes, "partitions": config.partitions}
@@ -136,10 +130,21 @@ class StreamsApp:
         self.dossiers.on_recover(self._recover_dossiers)
         self.summaries.on_recover(self._recover_kpis)
         self.partials.on_recover(self._recover_rollups)
-        app.agent(self.events_topic, name="dossiers", concurrency=1)(self._dossier_agent)
-        app.agent(self.summaries_topic, name="kpis", concurrency=1)(self._kpi_agent)
-        app.agent(self.partials_topic, name="rollup", concurrency=1)(self._rollup_agent)
+        # faust has no public accessor of its started aiokafka producer; the senders share it
+        self.dossier_out, self.kpi_out, self.rollup_out, self.timer_out = (
+            BatchSender(lambda: app.producer._ensure_producer()) for _ in range(4)
+        )
+        app.agent(self.events_topic, name="dossiers", concurrency=1)(
+            self._batch_agent(self.process_dossier_batch, self.dossier_out)
+        )
+        app.agent(self.summaries_topic, name="kpis", concurrency=1)(
+            self._batch_agent(self.process_kpi_batch, self.kpi_out)
+        )
+        app.agent(self.partials_topic, name="rollup", concurrency=1)(
+            self._batch_agent(self.process_rollup_batch, self.rollup_out)
+        )
         app.timer(interval=config.kpi_interval, name="emit-kpis")(self._emit_kpis)
+        app.on_partitions_revoked.connect(self._on_revoked)
 
         async def health(web: Any, request: Any) -> Any:
             body = self.health()
@@ -147,11 +152,39 @@ class StreamsApp:
 
         app.page("/health/", name="health")(health)
 
-    # ------------------------------------------------------------------------------------ dossier agent
+    async def _on_revoked(self, app: Any, revoked: set[Any], **_: Any) -> None:
+        """Forget revoked partitions at once: their new owner alone may send for them from now on."""
+        topics = self.config
+        for tp in revoked:
+            if tp.topic == topics.topics.events:
+                self.processors.pop(tp.partition, None)
+            elif tp.topic == topics.summaries_topic:
+                self.kpi_partitions.pop(tp.partition, None)
+            elif tp.topic == topics.partials_topic:
+                self.rollups.pop(tp.partition, None)
 
-    async def _dossier_agent(self, stream: faust.StreamT) -> None:
-        async for events in stream.take_events(self.config.batch, within=self.config.batch_within):
-            self.process_dossier_batch(events)
+    def _batch_agent(
+        self, process: Callable[[Sequence[EventT]], None], out: BatchSender
+    ) -> Callable[[faust.StreamT], Awaitable[None]]:
+        """An agent that processes its stream in batches (synchronously: nothing interleaves), then sends."""
+
+        async def agent(stream: faust.StreamT) -> None:
+            async for events in stream.take_events(self.config.batch, within=self.config.batch_within):
+                process(events)
+                await out.send()
+
+        return agent
+
+    def _write(self, table: faust.Table, event: EventT, key: bytes, value: bytes | None, out: BatchSender) -> None:
+        """A table write (None: a deletion): its changelog record through the sender, to the event's partition."""
+        out.add(table.changelog_topic.get_topic_name(), key, value, event.message.partition)
+        with event_context(event):  # a RocksDB store picks its partition database from the current event
+            if value is None:
+                table.data.pop(key, None)
+            else:
+                table.data[key] = value
+
+    # ------------------------------------------------------------------------------------ dossier agent
 
     def process_dossier_batch(self, events: Sequence[EventT]) -> None:
         """Every record in order, then the batch's writes and sends (synchronous: nothing interleaves)."""
@@ -168,7 +201,7 @@ class StreamsApp:
             except InvalidRecord as invalid:
                 self.refused += 1
                 headers = dlq_headers(invalid.violations, message.topic, message.partition, message.offset)
-                self.dlq_topic.send_soon(key=message.key, value=raw, headers=headers)
+                self.dossier_out.add(self.config.topics.dlq, message.key, raw, 0, headers)
                 continue
             if isinstance(record, ClockTick):
                 processor.on_tick(message.offset, parse_timestamp(record.at))
@@ -179,30 +212,34 @@ class StreamsApp:
 
     def _flush_processor(self, processor: PartitionProcessor, event: EventT) -> None:
         partition = processor.partition
-        with event_context(event):
-            for dossier_id, stored in processor.take_dirty():
-                self.dossiers[dossier_id.encode()] = encode_dossier(stored)
-            if processor.watermark_changed:
-                self.dossiers[_watermark_key(partition)] = encode_float(processor.watermark)
+        for dossier_id, stored in processor.take_dirty():
+            self._write(self.dossiers, event, dossier_id.encode(), encode_dossier(stored), self.dossier_out)
+        if processor.watermark_changed:
+            self._write(
+                self.dossiers, event, _watermark_key(partition), encode_float(processor.watermark), self.dossier_out
+            )
         self._send_outputs(processor)
 
     def _send_outputs(self, processor: PartitionProcessor) -> None:
         out = processor.take_outputs()
+        topics, sender = self.config.topics, self.dossier_out
         for key, record in out.transitions:
-            self.transitions_topic.send_soon(key=key.encode(), value=orjson.dumps(record))
+            sender.add(topics.transitions, key.encode(), orjson.dumps(record))
         for key, record in out.alerts:
-            self.alerts_topic.send_soon(key=key.encode(), value=orjson.dumps(record))
+            sender.add(topics.alerts, key.encode(), orjson.dumps(record))
         partitions = self.config.partitions
         for summary in out.summaries.values():
-            self.summaries_topic.send_soon(
-                key=summary.province.encode(),
-                value=encode_summary_record(summary),
-                partition=key_partition(summary.province, partitions),
+            province = summary.province.encode()
+            sender.add(
+                self.config.summaries_topic,
+                province,
+                encode_summary_record(summary),
+                key_partition(province, partitions),
             )
         if processor.watermark_changed and processor.watermark > NO_WATERMARK:
             record = encode_watermark_record(processor.partition, processor.watermark, partitions)
             for q in range(partitions):
-                self.summaries_topic.send_soon(key=None, value=record, partition=q)
+                sender.add(self.config.summaries_topic, None, record, q)
         processor.watermark_changed = False
 
     async def _recover_dossiers(self) -> None:
@@ -228,6 +265,7 @@ class StreamsApp:
             )
             self.processors[partition] = processor
             self._send_outputs(processor)
+        await self.dossier_out.send()
         log.info(
             "dossier partitions %s recovered (%d dossiers), committed offsets %s",
             sorted(assigned),
@@ -241,10 +279,6 @@ class StreamsApp:
 
     # ---------------------------------------------------------------------------------------- KPI agent
 
-    async def _kpi_agent(self, stream: faust.StreamT) -> None:
-        async for events in stream.take_events(self.config.batch, within=self.config.batch_within):
-            self.process_kpi_batch(events)
-
     def process_kpi_batch(self, events: Sequence[EventT]) -> None:
         for event in events:
             message = event.message
@@ -252,15 +286,14 @@ class StreamsApp:
             if kpis is None:
                 continue
             record = decode_summaries_record(message.value)
-            with event_context(event):
-                if isinstance(record, WatermarkRecord):
-                    kpis.on_watermark(record.source_partition, record.watermark, record.source_partitions)
-                    self.summaries[_watermark_key(message.partition, record.source_partition)] = encode_float(
-                        kpis.source_watermarks[record.source_partition]
-                    )
-                else:
-                    kpis.on_summary(record)
-                    self.summaries[record.dossier_id.encode()] = message.value
+            if isinstance(record, WatermarkRecord):
+                kpis.on_watermark(record.source_partition, record.watermark, record.source_partitions)
+                key = _watermark_key(message.partition, record.source_partition)
+                value = encode_float(kpis.source_watermarks[record.source_partition])
+                self._write(self.summaries, event, key, value, self.kpi_out)
+            else:
+                kpis.on_summary(record)
+                self._write(self.summaries, event, record.dossier_id.encode(), message.value, self.kpi_out)
 
     async def _recover_kpis(self) -> None:
         """Rebuild the live KPIs of the assigned summaries partitions; the next emission re-sends every row."""
@@ -275,40 +308,44 @@ class StreamsApp:
                 continue
             summary = decode_summaries_record(value)
             assert not isinstance(summary, WatermarkRecord)
-            q = key_partition(summary.province, partitions)
+            q = key_partition(summary.province.encode(), partitions)
             if q in parts:
                 parts[q].on_summary(summary)
         self.kpi_partitions = parts
+        out = self.timer_out
+        for q in sorted(parts):
+            for partition in range(partitions):  # the reset goes before the rows, in every partials partition
+                out.add(self.config.partials_topic, RESET_KEY, orjson.dumps({"reset": q}), partition)
+        self._send_partials(out)
+        await out.send()
         log.info("summaries partitions %s recovered", sorted(assigned))
 
     async def _emit_kpis(self, _app: Any = None) -> None:  # faust passes the app to timers
         """Each province's changed rows to the rollup; the rollup's changed sums to the KPI topic."""
-        partitions = self.config.partitions
-        for kpis in list(self.kpi_partitions.values()):
-            for province, row in kpis.changed_rows():
-                key = row_key(row)
-                self.partials_topic.send_soon(
-                    key=key.encode(),
-                    value=orjson.dumps({"province": province, **row}),
-                    partition=key_partition(key, partitions),
-                )
-        config = self.config
+        config, out = self.config, self.timer_out
+        self._send_partials(out)
         for rollup in list(self.rollups.values()):
             for row in rollup.changed_rows():
                 key = row_key(row)
-                self.kpis_topic.send_soon(key=key.encode(), value=orjson.dumps({"schema": KPI_ROW_SCHEMA, **row}))
+                out.add(config.topics.kpis, key.encode(), orjson.dumps({"schema": KPI_ROW_SCHEMA, **row}))
                 provinces = rollup.provinces(key)
                 province = provinces[0] if len(provinces) == 1 else ",".join(provinces)
                 alert = unit_rate_alert(province, row, config.unit_alert_rate, config.unit_alert_min)
                 if alert is not None and alert["alert_id"] not in self.sent_unit_alerts:
                     self.sent_unit_alerts.add(alert["alert_id"])
-                    self.alerts_topic.send_soon(key=alert["alert_id"].encode(), value=orjson.dumps(alert))
+                    out.add(config.topics.alerts, alert["alert_id"].encode(), orjson.dumps(alert))
+        await out.send()
+
+    def _send_partials(self, out: BatchSender) -> None:
+        """Every province's rows changed since the last call, as partial rows to the rollup."""
+        config = self.config
+        for kpis in list(self.kpi_partitions.values()):
+            for province, row in kpis.changed_rows():
+                key = row_key(row).encode()
+                value = orjson.dumps({"province": province, **row})
+                out.add(config.partials_topic, key, value, key_partition(key, config.partitions))
 
     # ------------------------------------------------------------------------------------ rollup agent
-
-    async def _rollup_agent(self, stream: faust.StreamT) -> None:
-        async for events in stream.take_events(self.config.batch, within=self.config.batch_within):
-            self.process_rollup_batch(events)
 
     def process_rollup_batch(self, events: Sequence[EventT]) -> None:
         for event in events:
@@ -317,17 +354,26 @@ class StreamsApp:
             if rollup is None:
                 continue
             partial = orjson.loads(message.value)
+            if "reset" in partial:
+                dropped = rollup.reset(
+                    lambda province, q=partial["reset"], n=self.config.partitions: (
+                        key_partition(province.encode(), n) == q
+                    )
+                )
+                for key, province in dropped:
+                    self._write(self.partials, event, f"{key}\x00{province}".encode(), None, self.rollup_out)
+                continue
             province = partial.pop("province")
             rollup.on_partial(province, partial)
-            with event_context(event):
-                self.partials[message.key + b"\x00" + province.encode()] = message.value
+            key = message.key + b"\x00" + province.encode()
+            self._write(self.partials, event, key, message.value, self.rollup_out)
 
     async def _recover_rollups(self) -> None:
         """Rebuild the rollups of the assigned partials partitions; the next emission re-sends their rows."""
         assigned = self._assigned(self.config.partials_topic)
         rollups = {q: Rollup() for q in assigned}
         for key, value in self.partials.items():
-            rollup = rollups.get(key_partition(key.split(b"\x00")[0].decode(), self.config.partitions))
+            rollup = rollups.get(key_partition(key.split(b"\x00")[0], self.config.partitions))
             if rollup is not None:
                 partial = orjson.loads(value)
                 rollup.on_partial(partial.pop("province"), partial)

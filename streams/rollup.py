@@ -5,10 +5,16 @@ unit code) has dossiers in many provinces, while ``motcua kpi`` and the KPI topi
 id and period. Counts add, so every province's row for a key is a *partial* row, re-keyed by the row key to
 this stage, which sums the latest partial of each province and derives the rates from the sums. A row is
 provisional while any of its partials is, and is computed up to the least of their watermarks.
+
+When a worker rebuilds a province's live KPIs (after a crash or a rebalance), it cannot know which rows the
+previous owner sent and it would now delete (rows that existed only in a transient state): it sends a
+*reset* of its summaries partition first, which drops every partial of that partition's provinces, then
+every row it has.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -37,6 +43,16 @@ class Rollup:
         else:
             by_province.pop(province, None)  # to_process 0: that province's row no longer exists
         self._dirty.add(key)
+
+    def reset(self, of_source: Callable[[str], bool]) -> list[tuple[str, str]]:
+        """Drop the partials of every province ``of_source`` selects; returns the (row key, province) dropped."""
+        dropped = []
+        for key, by_province in self._partials.items():
+            for province in [p for p in by_province if of_source(p)]:
+                del by_province[province]
+                dropped.append((key, province))
+                self._dirty.add(key)
+        return dropped
 
     def provinces(self, key: str) -> list[str]:
         return sorted(self._partials.get(key, ()))
