@@ -62,7 +62,7 @@ def records_on_broker(bootstrap: str, topic: str) -> int:
 def baseline(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> float:
     """Seconds the project's raw baseline takes for as many messages (its own payloads)."""
     kafka.record.default_records.gzip_encode = gzip_encode
-    return len(records) / kafka_producer_rate(bootstrap, topic, messages=len(records), **BATCHED)
+    return kafka_producer_rate(bootstrap, topic, messages=len(records), **BATCHED).wall_s
 
 
 def raw_kafka_python(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> float:
