@@ -14,9 +14,7 @@ from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
-from clickhouse_driver.errors import Error as ClickHouseError
 
-from audit.clickhouse_source import read_stored_kpi_rows
 from audit.kpi_report import kpi_rows, write_rows
 from dossier.calendar import default_calendar, format_instant
 from dossier.contract import RFC3339_PATTERN, Violation, parse_timestamp
@@ -117,6 +115,11 @@ def kpi(
 
 
 def _print_stored_rows(period: PeriodKind, scope: Scope, first: date, last: date) -> None:
+    # imported here: the file audit needs no ClickHouse client, and start-up time matters to scripts
+    from clickhouse_driver.errors import Error as ClickHouseError
+
+    from audit.clickhouse_source import read_stored_kpi_rows
+
     try:
         rows, provisional, where = read_stored_kpi_rows(period, scope, first, last)
     except (ClickHouseError, OSError, EOFError) as error:
