@@ -1,12 +1,173 @@
-"""`motcua demo` and the registration of the ClickHouse room's commands (`sink`, `db`, `top`)."""
+"""`motcua demo`: the whole pipeline on the local stack, watched live; and the registration of the
+ClickHouse room's commands (`sink`, `db`, `top`).
+
+The demo starts (and on Ctrl-C stops) only what it started: the local stack unless it already runs,
+a streams worker, the sink, and a simulator thread. The simulator replays the history of the days
+before the demo day as fast as it can, then the demo day's working hours at a speed-up (300: a
+10-hour working day in 2 minutes), with clock ticks so that event time advances on every partition.
+"""
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Annotated, BinaryIO
+
 import typer
 
+from dossier.calendar import day_number, day_start
+from producers import kafka
+from producers.cli import choose_provinces
+from producers.output import paced, produce
+from producers.simulator.stream import Emission, simulate
 from sinks.cli import register as register_sinks
+from sinks.cli import run_migrations
+from sinks.top import run_top
+from stack import control, services, topics
+from stack.procs import StackError
+
+MOTCUA = str(Path(sys.executable).parent / "motcua")
+LIVE_FROM = 6 * 3600 + 55 * 60  # local time of day from which the demo day is paced (just before 07:00)
+TICK_EVERY = 60  # simulated seconds between clock ticks
+
+
+@dataclass
+class Child:
+    name: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+
+def _start(name: str, args: list[str], env: dict[str, str], logs: Path) -> Child:
+    """A child in its own session: the terminal's Ctrl-C reaches the demo only, which stops it in order."""
+    log = logs / f"{name}.log"
+    with log.open("ab") as out:
+        proc = subprocess.Popen([MOTCUA, *args], stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                env={**os.environ, **env}, start_new_session=True)
+    return Child(name, proc, log)
+
+
+def _free_port() -> int:
+    """A port nothing listens on now (another sink or worker may hold the default ones)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _stop(child: Child, timeout: float = 30.0) -> str:
+    if child.proc.poll() is None:
+        child.proc.send_signal(signal.SIGTERM)
+        try:
+            child.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            child.proc.kill()
+            child.proc.wait(10)
+    return f"{child.name}: stopped (exit {child.proc.returncode}; log {child.log})"
+
+
+def _until(stop: threading.Event, emissions: Iterable[Emission]) -> Iterator[Emission]:
+    for emission in emissions:
+        if stop.is_set():
+            return
+        yield emission
+
+
+def _simulator(stop: threading.Event, topic: str, seed: int, provinces: list[str], day: date, history: int,
+               speedup: float, report: BinaryIO) -> None:
+    emissions = simulate(seed, provinces, day - timedelta(days=history), day + timedelta(days=1),
+                         tick_every=TICK_EVERY)
+    live = paced(_until(stop, emissions), int(day_start(day_number(day))) + LIVE_FROM, speedup)
+    try:
+        with kafka.EventProducer(topic, **kafka.LOW_LATENCY) as producer:
+            sent = produce(_until(stop, live), producer)
+        report.write(f"simulator: {sent:,} events sent to {topic}\n".encode())
+    except Exception as error:  # shown after the live view ends; the demo itself keeps running
+        report.write(f"simulator failed: {error}\n".encode())
+
+
+def demo(
+    provinces: Annotated[int, typer.Option(help="Simulate the first N of the 34 provinces.")] = 2,
+    day: Annotated[str, typer.Option(help="The simulated day shown live (local date).")] = "2025-07-08",
+    history: Annotated[int, typer.Option(help="Days before it, replayed at full speed first.")] = 7,
+    speedup: Annotated[float, typer.Option(help="Simulated seconds per wall second on the live day.")] = 300.0,
+    seed: Annotated[int, typer.Option(help="Simulator seed (same seed, same events).")] = 1,
+    topic_prefix: Annotated[str, typer.Option(help="Run on <prefix>dossier.* (a demo of one's own).")] = "",
+    database: Annotated[str | None, typer.Option(help="ClickHouse database (default: the stack's).")] = None,
+    keep_stack: Annotated[bool, typer.Option(help="Leave the stack running if the demo started it.")] = False,
+    top_seconds: Annotated[float, typer.Option(help="Watch for this long, then stop (0: until Ctrl-C).")] = 0.0,
+) -> None:
+    """Run the pipeline on the local stack (migrations, streams worker, sink, simulator) and watch it live in
+    `motcua top`; Ctrl-C stops everything the demo started."""
+    try:
+        first_day = date.fromisoformat(day)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+    codes = choose_provinces(provinces, None)
+    say = sys.stderr.write
+    started_stack = not all(s.answering for s in control.status() if s.name in ("clickhouse", "kafka"))
+    if started_stack:
+        say("demo: starting the local stack (Kafka, ClickHouse)\n")
+        try:
+            control.up(log=lambda line: say(f"  {line}\n"))
+        except StackError as error:
+            raise typer.Exit(f"demo: the stack did not start: {error}") from None
+    target = database or str(services.clickhouse_settings()["database"])
+    logs = services.home() / "demo"
+    logs.mkdir(parents=True, exist_ok=True)
+    children: list[Child] = []
+    stop = threading.Event()
+    notes = (logs / "simulator.log").open("wb")
+    simulator = threading.Thread(
+        target=_simulator,
+        args=(stop, f"{topic_prefix}{kafka.TOPIC}", seed, codes, first_day, history, speedup, notes),
+        daemon=True,
+    )
+    try:
+        if topic_prefix:
+            topics.ensure_topics(services.bootstrap_servers(), 1, tuple(
+                topics.TopicSpec(f"{topic_prefix}{t.name}", t.partitions, t.configs) for t in topics.PIPELINE_TOPICS
+            ))
+        run_migrations(target, echo=False)
+        streams_port = _free_port()
+        streams_data = logs / f"{topic_prefix}streams-{streams_port}"
+        streams_data.mkdir(parents=True, exist_ok=True)  # faust creates only the last level of its data dir
+        streams_env = {"MOTCUA_STREAMS_TOPIC_PREFIX": topic_prefix, "MOTCUA_STREAMS_WEB_PORT": str(streams_port),
+                       "MOTCUA_STREAMS_APP_ID": f"{topic_prefix}motcua-streams",
+                       "MOTCUA_STREAMS_DATADIR": str(streams_data)}
+        children.append(_start("streams", ["streams", "worker"], streams_env, logs))
+        health_port = _free_port()
+        children.append(_start("sink", ["sink", "--topic-prefix", topic_prefix, "--group",
+                                        f"{topic_prefix}motcua-sink", "--database", target, "--health-port",
+                                        str(health_port), "--batch-seconds", "0.5"], {}, logs))
+        simulator.start()
+        say(f"demo: provinces {', '.join(codes)}; {history} days of history, then {first_day} at x{speedup:g}; "
+            f"logs in {logs}\n")
+        settings = {**services.clickhouse_settings(), "database": target}
+        run_top(settings, health_url=f"http://127.0.0.1:{health_port}/health", seconds=top_seconds)
+    finally:
+        stop.set()
+        if simulator.is_alive():
+            simulator.join(30)
+        notes.close()
+        for child in reversed(children):  # the sink before the streams: it drains what they wrote
+            if child.proc.poll() is not None and child.proc.returncode not in (0, -signal.SIGTERM):
+                say(f"{child.name} had exited early with {child.proc.returncode}; its log: {child.log}\n")
+            say(_stop(child) + "\n")
+        say((logs / "simulator.log").read_text())
+        if started_stack and not keep_stack:
+            for line in control.down():
+                say(f"stack: {line}\n")
 
 
 def register(app: typer.Typer) -> None:
     """Add ``sink``, ``db`` and ``top`` (sinks/) and ``demo`` to the root ``motcua`` app."""
     register_sinks(app)
+    app.command("demo")(demo)

@@ -12,6 +12,7 @@ from clickhouse_driver import Client
 from sinks.config import SinkConfig
 from sinks.migrate import MigrationError, applied, migrate, pending
 from sinks.service import run_sink
+from sinks.top import run_top
 from stack import services
 
 db_app = typer.Typer(help="The ClickHouse schema: versioned migrations.", no_args_is_help=True)
@@ -97,7 +98,22 @@ def sink(
     asyncio.run(run_sink(config))
 
 
+def top(
+    interval: Annotated[float, typer.Option(help="Seconds between refreshes.")] = 1.0,
+    units: Annotated[int, typer.Option(help="How many of the worst units to list.")] = 10,
+    database: DatabaseOption = None,
+    health_url: Annotated[str, typer.Option(help="The sink's /health, shown when it answers ('' for none).")] = (
+        "http://127.0.0.1:18090/health"
+    ),
+    once: Annotated[bool, typer.Option("--once", help="Print one frame and exit.")] = False,
+) -> None:
+    """Live view of today's KPIs per province and the worst units, from ClickHouse; Ctrl-C quits."""
+    settings = {**services.clickhouse_settings(), "database": _database(database)}
+    run_top(settings, interval, units, once, health_url or None)
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``sink`` and ``db`` to the root ``motcua`` app."""
+    """Add ``sink``, ``db`` and ``top`` to the root ``motcua`` app."""
     app.command("sink")(sink)
     app.add_typer(db_app, name="db")
+    app.command("top")(top)

@@ -173,7 +173,7 @@ def process_kpis(topic: str, partition: int, messages: Sequence[Message]) -> Pro
         *([getattr(r, name) for r in rows] for name in COUNT_FIELDS),
         *([getattr(r, name) for r in rows] for name in RATE_FIELDS),
         [1 if r.provisional else 0 for r in rows],
-        [int(records.instant("watermark", r.watermark)) for r in rows],
+        [int(records.optional_instant("watermark", r.watermark) or 0) for r in rows],
         *_kafka_columns(topic, partition, sources),
     ]
     return Processed(KPIS, columns, sources, refusals, skipped)

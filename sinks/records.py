@@ -70,7 +70,7 @@ KpiRecord: Any = msgspec.defstruct(
         *((name, Count) for name in COUNT_FIELDS),
         *((name, float | None, None) for name in RATE_FIELDS),
         ("provisional", bool),
-        ("watermark", str),
+        ("watermark", str | None, None),  # None: no event time seen yet by the streams
     ],
     kw_only=True,
     frozen=True,
@@ -133,5 +133,5 @@ def decode_kpi_row(value: bytes | None) -> Any:
     kind: PeriodKind = record.period
     if period_start(kind, start) != start:
         raise InvalidRecord([Violation("period_start", f"{start} does not start a {kind}")])
-    instant("watermark", record.watermark)
+    optional_instant("watermark", record.watermark)
     return record

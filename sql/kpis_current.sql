@@ -25,7 +25,7 @@ FROM
 (
     SELECT scope_id AS unit_key, *
     FROM kpis_latest
-    WHERE scope = %(scope)s AND period = %(period)s AND period_start = %(period_start)s
+    WHERE scope = %(scope)s AND period = %(period)s AND period_start = %(period_start)s AND to_process > 0
 ) AS k
 ANY LEFT JOIN
 (

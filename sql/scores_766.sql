@@ -18,5 +18,5 @@ SELECT
     6 * e_result_rate + 4 * digitization_rate AS group5_digitisation_items_4_1_4_2,
     least(6, 6 * satisfaction_rate / 0.9) AS group6_satisfaction_item_5_4
 FROM kpis_latest
-WHERE scope = %(scope)s AND period = %(period)s AND period_start = %(period_start)s
+WHERE scope = %(scope)s AND period = %(period)s AND period_start = %(period_start)s AND to_process > 0
 ORDER BY scope_id

@@ -100,6 +100,9 @@ def test_transitions_kpis_alerts_and_their_refusals() -> None:
     stored = row(KPIS, out.columns)
     assert stored["period_start"] == date(2025, 7, 1) and stored["provisional"] == 1 and stored["received"] == 1
     assert stored["on_time_rate"] == 0.5 and stored["overdue_rate"] is None
+    assert stored["watermark"] == 1752123600
+    no_watermark = process_kpis("k", 0, [record({**KPI, "watermark": None})])  # the streams saw no event time yet
+    assert no_watermark.refusals == [] and row(KPIS, no_watermark.columns)["watermark"] == 0
 
     out = process_alerts("a", 0, [record(ALERT), record({**ALERT, "at": None}, 8)])
     alert = row(ALERTS, out.columns)

@@ -11,15 +11,18 @@ from typing import Any
 
 import pytest
 from clickhouse_driver import Client
+from rich.console import Console
 
 from audit.kpi_report import kpi_table
 from dossier.calendar import day_number, day_start, default_calendar
 from dossier.lifecycle import DossierSummary, in_state_machine_order, summarize
 from dossier.transitions import status_at
 from sinks import queries
+from sinks.top import render, snapshot
 from tests.sinks.chdb_executor import ChdbExecutor
 from tests.sinks.pipeline import (
     batch_of,
+    distinct_valid_events,
     event_log,
     event_records,
     fresh_database,
@@ -169,3 +172,16 @@ def test_766_scores_follow_the_rates(landed: Landed) -> None:
         assert payment == (None if r["online_payment_rate"] is None else pytest.approx(10 * r["online_payment_rate"]))
         assert digitisation == pytest.approx(6 * r["e_result_rate"] + 4 * r["digitization_rate"])
         assert satisfaction == pytest.approx(min(6, 6 * r["satisfaction_rate"] / 0.9))
+
+
+def test_top_shows_todays_provinces_and_the_worst_units(landed: Landed) -> None:
+    view = snapshot(landed.server, units=5)
+    assert view.day == DAY and [r["scope_id"] for r in view.provinces] == ["01", "79"]
+    rates = [r["overdue_rate"] for r in view.worst_units]
+    assert len(rates) == 5 and rates == sorted(rates, key=lambda r: -1 if r is None else r, reverse=True)
+    assert view.events == distinct_valid_events(landed.lines)
+    assert view.overdue > 0 and view.due_soon > 0
+    console = Console(record=True, width=160)
+    console.print(render(view))
+    text = console.export_text()
+    assert f"day {DAY}" in text and "Hà Nội" in text and view.worst_units[0]["scope_id"] in text

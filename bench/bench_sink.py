@@ -1,0 +1,269 @@
+"""Throughput of `motcua sink` landing a backlog of 1,000,000 events, against raw clickhouse-driver inserts.
+
+Measured in the same run, `--repetitions` times each, medians reported:
+  * the sink as a user runs it: `motcua sink` (a subprocess, fresh consumer group and database) over a
+    backlog of N simulated events on a topic of its own, produced beforehand with the project's producer
+    (acks=all, gzip); rows/s from its first committed batch to the commit of the last (read from its
+    /health), the same from process start, its CPU seconds and batch latency;
+  * like-for-like raw baseline: the same N events as the sink's own `events` columns, built beforehand in
+    memory, inserted with bare clickhouse-driver columnar INSERTs of 50,000 rows into a fresh table of
+    the same schema (what the writes cost alone: no Kafka, no decoding, no validation);
+  * `bench.baseline.clickhouse_insert_rate`: the stack's generic insert baseline (6 narrow columns).
+
+Needs the local stack. Run: ``python -m bench.bench_sink`` (writes ``bench/results/sink-throughput.json``
+and ``.md``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from aiokafka.structs import ConsumerRecord
+from clickhouse_driver import Client
+from kafka import KafkaConsumer, TopicPartition
+
+from bench.baseline import clickhouse_insert_rate, machine, software
+from dossier.contract import InvalidRecord, decode_event
+from producers.kafka import EventProducer
+from producers.simulator.stream import simulate
+from sinks.migrate import migrate
+from sinks.processors import process_events
+from sinks.tables import EVENTS
+from stack import services
+from stack.topics import TopicSpec, ensure_topics
+
+RESULTS = Path(__file__).parent / "results"
+PROVINCES = ["01", "04", "08", "11", "12", "14", "15", "19"]
+ROLES = {"events": 6, "transitions": 6, "kpis": 6, "alerts": 3, "dlq": 1}
+BATCH = 50_000
+
+
+def backlog_lines(events: int) -> list[bytes]:
+    """The first `events` records of seeded simulated years of 8 provinces (duplicates and late ones too)."""
+    lines = []
+    for emission in simulate(seed=2025, provinces=PROVINCES, start=date(2025, 1, 1), end=date(2030, 1, 1)):
+        lines.append(emission.value)
+        if len(lines) == events:
+            return lines
+    raise SystemExit(f"the simulation gave only {len(lines)} events")
+
+
+def topic_size(bootstrap: str, topic: str) -> int:
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        ends = consumer.end_offsets([TopicPartition(topic, p) for p in partitions])
+        return sum(ends.values())
+    finally:
+        consumer.close()
+
+
+def ensure_backlog(bootstrap: str, prefix: str, lines: list[bytes]) -> float | None:
+    """Produce the backlog unless the topic already holds exactly it; seconds spent producing (None: reused)."""
+    ensure_topics(bootstrap, 1, tuple(TopicSpec(f"{prefix}dossier.{r}", n) for r, n in ROLES.items()))
+    topic = f"{prefix}dossier.events"
+    if topic_size(bootstrap, topic) == len(lines):
+        return None
+    if topic_size(bootstrap, topic):
+        raise SystemExit(f"{topic} holds another backlog: delete that topic")
+    started = time.perf_counter()
+    with EventProducer(topic, bootstrap=bootstrap) as producer:
+        for line in lines:
+            producer.send(decode_event(line).record.dossier_id.encode(), line)
+    return time.perf_counter() - started
+
+
+def _health(port: int) -> dict[str, Any]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as response:
+            return dict(json.load(response))
+    except OSError:
+        return {}
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_sink(prefix: str, database: str, events: int, port: int) -> dict[str, Any]:
+    """One `motcua sink` over the whole backlog, timed from its /health."""
+    command = [str(Path(sys.executable).parent / "motcua"), "sink", "--topic-prefix", prefix, "--group",
+               f"bench-sink-{uuid.uuid4().hex[:8]}", "--database", database, "--health-port", str(port),
+               "--batch-records", str(BATCH), "--batch-seconds", "1.0"]
+    started = time.perf_counter()
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first: tuple[float, int] | None = None
+    try:
+        while True:
+            health = _health(port)
+            done = health.get("records_total", 0)
+            now = time.perf_counter()
+            if first is None and done:
+                first = (now, done)
+            if done >= events:
+                cpu = _cpu_seconds(proc.pid)
+                break
+            if proc.poll() is not None or now - started > 1800:
+                raise SystemExit(f"the sink stopped or stalled at {done} records")
+            time.sleep(0.05)
+    finally:
+        proc.terminate()
+        proc.wait(60)
+    assert first is not None
+    return {
+        "rows_per_second_steady": (events - first[1]) / (now - first[0]),
+        "rows_per_second_from_start": events / (now - started),
+        "seconds_from_start": now - started,
+        "sink_cpu_seconds": cpu,
+        "rows_per_sink_cpu_second": events / cpu,
+        "batch_latency_p50_s": health.get("batch_latency_p50_s"),
+        "batch_latency_p99_s": health.get("batch_latency_p99_s"),
+    }
+
+
+def raw_insert(settings: dict[str, Any], database: str, lines: list[bytes]) -> dict[str, Any]:
+    """The sink's own event columns for the same events, pre-built, then only the INSERTs timed."""
+    batches = []
+    for start in range(0, len(lines), BATCH):
+        chunk = [ConsumerRecord("dossier.events", 0, start + i, 1_751_414_400_000, 0, None, line, None, 0,
+                                len(line), []) for i, line in enumerate(lines[start:start + BATCH])]
+        batches.append(process_events("dossier.events", 0, chunk).columns)
+    client = Client(**{**settings, "database": database})
+    try:
+        wall, cpu = time.perf_counter(), time.process_time()
+        for columns in batches:
+            client.execute(EVENTS.insert_sql(database), columns, columnar=True)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    finally:
+        client.disconnect()
+    rows = sum(len(c[0]) for c in batches)
+    return {"rows_per_second": rows / wall, "rows_per_client_cpu_second": rows / cpu}
+
+
+def fresh(client: Client, database: str) -> str:
+    client.execute(f"DROP DATABASE IF EXISTS {database}")
+    migrate(client, database)
+    return database
+
+
+def distinct_events(lines: list[bytes]) -> int:
+    seen = set()
+    for line in lines:
+        try:
+            r = decode_event(line).record
+        except InvalidRecord:
+            continue
+        seen.add((r.dossier_id, r.event_id))
+    return len(seen)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.bench_sink", description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--repetitions", type=int, default=3)
+    parser.add_argument("--port", type=int, default=18190, help="the sink's health port")
+    parser.add_argument("--out", type=Path, default=RESULTS / "sink-throughput.json")
+    args = parser.parse_args(argv)
+    bootstrap, settings = services.bootstrap_servers(), services.clickhouse_settings()
+    info = machine()
+    lines = backlog_lines(args.events)
+    prefix = f"bench.sink.{args.events}."
+    produced_in = ensure_backlog(bootstrap, prefix, lines)
+    client = Client(**settings)
+    runs: list[dict[str, Any]] = []
+    try:
+        for rep in range(args.repetitions):
+            run: dict[str, Any] = {"sink": run_sink(prefix, fresh(client, "bench_sink"), args.events, args.port)}
+            landed = client.execute("SELECT count() FROM bench_sink.events_unique")[0][0]
+            run["sink"]["distinct_events_landed"] = landed
+            run["raw_events_insert"] = raw_insert(settings, fresh(client, "bench_sink_raw"), lines)
+            rate = clickhouse_insert_rate(settings, rows=1_000_000)
+            run["baseline_clickhouse_insert"] = {"rows_per_second": rate.per_second,
+                                                 "rows_per_client_cpu_second": rate.per_cpu_second}
+            runs.append(run)
+            print(f"run {rep + 1}: sink {run['sink']['rows_per_second_steady']:,.0f} rows/s, raw events insert "
+                  f"{run['raw_events_insert']['rows_per_second']:,.0f}, bench.baseline insert "
+                  f"{rate.per_second:,.0f}", file=sys.stderr)
+    finally:
+        for database in ("bench_sink", "bench_sink_raw"):
+            client.execute(f"DROP DATABASE IF EXISTS {database}")
+        client.disconnect()
+    expected = distinct_events(lines)
+    assert all(r["sink"]["distinct_events_landed"] == expected for r in runs), "deduplicated count differs"
+
+    def median(path: tuple[str, str]) -> float:
+        return statistics.median(r[path[0]][path[1]] for r in runs)
+
+    sink = median(("sink", "rows_per_second_steady"))
+    raw = median(("raw_events_insert", "rows_per_second"))
+    generic = median(("baseline_clickhouse_insert", "rows_per_second"))
+    result = {
+        "benchmark": "motcua sink over a backlog of simulated events, against raw clickhouse-driver inserts",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {**info, "load_average_at_end": [round(x, 2) for x in os.getloadavg()]},
+        "software": software(),
+        "config": {"events": args.events, "distinct_events": expected, "repetitions": args.repetitions,
+                   "batch_records": BATCH, "batch_seconds": 1.0, "producer": "producers.kafka.EventProducer (gzip)",
+                   "backlog_produced_seconds": produced_in},
+        "summary": {
+            "sink_rows_per_second": round(sink),
+            "sink_rows_per_second_from_start": round(median(("sink", "rows_per_second_from_start"))),
+            "sink_rows_per_sink_cpu_second": round(median(("sink", "rows_per_sink_cpu_second"))),
+            "raw_events_insert_rows_per_second": round(raw),
+            "bench_baseline_insert_rows_per_second": round(generic),
+            "ratio_to_raw_events_insert": round(sink / raw, 3),
+            "ratio_to_bench_baseline_insert": round(sink / generic, 3),
+            "target": ">= 100,000 rows/s and >= 0.7 of the baseline",
+        },
+        "runs": runs,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    args.out.with_suffix(".md").write_text(markdown(result))
+    print(markdown(result))
+    return 0
+
+
+def markdown(result: dict[str, Any]) -> str:
+    s, c, m = result["summary"], result["config"], result["machine"]
+    lines = [
+        "# Sink throughput",
+        "",
+        f"Measured {result['date']} by `python -m bench.bench_sink` on {m['nproc']} cores of {m['cpu_model']} "
+        f"(load average {m['load_average']} at start, {m['load_average_at_end']} at end; shared machine). "
+        f"Kafka {result['software']['kafka']}, ClickHouse {result['software']['clickhouse']}; median of "
+        f"{c['repetitions']} runs over a backlog of {c['events']:,} events ({c['distinct_events']:,} distinct).",
+        "",
+        "| measurement | rows/s |",
+        "|---|---|",
+        f"| `motcua sink`, first to last commit | {s['sink_rows_per_second']:,} |",
+        f"| `motcua sink`, from process start | {s['sink_rows_per_second_from_start']:,} |",
+        f"| `motcua sink`, per CPU second of the sink process | {s['sink_rows_per_sink_cpu_second']:,} |",
+        f"| raw clickhouse-driver INSERTs of the same `events` rows (like for like) | "
+        f"{s['raw_events_insert_rows_per_second']:,} |",
+        f"| `bench.baseline.clickhouse_insert_rate` (6 narrow columns) | "
+        f"{s['bench_baseline_insert_rows_per_second']:,} |",
+        "",
+        f"Ratio of the sink to the like-for-like raw insert: **{s['ratio_to_raw_events_insert']}**; "
+        f"to the generic baseline: {s['ratio_to_bench_baseline_insert']}. Target: {s['target']}.",
+        "",
+        "Every run checks that the deduplicated event count equals the distinct events of the backlog.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
