@@ -1,4 +1,4 @@
-"""The faust app: topics, tables, the two agents, the KPI timer and the health page; a thin shell.
+"""The faust app: topics, tables, three agents, the KPI timer and the health page; a thin shell.
 
 * The **dossier agent** reads ``dossier.events`` in batches (``stream.take_events``) and hands every record,
   in offset order, to its partition's ``PartitionProcessor``; after each batch it writes the changed
@@ -20,9 +20,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import os
+import time
 import weakref
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict
 from typing import Any
 
@@ -55,6 +57,8 @@ from streams.sender import BatchSender, key_partition, use_fast_gzip
 log = logging.getLogger(__name__)
 
 KPI_ROW_SCHEMA = "kpi-row/1"
+EXIT_PROCESSING_FAILED = 70  # EX_SOFTWARE
+MAX_EMISSION_GAP = 10.0  # seconds: however costly an emission, rows are sent at least this often
 RESET_KEY = b"\x00reset"
 _META = b"\x00"  # table keys of partition metadata (watermarks) start with it; dossier ids never do
 
@@ -94,6 +98,8 @@ class StreamsApp:
         self.rollups: dict[int, Rollup] = {}
         self.sent_unit_alerts: set[str] = set()
         self.refused = 0
+        self._store_by_partition = not config.store.startswith("memory")
+        self._next_emission = 0.0
         if config.compression == "gzip":
             use_fast_gzip()
         app = self.app = faust.App(
@@ -124,26 +130,28 @@ class StreamsApp:
         self.summaries_topic = app.topic(config.summaries_topic, partitions=config.partitions, internal=True, **raw)
         self.partials_topic = app.topic(config.partials_topic, partitions=config.partitions, internal=True, **raw)
         as_bytes: dict[str, Any] = {"key_type": bytes, "value_type": bytes, "partitions": config.partitions}
-        self.dossiers = app.Table("dossiers", **as_bytes)
-        self.summaries = app.Table("kpi-summaries", **as_bytes)
-        self.partials = app.Table("kpi-partials", **as_bytes)
-        self.dossiers.on_recover(self._recover_dossiers)
-        self.summaries.on_recover(self._recover_kpis)
-        self.partials.on_recover(self._recover_rollups)
         # faust has no public accessor of its started aiokafka producer; the senders share it
         self.dossier_out, self.kpi_out, self.rollup_out, self.timer_out = (
             BatchSender(lambda: app.producer._ensure_producer()) for _ in range(4)
         )
-        app.agent(self.events_topic, name="dossiers", concurrency=1)(
-            self._batch_agent(self.process_dossier_batch, self.dossier_out)
-        )
-        app.agent(self.summaries_topic, name="kpis", concurrency=1)(
-            self._batch_agent(self.process_kpi_batch, self.kpi_out)
-        )
-        app.agent(self.partials_topic, name="rollup", concurrency=1)(
-            self._batch_agent(self.process_rollup_batch, self.rollup_out)
-        )
-        app.timer(interval=config.kpi_interval, name="emit-kpis")(self._emit_kpis)
+        if config.stages in ("all", "dossiers"):
+            self.dossiers = app.Table("dossiers", **as_bytes)
+            self.dossiers.on_recover(self._recover_dossiers)
+            app.agent(self.events_topic, name="dossiers", concurrency=1)(
+                self._batch_agent(self.process_dossier_batch, self.dossier_out)
+            )
+        if config.stages in ("all", "kpis"):
+            self.summaries = app.Table("kpi-summaries", **as_bytes)
+            self.partials = app.Table("kpi-partials", **as_bytes)
+            self.summaries.on_recover(self._recover_kpis)
+            self.partials.on_recover(self._recover_rollups)
+            app.agent(self.summaries_topic, name="kpis", concurrency=1)(
+                self._batch_agent(self.process_kpi_batch, self.kpi_out)
+            )
+            app.agent(self.partials_topic, name="rollup", concurrency=1)(
+                self._batch_agent(self.process_rollup_batch, self.rollup_out)
+            )
+            app.timer(interval=config.kpi_interval, name="emit-kpis")(self._emit_kpis)
         app.on_partitions_revoked.connect(self._on_revoked)
 
         async def health(web: Any, request: Any) -> Any:
@@ -170,15 +178,22 @@ class StreamsApp:
 
         async def agent(stream: faust.StreamT) -> None:
             async for events in stream.take_events(self.config.batch, within=self.config.batch_within):
-                process(events)
-                await out.send()
+                try:
+                    process(events)
+                    await out.send()
+                except Exception:
+                    # faust acks a batch even when its processing raised (take_events acks in a finally)
+                    # and would commit it: exit at once instead, so that the batch is read again.
+                    log.exception("processing a batch failed: exiting before its offsets are committed")
+                    os._exit(EXIT_PROCESSING_FAILED)
 
         return agent
 
     def _write(self, table: faust.Table, event: EventT, key: bytes, value: bytes | None, out: BatchSender) -> None:
         """A table write (None: a deletion): its changelog record through the sender, to the event's partition."""
         out.add(table.changelog_topic.get_topic_name(), key, value, event.message.partition)
-        with event_context(event):  # a RocksDB store picks its partition database from the current event
+        # A RocksDB store picks its partition database from the current event; the memory store needs none.
+        with event_context(event) if self._store_by_partition else nullcontext():
             if value is None:
                 table.data.pop(key, None)
             else:
@@ -321,7 +336,14 @@ class StreamsApp:
         log.info("summaries partitions %s recovered", sorted(assigned))
 
     async def _emit_kpis(self, _app: Any = None) -> None:  # faust passes the app to timers
-        """Each province's changed rows to the rollup; the rollup's changed sums to the KPI topic."""
+        """Each province's changed rows to the rollup; the rollup's changed sums to the KPI topic.
+
+        At most once per interval; less often while a backlog makes an emission costly, so that it never
+        takes more than a tenth of the worker's time (a row is sent at most once per interval either way).
+        """
+        started = time.monotonic()
+        if started < self._next_emission:
+            return
         config, out = self.config, self.timer_out
         self._send_partials(out)
         for rollup in list(self.rollups.values()):
@@ -335,6 +357,7 @@ class StreamsApp:
                     self.sent_unit_alerts.add(alert["alert_id"])
                     out.add(config.topics.alerts, alert["alert_id"].encode(), orjson.dumps(alert))
         await out.send()
+        self._next_emission = started + min(10 * (time.monotonic() - started), MAX_EMISSION_GAP)
 
     def _send_partials(self, out: BatchSender) -> None:
         """Every province's rows changed since the last call, as partial rows to the rollup."""

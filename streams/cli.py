@@ -14,11 +14,18 @@ def worker() -> None:
     Configured by environment variables (streams/config.py, docs/streams.md).
     """
     from faust.worker import Worker
+    from kafka.errors import TopicAlreadyExistsError
 
+    from stack.topics import ensure_topics
     from streams.app import StreamsApp
-    from streams.config import StreamsConfig
+    from streams.config import StreamsConfig, internal_topics
 
     config = StreamsConfig.from_env()
+    # faust creates the internal topics only for the stages it runs; a stage may write to the next one's
+    try:
+        ensure_topics(config.bootstrap, 1, internal_topics(config))
+    except TopicAlreadyExistsError:  # another worker created them at the same moment
+        ensure_topics(config.bootstrap, 1, internal_topics(config))
     streams = StreamsApp(config)
     Worker(streams.app, loglevel=config.loglevel).execute_from_commandline()
 

@@ -17,6 +17,7 @@
 | MOTCUA_STREAMS_STANDBYS | 0 | standby table replicas (faster fail-over, twice the changelog reading) |
 | MOTCUA_STREAMS_CACHE | 200000 | decoded dossiers kept in memory per worker |
 | MOTCUA_STREAMS_LOGLEVEL | info | faust worker log level |
+| MOTCUA_STREAMS_STAGES | all | `dossiers` or `kpis` runs one stage only (benchmarks; every worker of an app id alike) |
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stack import services
+from stack.topics import TopicSpec
 
 
 def _env(name: str, default: str) -> str:
@@ -66,6 +68,7 @@ class StreamsConfig:
     standbys: int
     cache: int
     loglevel: str
+    stages: str
 
     @property
     def summaries_topic(self) -> str:
@@ -101,7 +104,19 @@ class StreamsConfig:
             standbys=int(_env("MOTCUA_STREAMS_STANDBYS", "0")),
             cache=int(_env("MOTCUA_STREAMS_CACHE", "200000")),
             loglevel=_env("MOTCUA_STREAMS_LOGLEVEL", "info"),
+            stages=_stages(_env("MOTCUA_STREAMS_STAGES", "all")),
         )
+
+
+def internal_topics(config: StreamsConfig) -> tuple[TopicSpec, ...]:
+    """The topics between the stages, partitioned like ``dossier.events`` (faust's changelogs are its own)."""
+    return tuple(TopicSpec(name, config.partitions) for name in (config.summaries_topic, config.partials_topic))
+
+
+def _stages(value: str) -> str:
+    if value not in ("all", "dossiers", "kpis"):
+        raise ValueError(f"MOTCUA_STREAMS_STAGES={value!r}: one of all, dossiers, kpis")
+    return value
 
 
 def default_store(choice: str) -> str:

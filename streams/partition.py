@@ -19,7 +19,8 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from operator import attrgetter
 from typing import Any
 
 from dossier.calendar import WorkingCalendar
@@ -39,6 +40,9 @@ from dossier.transitions import (
 from streams.codec import StoredDossier
 
 NO_WATERMARK = -math.inf
+
+#: What the KPIs read of a summary: all but the officer (who changes on every processing step).
+kpi_view = attrgetter(*(f.name for f in fields(DossierSummary) if f.name != "officer"))
 
 
 def decode_record(raw: bytes) -> ParsedEvent | ClockTick:
@@ -157,7 +161,7 @@ class PartitionProcessor:
         if summary is not None:
             for t in new_event_transitions(d.transitions, after):
                 self.out.transitions.append((dossier_id, transition_record(summary, t)))
-            if summary != d.summary:
+            if d.summary is None or kpi_view(summary) != kpi_view(d.summary):
                 self.out.summaries[dossier_id] = summary
         d.transitions = after
         d.summary = summary

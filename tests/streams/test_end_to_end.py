@@ -112,31 +112,36 @@ def load_events(bootstrap: str, topics: Topics, events_file: Path) -> None:
 
 
 def wait_for_drain(bootstrap: str, app_id: str, topics: Topics, workers: list[WorkerProcess]) -> None:
-    """Until the group has committed everything and the KPI topic has stopped growing."""
+    """Until the group has committed everything and every row of a period before the final tick is final."""
 
     def drained() -> bool:
         assert all(w.alive() for w in workers), "a worker died"
-        return group_lag(bootstrap, app_id, [topics.events, f"{app_id}-summaries"]) == 0
+        internal = [f"{app_id}-summaries", f"{app_id}-kpi-partials"]
+        return group_lag(bootstrap, app_id, [topics.events, *internal]) == 0
 
     wait_until(drained, 240, "consumer lag 0", every=2.0)
-    previous: list[int] = []
 
-    def stable() -> bool:
-        sizes = [len(read_topic(bootstrap, topics.kpis))]
-        done = previous == sizes
-        previous[:] = sizes
-        return done
+    def final() -> bool:
+        rows = latest_rows(bootstrap, topics)
+        return bool(rows) and not any(
+            row["provisional"] for row in rows.values() if row["period_start"] < AUDIT_TO.isoformat()
+        )
 
-    wait_until(stable, 60, "KPI topic stable", every=3.0)
+    wait_until(final, 120, "every row of a period before the final tick final", every=3.0)
 
 
-def live_rows(bootstrap: str, topics: Topics) -> dict[str, dict[str, Any]]:
-    latest: dict[str, dict[str, Any]] = {}
+def latest_rows(bootstrap: str, topics: Topics) -> dict[str, dict[str, Any]]:
+    """The KPI topic as a compacted topic means it: the latest row of every key."""
+    latest = {}
     for record in read_topic(bootstrap, topics.kpis):
         assert record.key is not None
         latest[record.key.decode()] = orjson.loads(record.value)
+    return latest
+
+
+def live_rows(bootstrap: str, topics: Topics) -> dict[str, dict[str, Any]]:
     rows = {}
-    for key, row in latest.items():
+    for key, row in latest_rows(bootstrap, topics).items():
         if row["period_start"] >= AUDIT_TO.isoformat():
             continue  # the periods holding the final watermark are not over: provisional
         assert row.pop("schema") == "kpi-row/1"

@@ -1,0 +1,57 @@
+"""Worker configuration from the environment: defaults, overrides, the DLQ headers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from dossier.contract import Violation
+from stack import services
+from streams.config import StreamsConfig
+from streams.dlq import dlq_headers
+
+
+def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in (
+        "MOTCUA_STREAMS_APP_ID",
+        "MOTCUA_STREAMS_TOPIC_PREFIX",
+        "MOTCUA_STREAMS_STORE",
+        "MOTCUA_KAFKA_BOOTSTRAP",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    config = StreamsConfig.from_env()
+    assert config.app_id == "motcua-streams"
+    assert config.topics.events == "dossier.events" and config.topics.kpis == "dossier.kpis"
+    assert config.summaries_topic == "motcua-streams-summaries"
+    assert config.partitions == 6 and config.batch == 2000 and config.kpi_interval == 1.0
+    assert config.store in ("memory://", "rocksdb://")
+    assert config.compression == "gzip"
+    assert config.bootstrap == services.bootstrap_servers()  # the local stack's address API
+
+
+def test_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MOTCUA_STREAMS_APP_ID", "a1")
+    monkeypatch.setenv("MOTCUA_STREAMS_TOPIC_PREFIX", "t.")
+    monkeypatch.setenv("MOTCUA_STREAMS_STORE", "memory://")
+    monkeypatch.setenv("MOTCUA_STREAMS_COMPRESSION", "none")
+    monkeypatch.setenv("MOTCUA_STREAMS_UNIT_ALERT_RATE", "0.5")
+    monkeypatch.setenv("MOTCUA_KAFKA_BOOTSTRAP", "kafka:9092")
+    config = StreamsConfig.from_env()
+    assert config.topics.alerts == "t.dossier.alerts" and config.partials_topic == "a1-kpi-partials"
+    assert config.store == "memory://" and config.compression is None
+    assert config.unit_alert_rate == 0.5 and config.bootstrap == "kafka:9092"
+
+
+def test_dlq_headers_name_every_violation_and_where_the_record_was_read() -> None:
+    violations = [Violation("type", "unknown event type"), Violation("unit", "missing")]
+    headers = dict(dlq_headers(violations, "dossier.events", 3, 41, datetime(2026, 1, 1, tzinfo=UTC)))
+    assert headers == {
+        "motcua.errors.reason": b"type: unknown event type; unit: missing",
+        "motcua.errors.stage": b"validate",
+        "motcua.errors.topic": b"dossier.events",
+        "motcua.errors.partition": b"3",
+        "motcua.errors.offset": b"41",
+        "motcua.errors.source": b"streams",
+        "motcua.errors.at": b"2026-01-01T00:00:00+00:00",
+    }
