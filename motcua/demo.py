@@ -1,5 +1,4 @@
-"""`motcua demo`: the whole pipeline on the local stack, watched live; and the registration of the
-ClickHouse room's commands (`sink`, `db`, `top`).
+"""`motcua demo`: the whole pipeline on the local stack, watched live.
 
 The demo starts (and on Ctrl-C stops) only what it started: the local stack unless it already runs,
 a streams worker, the sink, and a simulator thread. The simulator replays the history of the days
@@ -28,7 +27,6 @@ from producers import kafka
 from producers.cli import choose_provinces
 from producers.output import paced, produce
 from producers.simulator.stream import Emission, simulate
-from sinks.cli import register as register_sinks
 from sinks.cli import run_migrations
 from sinks.top import run_top
 from stack import control, services, topics
@@ -168,6 +166,5 @@ def demo(
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``sink``, ``db`` and ``top`` (sinks/) and ``demo`` to the root ``motcua`` app."""
-    register_sinks(app)
+    """Add ``demo`` to the root ``motcua`` app."""
     app.command("demo")(demo)

@@ -1,0 +1,310 @@
+"""Freshness: at a steady 1,000 events/s, the time from an event's production to its KPI row being visible
+in ClickHouse, end to end (producer -> Kafka -> streams worker -> dossier.kpis -> sink -> ClickHouse).
+
+A streams worker and a sink run as users run them, on topics and a database of their own. Simulated
+events are sent at a steady rate (clock ticks besides, so event time advances on every partition). Every
+`--probe-every` seconds a probe is sent: the acceptance of a new dossier of a unit that nothing else uses,
+at the current event time. The k-th probe is visible when the stored year row of that unit counts k
+received dossiers (`max(received)` over the stored rows of the key, polled every 20 ms); its latency is
+that instant minus the instant it was handed to the producer.
+
+Run: ``python -m bench.bench_freshness`` (writes ``bench/results/freshness-1000eps.json`` and ``.md``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from clickhouse_driver import Client
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+
+from bench.baseline import machine, software
+from dossier.calendar import format_instant
+from producers.kafka import LOW_LATENCY, EventProducer
+from producers.simulator.stream import simulate
+from sinks.migrate import migrate
+from stack import services
+from stack.topics import PIPELINE_TOPICS, TopicSpec, ensure_topics
+
+RESULTS = Path(__file__).parent / "results"
+MOTCUA = str(Path(sys.executable).parent / "motcua")
+PROBE_UNIT = "PROBE.FRESHNESS"
+PROVINCES = ["01", "04", "08", "11", "12", "14", "15", "19"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def _probe(k: int, at: int) -> tuple[bytes, bytes]:
+    dossier = f"PROBE-{k:06d}"
+    event = {
+        "schema": "dossier-event/1", "event_id": "probe", "dossier_id": dossier, "type": "accepted",
+        "occurred_at": format_instant(at), "source": "bench", "province": "01", "unit": PROBE_UNIT,
+        "procedure_code": "PROBE", "online_level": "full", "channel": 2, "due_at": format_instant(at + 10 * 86400),
+    }
+    return dossier.encode(), orjson.dumps(event)
+
+
+class Load:
+    """Simulated events at `rate` per second of wall time, probes in between; remembers when each probe left."""
+
+    def __init__(self, topic: str, rate: float, probe_every: float) -> None:
+        self.topic, self.rate, self.probe_every = topic, rate, probe_every
+        self.stop = threading.Event()
+        self.probing = threading.Event()
+        self.sent_at: list[float] = []
+        self.events = 0
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        emissions = simulate(seed=7, provinces=PROVINCES, start=date(2025, 3, 3), end=date(2026, 1, 1),
+                             tick_every=60)
+        with EventProducer(self.topic, **LOW_LATENCY) as producer:
+            started = time.monotonic()
+            next_probe = started
+            event_time = 0
+            for emission in emissions:
+                if self.stop.is_set():
+                    break
+                event_time = max(event_time, emission.at)
+                if emission.key is None:
+                    producer.broadcast(emission.value)
+                    continue
+                producer.send(emission.key, emission.value)
+                self.events += 1
+                now = time.monotonic()
+                if self.probing.is_set() and now >= next_probe:
+                    key, value = _probe(len(self.sent_at) + 1, event_time)
+                    self.sent_at.append(time.time())
+                    producer.send(key, value)
+                    next_probe = now + self.probe_every
+                ahead = started + self.events / self.rate - time.monotonic()
+                if ahead > 0:
+                    time.sleep(ahead)
+
+
+def poll_visible(database: str, load: Load, done: threading.Event) -> list[float]:
+    """Latency of every probe: first instant its count was stored, minus when it was sent. Once ``done`` is
+    set, waits up to 30 s more for the probes still in flight."""
+    client = Client(**{**services.clickhouse_settings(), "database": database})
+    seen_at: list[float] = []
+    query = ("SELECT max(received) FROM kpis WHERE scope = 'unit' AND period = 'year' "
+             f"AND period_start = '2025-01-01' AND scope_id = '{PROBE_UNIT}'")
+    give_up: float | None = None
+    try:
+        while True:
+            count = int(client.execute(query)[0][0] or 0)
+            now = time.time()
+            while len(seen_at) < min(count, len(load.sent_at)):
+                seen_at.append(now)
+            if done.is_set():
+                give_up = give_up or now + 30
+                if len(seen_at) >= len(load.sent_at) or now > give_up:
+                    break
+            time.sleep(0.02)
+    finally:
+        client.disconnect()
+    return [seen - sent for seen, sent in zip(seen_at, load.sent_at, strict=False)]
+
+
+def watch_kpi_topic(topic: str, load: Load, done: threading.Event) -> list[float]:
+    """When each probe's count first reached the KPI topic (the streams' produce time of the row): splits
+    the latency into the streams' part (sent -> row on Kafka) and the sink's (row on Kafka -> visible)."""
+    consumer = KafkaConsumer(bootstrap_servers=services.bootstrap_servers(), enable_auto_commit=False)
+    consumer.assign([TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()])
+    consumer.seek_to_beginning()
+    key = f"unit/{PROBE_UNIT}/year/2025-01-01".encode()
+    reached_at: list[float] = []
+    give_up: float | None = None
+    try:
+        while True:
+            for records in consumer.poll(timeout_ms=100).values():
+                for record in records:
+                    if record.key == key and record.value:
+                        count = orjson.loads(record.value)["received"]
+                        while len(reached_at) < min(count, len(load.sent_at)):
+                            reached_at.append(record.timestamp / 1000)
+            if done.is_set():
+                give_up = give_up or time.time() + 30
+                if len(reached_at) >= len(load.sent_at) or time.time() > give_up:
+                    break
+    finally:
+        consumer.close()
+    return reached_at
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
+
+
+def run(rate: float, seconds: float, probe_every: float, batch_seconds: float, kpi_interval: float) -> dict[str, Any]:
+    run_id = uuid.uuid4().hex[:8]
+    prefix, database = f"bench.fresh.{run_id}.", f"bench_fresh_{run_id}"
+    bootstrap = services.bootstrap_servers()
+    ensure_topics(bootstrap, 1, tuple(TopicSpec(f"{prefix}{t.name}", t.partitions, t.configs)
+                                      for t in PIPELINE_TOPICS))
+    client = Client(**services.clickhouse_settings())
+    migrate(client, database)
+    logs = services.home() / "bench"
+    logs.mkdir(parents=True, exist_ok=True)
+    streams_port, sink_port = _free_port(), _free_port()
+    datadir = logs / f"streams-{run_id}"
+    datadir.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "MOTCUA_STREAMS_TOPIC_PREFIX": prefix, "MOTCUA_STREAMS_APP_ID": f"{prefix}streams",
+           "MOTCUA_STREAMS_WEB_PORT": str(streams_port), "MOTCUA_STREAMS_DATADIR": str(datadir),
+           "MOTCUA_STREAMS_KPI_INTERVAL": str(kpi_interval), "MOTCUA_STREAMS_LOGLEVEL": "warning"}
+    children = [
+        subprocess.Popen([MOTCUA, "streams", "worker"], env=env, stdout=subprocess.DEVNULL,
+                         stderr=(logs / f"streams-{run_id}.log").open("wb")),
+        subprocess.Popen([MOTCUA, "sink", "--topic-prefix", prefix, "--group", f"{prefix}sink", "--database",
+                          database, "--health-port", str(sink_port), "--batch-seconds", str(batch_seconds)],
+                         stdout=subprocess.DEVNULL, stderr=(logs / f"sink-{run_id}.log").open("wb")),
+    ]
+    load = Load(f"{prefix}dossier.events", rate, probe_every)
+    done = threading.Event()
+    try:
+        deadline = time.monotonic() + 120
+        while not (_answers(f"http://127.0.0.1:{streams_port}/health/")
+                   and _answers(f"http://127.0.0.1:{sink_port}/health")):
+            if time.monotonic() > deadline or any(c.poll() is not None for c in children):
+                raise SystemExit(f"the streams worker or the sink did not start; logs in {logs}")
+            time.sleep(0.5)
+        load.thread.start()
+        time.sleep(15)  # warm-up: steady state before the first probe
+        latencies: list[float] = []
+        on_kafka: list[float] = []
+        watchers = [
+            threading.Thread(target=lambda: latencies.extend(poll_visible(database, load, done)), daemon=True),
+            threading.Thread(target=lambda: on_kafka.extend(watch_kpi_topic(f"{prefix}dossier.kpis", load, done)),
+                             daemon=True),
+        ]
+        for watcher in watchers:
+            watcher.start()
+        events_before = load.events
+        load.probing.set()
+        time.sleep(seconds)
+        load.probing.clear()
+        rate_seen = (load.events - events_before) / seconds
+        done.set()
+        for watcher in watchers:
+            watcher.join(60)
+    finally:
+        load.stop.set()
+        load.thread.join(30)
+        for child in children:
+            child.send_signal(signal.SIGTERM)
+        for child in children:
+            try:
+                child.wait(60)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        client.execute(f"DROP DATABASE IF EXISTS {database}")
+        client.disconnect()
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+        try:
+            admin.delete_topics([t for t in admin.list_topics() if t.startswith(prefix)])
+        finally:
+            admin.close()
+    if not latencies:
+        raise SystemExit("no probe became visible")
+    streams = [kafka - sent for kafka, sent in zip(on_kafka, load.sent_at, strict=False)]
+    sink = [latency - part for latency, part in zip(latencies, streams, strict=False)]
+    return {
+        "probes_sent": len(load.sent_at), "probes_seen": len(latencies),
+        "events_sent_during_probing_per_second": round(rate_seen, 1),
+        **_quantiles("", latencies),
+        **_quantiles("streams_part_", streams),
+        **_quantiles("sink_part_", sink),
+        "latencies_s": [round(x, 3) for x in latencies],
+    }
+
+
+def _quantiles(prefix: str, values: list[float]) -> dict[str, float | None]:
+    if not values:
+        return {f"{prefix}{q}_s": None for q in ("p50", "p90", "p99", "max")}
+    return {f"{prefix}p50_s": round(statistics.median(values), 3), f"{prefix}p90_s": round(percentile(values, 0.9), 3),
+            f"{prefix}p99_s": round(percentile(values, 0.99), 3), f"{prefix}max_s": round(max(values), 3)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.bench_freshness", description=__doc__.split("\n")[0])
+    parser.add_argument("--rate", type=float, default=1000.0, help="events/s")
+    parser.add_argument("--seconds", type=float, default=120.0, help="probing time after a 15 s warm-up")
+    parser.add_argument("--probe-every", type=float, default=0.5)
+    parser.add_argument("--batch-seconds", type=float, default=0.25, help="the sink's --batch-seconds")
+    parser.add_argument("--kpi-interval", type=float, default=0.5, help="MOTCUA_STREAMS_KPI_INTERVAL")
+    parser.add_argument("--out", type=Path, default=RESULTS / "freshness-1000eps.json")
+    args = parser.parse_args(argv)
+    info = machine()
+    result = {
+        "benchmark": "freshness: event produced -> its KPI row visible in ClickHouse, at a steady event rate",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": info,
+        "software": software(),
+        "config": {"rate": args.rate, "seconds": args.seconds, "probe_every": args.probe_every,
+                   "sink_batch_seconds": args.batch_seconds, "streams_kpi_interval": args.kpi_interval},
+        "result": run(args.rate, args.seconds, args.probe_every, args.batch_seconds, args.kpi_interval),
+        "target": "p99 <= 2 s",
+    }
+    result["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    args.out.with_suffix(".md").write_text(markdown(result))
+    print(markdown(result))
+    return 0
+
+
+def markdown(result: dict[str, Any]) -> str:
+    r, c, m = result["result"], result["config"], result["machine"]
+    return "\n".join([
+        "# Freshness at a steady event rate",
+        "",
+        f"Measured {result['date']} by `python -m bench.bench_freshness` on {m['nproc']} cores "
+        f"(load average {m['load_average']} at start, {m['load_average_at_end']} at end; shared machine). "
+        f"Kafka {result['software']['kafka']}, ClickHouse {result['software']['clickhouse']}.",
+        "",
+        f"Load: {c['rate']:,.0f} simulated events/s (measured {r['events_sent_during_probing_per_second']:,}/s) "
+        f"through one streams worker (KPI interval {c['streams_kpi_interval']} s) and one sink (batch "
+        f"{c['sink_batch_seconds']} s). {r['probes_seen']} of {r['probes_sent']} probes seen, one every "
+        f"{c['probe_every']} s for {c['seconds']:.0f} s after a 15 s warm-up.",
+        "",
+        "| seconds | produced -> KPI row visible in ClickHouse | of which: produced -> row on dossier.kpis "
+        "(streams) | row on dossier.kpis -> visible (sink) |",
+        "|---|---|---|---|",
+        *(f"| {q} | {r[f'{q}_s']} | {r[f'streams_part_{q}_s']} | {r[f'sink_part_{q}_s']} |"
+          for q in ("p50", "p90", "p99", "max")),
+        "",
+        f"Target: {result['target']}.",
+        "",
+    ])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
