@@ -67,10 +67,11 @@ def _same_kpis_as_the_audit(lines: list[bytes], tmp_path: Path, env: dict[str, s
     assert from_file.count(b"\n") > 10
 
 
-def _committed(bootstrap: str, group: str) -> int:
+def _committed(bootstrap: str, group: str, topic: str) -> int:
+    """The group's committed offsets of one topic, summed over its partitions."""
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     try:
-        return sum(meta.offset for meta in admin.list_group_offsets(group)[group].values())
+        return sum(meta.offset for tp, meta in admin.list_group_offsets(group)[group].items() if tp.topic == topic)
     finally:
         admin.close()
 
@@ -87,12 +88,14 @@ def test_sigkill_mid_batch_then_restart(
     def landed() -> int:
         return int(ch.execute(f"SELECT count() FROM {database}.events")[0][0])
 
-    sink = SinkProcess(scratch.prefix, database, "--batch-records", "2000", "--batch-seconds", "0.2")
-    wait_until("a third of the events to land", lambda: landed() >= expected // 3, timeout=60, every=0.01)
-    sink.kill()
-    at_kill, committed = landed(), _committed(kafka_bootstrap, f"{scratch.prefix}sink")
-    assert at_kill < len(lines), "the sink was killed after it had landed everything: not a mid-run kill"
-    print(f"killed with {at_kill} event rows in ClickHouse and {committed} offsets committed")
+    kills = []
+    for share in (4, 2, 1.33):  # killed three times, a quarter, half and three quarters of the way
+        sink = SinkProcess(scratch.prefix, database, "--batch-records", "2000", "--batch-seconds", "0.2")
+        wait_until("more events to land", lambda share=share: landed() >= expected / share, timeout=60, every=0.01)
+        sink.kill()
+        kills.append((landed(), _committed(kafka_bootstrap, f"{scratch.prefix}sink", scratch.topic("events"))))
+        assert kills[-1][0] < len(lines), "the sink was killed after it had landed everything: not a mid-run kill"
+    print(f"killed three times with (raw event rows, events offsets committed): {kills}")
 
     again = SinkProcess(scratch.prefix, database, "--batch-records", "2000", "--batch-seconds", "0.2")
     try:
