@@ -18,7 +18,7 @@ def test_the_demo_runs_the_pipeline_and_stops_what_it_started(kafka_bootstrap: s
                                                                unique_name: str) -> None:
     prefix = f"{unique_name}."
     command = [MOTCUA, "demo", "--topic-prefix", prefix, "--database", unique_name, "--provinces", "1",
-               "--history", "2", "--speedup", "3000", "--top-seconds", "60"]
+               "--history", "2", "--speedup", "3000", "--top-seconds", "35"]
     try:
         done = subprocess.run(command, capture_output=True, timeout=200, env={**os.environ, "COLUMNS": "160"},
                               check=False)
