@@ -215,10 +215,12 @@ def _origin(m: Message, headers: dict[str, bytes]) -> tuple[str, int, int]:
 
 
 def _refused_at(m: Message, headers: dict[str, bytes]) -> int:
+    """The header's instant when it is one DateTime can hold, else the DLQ record's own timestamp."""
     try:
-        return int(records.instant("at", _header_text(headers, "at")))
+        at = int(records.instant("at", _header_text(headers, "at")))
     except InvalidRecord:
-        return m.timestamp // 1000
+        at = -1
+    return at if 0 <= at < 2**32 else m.timestamp // 1000
 
 
 def process_dlq(topic: str, partition: int, messages: Sequence[Message]) -> Processed:

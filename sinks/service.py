@@ -153,7 +153,13 @@ class Sink:
                 return  # its partitions were revoked: the next owner reads them again
             batch = in_flight.batch
             refusals = batch.refusals + refused
-            await send_refusals(self._producer, self.config.dlq_topic, refusals)
+            # a DLQ record is never sent back to the DLQ (it would come round again): said loudly, then left
+            looping = [r for r in refusals if r.message.topic == self.config.dlq_topic]
+            for r in looping:
+                log.error("DLQ record %s/%d refused by ClickHouse, not re-queued: %s",
+                          r.message.partition, r.message.offset, r.reason)
+            await send_refusals(self._producer, self.config.dlq_topic,
+                                [r for r in refusals if r.message.topic != self.config.dlq_topic])
             await self._commit(batch)
             latency = 0.0 if batch.opened_at is None else time.monotonic() - batch.opened_at
             self.metrics.committed(batch.records, batch.rows(), len(refusals), batch.skipped, latency)

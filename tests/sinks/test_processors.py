@@ -114,14 +114,15 @@ def test_dlq_rows_are_keyed_by_where_the_refused_record_was_read() -> None:
     refused = record(b"{not json", offset=41)
     headers = dlq_headers(Refusal(refused, "validate", "not JSON"), at=1751414400)
     from_sink = record(b"{not json", offset=0, topic="dossier.dlq", headers=headers)
-    from_ingest = record(b"x", offset=1, topic="dossier.dlq", headers=[("motcua.errors.reason", b"bad")])
+    from_ingest = record(b"x", offset=1, topic="dossier.dlq",
+                         headers=[("motcua.errors.reason", b"bad"), ("motcua.errors.at", b"2200-01-01T00:00:00Z")])
     out = process_dlq("dossier.dlq", 0, [from_sink, from_ingest])
     assert out.table is DLQ
     first, second = row(DLQ, out.columns, 0), row(DLQ, out.columns, 1)
     assert (first["origin_topic"], first["origin_partition"], first["origin_offset"]) == ("dossier.events", 3, 41)
     assert first["stage"] == "validate" and first["source"] == "sink" and first["refused_at"] == 1751414400
     assert (second["origin_topic"], second["origin_offset"], second["reason"]) == ("dossier.dlq", 1, "bad")
-    assert second["refused_at"] == TS_MS // 1000
+    assert second["refused_at"] == TS_MS // 1000  # 2200 is beyond DateTime: the record's own time instead
     assert dict(headers)["motcua.errors.at"] == b"2025-07-02T07:00:00+07:00"
 
 
