@@ -100,6 +100,7 @@ class StreamsApp:
         self.refused = 0
         self._store_by_partition = not config.store.startswith("memory")
         self._next_emission = 0.0
+        self._kpis_ready = self._rollups_ready = False  # set by the recovery callbacks
         if config.compression == "gzip":
             use_fast_gzip()
         app = self.app = faust.App(
@@ -161,15 +162,12 @@ class StreamsApp:
         app.page("/health/", name="health")(health)
 
     async def _on_revoked(self, app: Any, revoked: set[Any], **_: Any) -> None:
-        """Forget revoked partitions at once: their new owner alone may send for them from now on."""
-        topics = self.config
-        for tp in revoked:
-            if tp.topic == topics.topics.events:
-                self.processors.pop(tp.partition, None)
-            elif tp.topic == topics.summaries_topic:
-                self.kpi_partitions.pop(tp.partition, None)
-            elif tp.topic == topics.partials_topic:
-                self.rollups.pop(tp.partition, None)
+        """Stop the KPI emission until the KPI tables are recovered: a revoked partition's rows are its new owner's.
+
+        faust processes the events already fetched before it completes a revocation, so the agents keep
+        their state until the recovery callbacks replace it; only the timer could send afterwards.
+        """
+        self._kpis_ready = self._rollups_ready = False
 
     def _batch_agent(
         self, process: Callable[[Sequence[EventT]], None], out: BatchSender
@@ -327,6 +325,7 @@ class StreamsApp:
             if q in parts:
                 parts[q].on_summary(summary)
         self.kpi_partitions = parts
+        self._kpis_ready = True
         out = self.timer_out
         for q in sorted(parts):
             for partition in range(partitions):  # the reset goes before the rows, in every partials partition
@@ -342,7 +341,7 @@ class StreamsApp:
         takes more than a tenth of the worker's time (a row is sent at most once per interval either way).
         """
         started = time.monotonic()
-        if started < self._next_emission:
+        if started < self._next_emission or not (self._kpis_ready and self._rollups_ready):
             return
         config, out = self.config, self.timer_out
         self._send_partials(out)
@@ -401,6 +400,7 @@ class StreamsApp:
                 partial = orjson.loads(value)
                 rollup.on_partial(partial.pop("province"), partial)
         self.rollups = rollups
+        self._rollups_ready = True
         log.info("partial rows partitions %s recovered", sorted(assigned))
 
     # ------------------------------------------------------------------------------------------- health
