@@ -53,6 +53,10 @@ def _start(name: str, args: list[str], env: dict[str, str], logs: Path) -> Child
     return Child(name, proc, log)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def _free_port() -> int:
     """A port nothing listens on now (another sink or worker may hold the default ones)."""
     with socket.socket() as s:
@@ -100,7 +104,6 @@ def demo(
     topic_prefix: Annotated[str, typer.Option(help="Run on <prefix>dossier.* (a demo of one's own).")] = "",
     database: Annotated[str | None, typer.Option(help="ClickHouse database (default: the stack's).")] = None,
     keep_stack: Annotated[bool, typer.Option(help="Leave the stack running if the demo started it.")] = False,
-    top_seconds: Annotated[float, typer.Option(help="Watch for this long, then stop (0: until Ctrl-C).")] = 0.0,
 ) -> None:
     """Run the pipeline on the local stack (migrations, streams worker, sink, simulator) and watch it live in
     `motcua top`; Ctrl-C stops everything the demo started."""
@@ -109,6 +112,9 @@ def demo(
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None
     codes = choose_provinces(provinces, None)
+    # Ctrl-C and SIGTERM both stop the demo through its cleanup (a shell's background job ignores SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
     say = sys.stderr.write
     started_stack = not all(s.answering for s in control.status() if s.name in ("clickhouse", "kafka"))
     if started_stack:
@@ -149,7 +155,9 @@ def demo(
         say(f"demo: provinces {', '.join(codes)}; {history} days of history, then {first_day} at x{speedup:g}; "
             f"logs in {logs}\n")
         settings = {**services.clickhouse_settings(), "database": target}
-        run_top(settings, health_url=f"http://127.0.0.1:{health_port}/health", seconds=top_seconds)
+        run_top(settings, health_url=f"http://127.0.0.1:{health_port}/health")
+    except KeyboardInterrupt:  # Ctrl-C (or SIGTERM) before the live view started: stop all the same
+        pass
     finally:
         stop.set()
         if simulator.is_alive():

@@ -116,18 +116,16 @@ def render(view: TopView) -> RenderableType:
 
 
 def run_top(settings: dict[str, Any], interval: float = 1.0, units: int = 10, once: bool = False,
-            health_url: str | None = None, seconds: float = 0.0) -> None:
-    """Refresh the view every ``interval`` seconds until interrupted or, when given, for ``seconds``
-    (``once``: print one frame)."""
+            health_url: str | None = None) -> None:
+    """Refresh the view every ``interval`` seconds until interrupted (``once``: print one frame)."""
     client = Client(**settings, connect_timeout=2, send_receive_timeout=10)
     try:
         if once:
             Console().print(render(snapshot(client, units, health_url)))
             return
         view = TopView()
-        deadline = time.monotonic() + seconds if seconds else float("inf")
         with Live(render(view), refresh_per_second=4, screen=False) as live:
-            while time.monotonic() < deadline:
+            while True:
                 try:
                     view = snapshot(client, units, health_url)
                 except Exception as error:  # ClickHouse restarting, a table not yet there: say so, retry
