@@ -169,20 +169,17 @@ def scope_id_of(cell: Cell, scope: Scope) -> str | None:
     raise ValueError(f"unknown scope {scope!r}")
 
 
-class KpiTable:
-    """KPI counts of a list of consecutive periods, per cell, from dossier summaries.
+class PeriodTable:
+    """Counts of dossiers in a list of consecutive periods; subclasses decide what a count goes into.
 
-    The batch audit fills a fixed list; the live aggregation appends periods as event time advances and
-    reads ``touched`` to know which (cell, period index) counts changed.
+    The batch audit fills a fixed list; the live aggregation appends periods as event time advances.
     """
 
-    def __init__(self, periods: Sequence[Period], calendar: WorkingCalendar, track_changes: bool = False) -> None:
+    def __init__(self, periods: Sequence[Period], calendar: WorkingCalendar) -> None:
         self.periods: list[Period] = []
         self._starts: list[float] = []
         self._ends: list[float] = []
         self._calendar = calendar
-        self.cells: dict[Cell, dict[int, Counts]] = {}
-        self.touched: set[tuple[Cell, int]] | None = set() if track_changes else None
         for period in periods:
             self.append_period(period)
 
@@ -195,15 +192,30 @@ class KpiTable:
         self._ends.append(period.end_ts)
         return len(self.periods) - 1
 
-    def add(self, s: DossierSummary, sign: int = 1) -> None:
-        """Count (or with ``sign=-1`` uncount) a dossier in every period in which it is to be processed."""
+    def span(self, s: DossierSummary) -> range:
+        """The indices of the periods in which the dossier is to be processed."""
         first = bisect_right(self._ends, s.accepted_ts)
         last = len(self.periods) - 1 if s.end_ts is None else bisect_right(self._starts, s.end_ts) - 1
-        for i in range(first, last + 1):
+        return range(first, last + 1)
+
+    def add(self, s: DossierSummary, sign: int = 1) -> None:
+        """Count (or with ``sign=-1`` uncount) a dossier in every period in which it is to be processed."""
+        for i in self.span(s):
             self.add_to_period(s, i, sign)
 
     def add_to_period(self, s: DossierSummary, i: int, sign: int = 1) -> None:
         """Count a dossier in period ``i``, which the caller knows it is to be processed in."""
+        raise NotImplementedError
+
+
+class KpiTable(PeriodTable):
+    """KPI counts per cell and period; a scope's row is the sum of its cells."""
+
+    def __init__(self, periods: Sequence[Period], calendar: WorkingCalendar) -> None:
+        self.cells: dict[Cell, dict[int, Counts]] = {}
+        super().__init__(periods, calendar)
+
+    def add_to_period(self, s: DossierSummary, i: int, sign: int = 1) -> None:
         cell = cell_of(s)
         by_period = self.cells.get(cell)
         if by_period is None:
@@ -212,8 +224,6 @@ class KpiTable:
         if counts is None:
             counts = by_period[i] = [0] * len(COUNT_FIELDS)
         add_contribution(counts, s, self._starts[i], self._ends[i], self._calendar, sign)
-        if self.touched is not None:
-            self.touched.add((cell, i))
 
     def add_all(self, summaries: Iterable[DossierSummary]) -> None:
         for s in summaries:

@@ -9,7 +9,8 @@
   province), its table keeping the latest summary per dossier and the source watermarks.
 * A **timer** sends each province's changed rows, at most once per ``kpi_interval``, as partial rows
   re-keyed by row key; the **rollup agent** sums the provinces' partials of a row (a procedure has dossiers
-  in many provinces) and the timer emits the changed sums to the KPI topic (and unit overdue-rate alerts).
+  in many provinces) and emits the changed sums to the KPI topic (and unit overdue-rate alerts) right after
+  the batch that changed them, at most once per ``kpi_interval`` (the timer sends what had to wait).
 
 In-memory state (processors, timer heaps, live KPIs) is rebuilt from the tables whenever faust has
 recovered them after a (re)assignment (``Table.on_recover``).
@@ -99,7 +100,7 @@ class StreamsApp:
         self.sent_unit_alerts: set[str] = set()
         self.refused = 0
         self._store_by_partition = not config.store.startswith("memory")
-        self._next_emission = 0.0
+        self._next_emission = self._next_rollup_emission = 0.0
         self._kpis_ready = self._rollups_ready = False  # set by the recovery callbacks
         if config.compression == "gzip":
             use_fast_gzip()
@@ -340,11 +341,20 @@ class StreamsApp:
         At most once per interval; less often while a backlog makes an emission costly, so that it never
         takes more than a tenth of the worker's time (a row is sent at most once per interval either way).
         """
-        started = time.monotonic()
-        if started < self._next_emission or not (self._kpis_ready and self._rollups_ready):
+        if not (self._kpis_ready and self._rollups_ready):
             return
-        config, out = self.config, self.timer_out
-        self._send_partials(out)
+        started = time.monotonic()
+        if started >= self._next_emission:
+            self._send_partials(self.timer_out)
+            await self.timer_out.send()
+            self._next_emission = started + min(10 * (time.monotonic() - started), MAX_EMISSION_GAP)
+        if time.monotonic() >= self._next_rollup_emission:  # sums no rollup batch has sent yet
+            self._add_rollup_rows(self.rollup_out)
+            await self.rollup_out.send()
+
+    def _add_rollup_rows(self, out: BatchSender) -> None:
+        """The rollups' changed sums as KPI rows (and unit overdue-rate alerts), queued on ``out``."""
+        config = self.config
         for rollup in list(self.rollups.values()):
             for row in rollup.changed_rows():
                 key = row_key(row)
@@ -355,8 +365,7 @@ class StreamsApp:
                 if alert is not None and alert["alert_id"] not in self.sent_unit_alerts:
                     self.sent_unit_alerts.add(alert["alert_id"])
                     out.add(config.topics.alerts, alert["alert_id"].encode(), orjson.dumps(alert))
-        await out.send()
-        self._next_emission = started + min(10 * (time.monotonic() - started), MAX_EMISSION_GAP)
+        self._next_rollup_emission = time.monotonic() + config.kpi_interval
 
     def _send_partials(self, out: BatchSender) -> None:
         """Every province's rows changed since the last call, as partial rows to the rollup."""
@@ -389,6 +398,8 @@ class StreamsApp:
             rollup.on_partial(province, partial)
             key = message.key + b"\x00" + province.encode()
             self._write(self.partials, event, key, message.value, self.rollup_out)
+        if self._rollups_ready and time.monotonic() >= self._next_rollup_emission:
+            self._add_rollup_rows(self.rollup_out)
 
     async def _recover_rollups(self) -> None:
         """Rebuild the rollups of the assigned partials partitions; the next emission re-sends their rows."""

@@ -9,6 +9,7 @@ the events that caused them are committed (at-least-once, as with faust's own se
 
 from __future__ import annotations
 
+import asyncio
 import zlib
 from collections.abc import Callable
 from typing import Any
@@ -28,6 +29,7 @@ class BatchSender:
         self._producer = producer  # the started AIOKafkaProducer (faust starts it after this is built)
         self._partition_counts: dict[str, int] = {}
         self._pending: dict[tuple[str, int | None], list[tuple[bytes | None, bytes | None, Headers]]] = {}
+        self._sending = asyncio.Lock()  # two tasks sending through one sender: in the order they queued
 
     def add(
         self,
@@ -42,6 +44,10 @@ class BatchSender:
 
     async def send(self) -> None:
         """Hand every queued record to the producer (delivery completes in the background, or at flush)."""
+        async with self._sending:
+            await self._send()
+
+    async def _send(self) -> None:
         producer = self._producer()
         pending, self._pending = self._pending, {}
         by_partition: dict[tuple[str, int], list[tuple[bytes | None, bytes | None, Headers]]] = {}
