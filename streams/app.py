@@ -37,6 +37,7 @@ from kafka import KafkaAdminClient
 
 from dossier.calendar import default_calendar, format_instant
 from dossier.contract import ClockTick, InvalidRecord, parse_timestamp
+from dossier.lifecycle import DossierSummary
 from dossier.transitions import unit_rate_alert
 from streams.codec import (
     WatermarkRecord,
@@ -45,6 +46,7 @@ from streams.codec import (
     decode_summaries_record,
     encode_dossier,
     encode_float,
+    encode_summaries_record,
     encode_summary_record,
     encode_watermark_record,
 )
@@ -53,14 +55,19 @@ from streams.dlq import dlq_headers
 from streams.kpi_partition import KpiPartition
 from streams.partition import NO_WATERMARK, PartitionProcessor, decode_record
 from streams.rollup import Rollup, row_key
-from streams.sender import BatchSender, key_partition, use_fast_gzip
+from streams.sender import BatchSender, in_chunks, key_partition, use_fast_gzip
 
 log = logging.getLogger(__name__)
 
 KPI_ROW_SCHEMA = "kpi-row/1"
 EXIT_PROCESSING_FAILED = 70  # EX_SOFTWARE
 MAX_EMISSION_GAP = 10.0  # seconds: however costly an emission, rows are sent at least this often
-RESET_KEY = b"\x00reset"
+TICKS_PER_INTERVAL = 4
+RESET_KEY = b"\x00reset"  # partials records: a reset of a summaries partition's provinces, or
+PARTIALS_KEY = b"\x00rows"  # a list of partial rows, all of one partials partition
+PARTIALS_PER_RECORD = 200  # ~150 KB of JSON: well within a producer batch (512 KiB) and a broker message
+SUMMARIES_KEY = b"\x00summaries"  # summaries records: several dossier summaries of one partition
+SUMMARIES_PER_RECORD = 400  # ~150 KB of msgpack
 _META = b"\x00"  # table keys of partition metadata (watermarks) start with it; dossier ids never do
 
 
@@ -98,6 +105,7 @@ class StreamsApp:
         self.kpi_partitions: dict[int, KpiPartition] = {}
         self.rollups: dict[int, Rollup] = {}
         self.sent_unit_alerts: set[str] = set()
+        self._province_partitions: dict[str, int] = {}
         self.refused = 0
         self._store_by_partition = not config.store.startswith("memory")
         self._next_emission = self._next_rollup_emission = 0.0
@@ -153,7 +161,8 @@ class StreamsApp:
             app.agent(self.partials_topic, name="rollup", concurrency=1)(
                 self._batch_agent(self.process_rollup_batch, self.rollup_out)
             )
-            app.timer(interval=config.kpi_interval, name="emit-kpis")(self._emit_kpis)
+            # ticks four times per interval: what is due waits a quarter of it, not a whole one
+            app.timer(interval=config.kpi_interval / TICKS_PER_INTERVAL, name="emit-kpis")(self._emit_kpis)
         app.on_partitions_revoked.connect(self._on_revoked)
 
         async def health(web: Any, request: Any) -> Any:
@@ -242,19 +251,25 @@ class StreamsApp:
         for key, record in out.alerts:
             sender.add(topics.alerts, key.encode(), orjson.dumps(record))
         partitions = self.config.partitions
+        by_partition: dict[int, list[bytes]] = {}
         for summary in out.summaries.values():
-            province = summary.province.encode()
-            sender.add(
-                self.config.summaries_topic,
-                province,
-                encode_summary_record(summary),
-                key_partition(province, partitions),
-            )
+            q = self._province_partition(summary.province)
+            by_partition.setdefault(q, []).append(encode_summary_record(summary))
+        for q, encoded in by_partition.items():
+            for chunk in in_chunks(encoded, SUMMARIES_PER_RECORD):
+                sender.add(self.config.summaries_topic, SUMMARIES_KEY, encode_summaries_record(chunk), q)
         if processor.watermark_changed and processor.watermark > NO_WATERMARK:
             record = encode_watermark_record(processor.partition, processor.watermark, partitions)
             for q in range(partitions):
                 sender.add(self.config.summaries_topic, None, record, q)
         processor.watermark_changed = False
+
+    def _province_partition(self, province: str) -> int:
+        """The summaries partition of a province (cached: Kafka's partitioner is slow in pure Python)."""
+        q = self._province_partitions.get(province)
+        if q is None:
+            q = self._province_partitions[province] = key_partition(province.encode(), self.config.partitions)
+        return q
 
     async def _recover_dossiers(self) -> None:
         """Rebuild the processors of the assigned partitions from the table; re-send uncommitted outputs."""
@@ -300,7 +315,13 @@ class StreamsApp:
             if kpis is None:
                 continue
             record = decode_summaries_record(message.value)
-            if isinstance(record, WatermarkRecord):
+            if isinstance(record, list):
+                for encoded in record:
+                    summary = decode_summaries_record(encoded)
+                    assert isinstance(summary, DossierSummary)
+                    kpis.on_summary(summary)
+                    self._write(self.summaries, event, summary.dossier_id.encode(), encoded, self.kpi_out)
+            elif isinstance(record, WatermarkRecord):
                 kpis.on_watermark(record.source_partition, record.watermark, record.source_partitions)
                 key = _watermark_key(message.partition, record.source_partition)
                 value = encode_float(kpis.source_watermarks[record.source_partition])
@@ -321,7 +342,7 @@ class StreamsApp:
                     parts[int(q)].on_watermark(int(source), decode_float(value), partitions)
                 continue
             summary = decode_summaries_record(value)
-            assert not isinstance(summary, WatermarkRecord)
+            assert isinstance(summary, DossierSummary)
             q = key_partition(summary.province.encode(), partitions)
             if q in parts:
                 parts[q].on_summary(summary)
@@ -346,8 +367,9 @@ class StreamsApp:
         started = time.monotonic()
         if started >= self._next_emission:
             self._send_partials(self.timer_out)
+            cost = time.monotonic() - started  # the computing only: while sending, the agents run too
+            self._next_emission = started + max(self.config.kpi_interval, min(10 * cost, MAX_EMISSION_GAP))
             await self.timer_out.send()
-            self._next_emission = started + min(10 * (time.monotonic() - started), MAX_EMISSION_GAP)
         if time.monotonic() >= self._next_rollup_emission:  # sums no rollup batch has sent yet
             self._add_rollup_rows(self.rollup_out)
             await self.rollup_out.send()
@@ -368,13 +390,17 @@ class StreamsApp:
         self._next_rollup_emission = time.monotonic() + config.kpi_interval
 
     def _send_partials(self, out: BatchSender) -> None:
-        """Every province's rows changed since the last call, as partial rows to the rollup."""
-        config = self.config
+        """Every province's rows changed since the last call, as partial rows to the rollup: one record per
+        partials partition (a row's partition is its key's), which spares faust's per-message cost."""
+        partitions = self.config.partitions
+        by_partition: dict[int, list[dict[str, Any]]] = {}
         for kpis in list(self.kpi_partitions.values()):
             for province, row in kpis.changed_rows():
-                key = row_key(row).encode()
-                value = orjson.dumps({"province": province, **row})
-                out.add(config.partials_topic, key, value, key_partition(key, config.partitions))
+                q = key_partition(row_key(row).encode(), partitions)
+                by_partition.setdefault(q, []).append({"province": province, **row})
+        for q, partials in by_partition.items():
+            for chunk in in_chunks(partials, PARTIALS_PER_RECORD):
+                out.add(self.config.partials_topic, PARTIALS_KEY, orjson.dumps(chunk), q)
 
     # ------------------------------------------------------------------------------------ rollup agent
 
@@ -384,20 +410,22 @@ class StreamsApp:
             rollup = self.rollups.get(message.partition)
             if rollup is None:
                 continue
-            partial = orjson.loads(message.value)
-            if "reset" in partial:
+            payload = orjson.loads(message.value)
+            if message.key == RESET_KEY:
                 dropped = rollup.reset(
-                    lambda province, q=partial["reset"], n=self.config.partitions: (
+                    lambda province, q=payload["reset"], n=self.config.partitions: (
                         key_partition(province.encode(), n) == q
                     )
                 )
                 for key, province in dropped:
                     self._write(self.partials, event, f"{key}\x00{province}".encode(), None, self.rollup_out)
                 continue
-            province = partial.pop("province")
-            rollup.on_partial(province, partial)
-            key = message.key + b"\x00" + province.encode()
-            self._write(self.partials, event, key, message.value, self.rollup_out)
+            for partial in payload:
+                stored = orjson.dumps(partial)
+                province = partial.pop("province")
+                rollup.on_partial(province, partial)
+                key = f"{row_key(partial)}\x00{province}".encode()
+                self._write(self.partials, event, key, stored, self.rollup_out)
         if self._rollups_ready and time.monotonic() >= self._next_rollup_emission:
             self._add_rollup_rows(self.rollup_out)
 

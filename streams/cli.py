@@ -18,6 +18,7 @@ def worker() -> None:
 
     from stack.topics import ensure_topics
     from streams.app import StreamsApp
+    from streams.collector import freeze_survivors_of_full_collections
     from streams.config import StreamsConfig, internal_topics
 
     config = StreamsConfig.from_env()
@@ -27,6 +28,7 @@ def worker() -> None:
     except TopicAlreadyExistsError:  # another worker created them at the same moment
         ensure_topics(config.bootstrap, 1, internal_topics(config))
     streams = StreamsApp(config)
+    freeze_survivors_of_full_collections()
     Worker(streams.app, loglevel=config.loglevel).execute_from_commandline()
 
 

@@ -2,7 +2,9 @@
 
 * A dossier's table value: its partition, its deduplicated events (source offset and original bytes, in
   arrival order) and the timer transitions already fired (with the source offset that fired them).
-* A record of the internal summaries topic: a dossier's new summary, or a source partition's watermark.
+* A record of the internal summaries topic: a dossier's new summary, several of them (one message per
+  batch and partition: faust's per-message cost is the larger part of a small record's), or a source
+  partition's watermark.
 
 Events are kept as the bytes that were sent, not as a decoded form: the contract decoder is the only
 reader of an event, here as everywhere, and the table stays readable by any later version of the code.
@@ -50,7 +52,7 @@ def decode_float(data: bytes) -> float:
 
 
 _SUMMARY_FIELDS = tuple(f.name for f in fields(DossierSummary))
-SUMMARY, WATERMARK = 0, 1
+SUMMARY, WATERMARK, SUMMARIES = 0, 1, 2
 
 
 def summary_tuple(s: DossierSummary) -> tuple[object, ...]:
@@ -68,6 +70,11 @@ def encode_summary_record(s: DossierSummary) -> bytes:
     return _encoder.encode((SUMMARY, summary_tuple(s)))
 
 
+def encode_summaries_record(encoded_summaries: list[bytes]) -> bytes:
+    """Several summary records (each as ``encode_summary_record`` made it) in one message."""
+    return _encoder.encode((SUMMARIES, encoded_summaries))
+
+
 def encode_watermark_record(source_partition: int, watermark: float, source_partitions: int) -> bytes:
     return _encoder.encode((WATERMARK, source_partition, watermark, source_partitions))
 
@@ -79,10 +86,13 @@ class WatermarkRecord:
     source_partitions: int
 
 
-def decode_summaries_record(data: bytes) -> DossierSummary | WatermarkRecord:
+def decode_summaries_record(data: bytes) -> DossierSummary | WatermarkRecord | list[bytes]:
+    """A summary, a watermark, or several encoded summary records (to decode one by one)."""
     record = _decoder.decode(data)
     if record[0] == SUMMARY:
         return summary_from_tuple(record[1])
     if record[0] == WATERMARK:
         return WatermarkRecord(record[1], float(record[2]), record[3])
+    if record[0] == SUMMARIES:
+        return list(record[1])
     raise ValueError(f"unknown summaries record type {record[0]!r}")

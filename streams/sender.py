@@ -11,12 +11,19 @@ from __future__ import annotations
 
 import asyncio
 import zlib
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 from kafka.partitioner.default import murmur2
 
 Headers = list[tuple[str, bytes]]
+T = TypeVar("T")
+
+
+def in_chunks(items: list[T], size: int) -> Iterator[list[T]]:
+    """``items`` in consecutive lists of at most ``size`` (records grouped into messages of bounded size)."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def key_partition(key: bytes, partitions: int) -> int:
