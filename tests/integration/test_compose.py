@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +45,7 @@ def test_services_and_commands() -> None:
     assert services["grafana"]["image"].startswith("grafana/grafana:")
     assert "grafana-clickhouse-datasource" in services["grafana"]["environment"]["GF_PLUGINS_PREINSTALL"]
     # the app services run the very commands of the local CLI
-    assert services["streams"]["command"] == ["motcua", "streams"]
+    assert services["streams"]["command"] == ["motcua", "streams", "worker"]
     assert services["sink"]["command"] == ["motcua", "sink"]
     assert services["ingest"]["command"] == ["motcua", "ingest", "serve"]
     assert services["topics"]["command"] == ["motcua", "stack", "topics"]
@@ -62,3 +64,14 @@ def test_the_app_image_holds_every_package_the_project_installs() -> None:
     wanted = {name.rstrip("*") for name in packages["include"]}
     assert wanted <= copied, f"the Dockerfile does not copy {sorted(wanted - copied)}"
     assert {"pyproject.toml", "README.md"} <= copied
+
+
+@pytest.mark.parametrize("service", ["streams", "sink", "ingest", "topics"])
+def test_every_app_service_runs_a_command_not_a_group(service: str) -> None:
+    """A command group (``motcua streams``) would print its usage and exit 2: the container would never run."""
+    command = _compose()["services"][service]["command"]
+    motcua = Path(sys.executable).parent / command[0]
+    shown = subprocess.run([str(motcua), *command[1:], "--help"], capture_output=True, text=True, check=False)
+    assert shown.returncode == 0, shown.stderr
+    usage = next(line for line in shown.stdout.splitlines() if "Usage:" in line)
+    assert "COMMAND [ARGS]" not in usage, usage
