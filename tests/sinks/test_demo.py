@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
 
 import pytest
 from clickhouse_driver import Client
@@ -24,17 +25,19 @@ def test_the_demo_runs_the_pipeline_and_ctrl_c_stops_what_it_started(kafka_boots
                             env={**os.environ, "COLUMNS": "160"})
 
     def landed() -> tuple[int, int, int]:
+        """Events, transitions, and the province day rows the live view shows."""
         try:
             return tuple(ch.execute(
-                f"SELECT (SELECT count() FROM {unique_name}.events_unique), (SELECT count() FROM {unique_name}.kpis),"
-                f" (SELECT count() FROM {unique_name}.transitions)"
+                f"SELECT (SELECT count() FROM {unique_name}.events_unique), (SELECT count() FROM {unique_name}.kpis"
+                f" WHERE scope = 'province' AND period = 'day'), (SELECT count() FROM {unique_name}.transitions)"
             )[0])
         except Exception:  # not migrated yet
             return (0, 0, 0)
 
     try:
-        wait_until("events, transitions and KPI rows in ClickHouse",
+        wait_until("events, transitions and province day KPI rows in ClickHouse",
                    lambda: min(landed()) > 0 and landed()[0] > 1000, timeout=120, every=1.0)
+        time.sleep(3)  # the live view refreshes every second: let it show them before Ctrl-C
         demo.send_signal(signal.SIGINT)  # what Ctrl-C sends
         stdout, stderr = (out.decode() for out in demo.communicate(timeout=90))
         assert demo.returncode == 0, stderr
