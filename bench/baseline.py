@@ -70,6 +70,14 @@ MESSAGE_BYTES = 500
 BATCHED = {"linger_ms": 10, "batch_size": 256 * 1024}
 
 
+def write_result(out: Path, result: dict[str, Any], markdown: Callable[[dict[str, Any]], str]) -> None:
+    """A benchmark's result as JSON at ``out`` and as Markdown beside it (also printed)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    out.with_suffix(".md").write_text(markdown(result))
+    print(markdown(result))
+
+
 def machine() -> dict[str, Any]:
     """What the numbers were measured on (the machine is shared: the load average says how busy)."""
     cpu = next(
@@ -276,10 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS / "baseline.json", help="also writes the .md beside it")
     args = parser.parse_args(argv)
     result = run(args.repetitions, args.messages, args.rows)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    args.out.with_suffix(".md").write_text(markdown(result))
-    print(markdown(result))
+    write_result(args.out, result, markdown)
     return 0
 
 

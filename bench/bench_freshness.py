@@ -15,10 +15,8 @@ Run: ``python -m bench.bench_freshness`` (writes ``bench/results/freshness-1000e
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,7 +32,7 @@ import orjson
 from clickhouse_driver import Client
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
-from bench.baseline import machine, software
+from bench.baseline import machine, software, write_result
 from dossier import catalog
 from dossier.calendar import format_instant
 from producers.kafka import LOW_LATENCY, EventProducer
@@ -49,11 +47,6 @@ MOTCUA = str(Path(sys.executable).parent / "motcua")
 PROBE_UNIT = "PROBE.FRESHNESS"
 PROVINCES = [p.code for p in catalog.provinces()][:12]
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _answers(url: str) -> bool:
@@ -193,7 +186,7 @@ def run(rate: float, seconds: float, probe_every: float, batch_seconds: float, k
     migrate(client, database)
     logs = services.home() / "bench"
     logs.mkdir(parents=True, exist_ok=True)
-    streams_port, sink_port = _free_port(), _free_port()
+    streams_port, sink_port = services.free_port(), services.free_port()
     datadir = logs / f"streams-{run_id}"
     datadir.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "MOTCUA_STREAMS_TOPIC_PREFIX": prefix, "MOTCUA_STREAMS_APP_ID": f"{prefix}streams",
@@ -297,10 +290,7 @@ def main(argv: list[str] | None = None) -> int:
         "target": "p99 <= 2 s",
     }
     result["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    args.out.with_suffix(".md").write_text(markdown(result))
-    print(markdown(result))
+    write_result(args.out, result, markdown)
     return 0
 
 

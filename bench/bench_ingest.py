@@ -16,7 +16,6 @@ import asyncio
 import json
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,11 +37,6 @@ from stack.topics import TopicSpec, ensure_topics
 RESULTS = Path(__file__).parent / "results"
 TOKEN = "bench-ingest-token"
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _batches(size: int, count: int) -> list[bytes]:
@@ -146,7 +140,7 @@ def main() -> None:
     topic = f"bench.ingest.{int(time.time())}"
     ensure_topics(bootstrap, 1, (TopicSpec(topic, 6),))
     bodies = _batches(args.batch, 400)
-    port = _free_port()
+    port = services.free_port()
     url = f"http://127.0.0.1:{port}/v1/events"
     with tempfile.TemporaryDirectory() as tmp:
         sources = Path(tmp) / "sources.json"

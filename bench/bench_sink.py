@@ -33,7 +33,7 @@ from aiokafka.structs import ConsumerRecord
 from clickhouse_driver import Client
 from kafka import KafkaConsumer, TopicPartition
 
-from bench.baseline import clickhouse_insert_rate, machine, software
+from bench.baseline import clickhouse_insert_rate, machine, software, write_result
 from dossier.contract import InvalidRecord, decode_event
 from producers.kafka import EventProducer
 from producers.simulator.stream import simulate
@@ -229,10 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "runs": runs,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    args.out.with_suffix(".md").write_text(markdown(result))
-    print(markdown(result))
+    write_result(args.out, result, markdown)
     return 0
 
 

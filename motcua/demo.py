@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -55,13 +54,6 @@ def _start(name: str, args: list[str], env: dict[str, str], logs: Path) -> Child
 
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
-
-
-def _free_port() -> int:
-    """A port nothing listens on now (another sink or worker may hold the default ones)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _stop(child: Child, timeout: float = 30.0) -> str:
@@ -140,14 +132,14 @@ def demo(
                 topics.TopicSpec(f"{topic_prefix}{t.name}", t.partitions, t.configs) for t in topics.PIPELINE_TOPICS
             ))
         run_migrations(target, echo=False)
-        streams_port = _free_port()
+        streams_port = services.free_port()
         streams_data = logs / f"{topic_prefix}streams-{streams_port}"
         streams_data.mkdir(parents=True, exist_ok=True)  # faust creates only the last level of its data dir
         streams_env = {"MOTCUA_STREAMS_TOPIC_PREFIX": topic_prefix, "MOTCUA_STREAMS_WEB_PORT": str(streams_port),
                        "MOTCUA_STREAMS_APP_ID": f"{topic_prefix}motcua-streams",
                        "MOTCUA_STREAMS_DATADIR": str(streams_data)}
         children.append(_start("streams", ["streams", "worker"], streams_env, logs))
-        health_port = _free_port()
+        health_port = services.free_port()
         children.append(_start("sink", ["sink", "--topic-prefix", topic_prefix, "--group",
                                         f"{topic_prefix}motcua-sink", "--database", target, "--health-port",
                                         str(health_port), "--batch-seconds", "0.5"], {}, logs))

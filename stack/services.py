@@ -25,6 +25,7 @@ the whole stack (``MOTCUA_PORT_OFFSET=1000``) or one port (``MOTCUA_KAFKA_PORT=2
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -169,3 +170,10 @@ def clickhouse_settings() -> dict[str, Any]:
 
 def clickhouse_http_url() -> str:
     return f"http://{clickhouse_settings()['host']}:{clickhouse_ports().http}/"
+
+
+def free_port() -> int:
+    """A local TCP port nothing listens on now (for a second sink, worker or ingest beside the defaults)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

@@ -6,7 +6,6 @@ import collections
 import http.client
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -19,6 +18,7 @@ import pytest
 
 from producers.simulator.stream import simulate
 from producers.sources import hash_token
+from stack.services import free_port
 from tests.producers.helpers import read_topic
 
 pytestmark = pytest.mark.integration
@@ -27,11 +27,6 @@ TOKEN = "sigkill-test-token"
 EVENTS = [orjson.loads(e.value) for e in simulate(9, ["04"], date(2025, 7, 7), date(2025, 7, 12))]
 BATCH = 50
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start(port: int, topic: str, sources: Path, log: Path) -> subprocess.Popen[bytes]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -43,6 +42,7 @@ from sinks.batch import Batch
 from sinks.migrate import migrate
 from sinks.processors import PROCESSORS
 from sinks.writer import ClickHouseWriter
+from stack.services import free_port
 from stack.topics import TopicSpec, ensure_topics
 
 MOTCUA = str(Path(sys.executable).parent / "motcua")
@@ -141,11 +141,6 @@ def fresh_database(client: Client, name: str) -> str:
     migrate(client, name)
     return name
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_until(what: str, predicate: Callable[[], bool], timeout: float, every: float = 0.2) -> None:

@@ -13,7 +13,8 @@ from sinks.batch import Batch
 from sinks.processors import process_events
 from sinks.writer import Backoff, ClickHouseWriter, Stopped
 from stack import services
-from tests.sinks.pipeline import free_port, fresh_database
+from stack.services import free_port
+from tests.sinks.pipeline import fresh_database
 
 pytestmark = pytest.mark.integration
 

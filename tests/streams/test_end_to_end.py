@@ -11,7 +11,6 @@ order; every alert must come once after deduplication by id.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import time
 import urllib.request
@@ -30,6 +29,7 @@ from dossier.contract import ClockTick, InvalidRecord, parse_timestamp
 from dossier.kpi import SCOPES
 from dossier.periods import PERIOD_KINDS
 from producers.kafka import EventProducer
+from stack.services import free_port
 from streams.codec import decode_dossier
 from streams.config import Topics
 from streams.partition import PartitionProcessor, decode_record
@@ -83,11 +83,6 @@ def expected_rows(events_file: Path) -> dict[str, dict[str, Any]]:
                 rows[f"{scope}/{row['scope_id']}/{kind}/{row['period_start']}"] = row
     return rows
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def loaded_pipeline(bootstrap: str, name: str, events_file: Path) -> tuple[str, str, Topics]:
