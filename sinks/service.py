@@ -28,6 +28,7 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
+from motcua.aiokafka_gzip import use_fast_gzip
 from sinks.batch import Batch
 from sinks.config import SinkConfig
 from sinks.dlq import send_refusals
@@ -233,6 +234,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 async def run_sink(config: SinkConfig, stop: asyncio.Event | None = None, metrics: SinkMetrics | None = None) -> None:
     """Run a sink until ``stop`` is set (or SIGINT/SIGTERM when no event is given)."""
     sys.setswitchinterval(GIL_SWITCH_INTERVAL)
+    use_fast_gzip()
     if stop is None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

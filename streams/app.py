@@ -39,6 +39,7 @@ from dossier.calendar import default_calendar, format_instant
 from dossier.contract import ClockTick, InvalidRecord, parse_timestamp
 from dossier.lifecycle import DossierSummary
 from dossier.transitions import unit_rate_alert
+from motcua.aiokafka_gzip import use_fast_gzip
 from streams.codec import (
     WatermarkRecord,
     decode_dossier,
@@ -55,7 +56,7 @@ from streams.dlq import dlq_headers
 from streams.kpi_partition import KpiPartition
 from streams.partition import NO_WATERMARK, PartitionProcessor, decode_record
 from streams.rollup import Rollup, row_key
-from streams.sender import BatchSender, in_chunks, key_partition, use_fast_gzip
+from streams.sender import BatchSender, in_chunks, key_partition
 
 log = logging.getLogger(__name__)
 

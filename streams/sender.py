@@ -10,7 +10,6 @@ the events that caused them are committed (at-least-once, as with faust's own se
 from __future__ import annotations
 
 import asyncio
-import zlib
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -77,21 +76,3 @@ class BatchSender:
                     if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
                         raise ValueError(f"a record of {len(value or b'')} bytes is larger than a producer batch")
             await producer.send_batch(batch, topic, partition=partition)
-
-
-def use_fast_gzip() -> None:
-    """Make aiokafka gzip its batches at level 1 instead of its fixed level 9 (it has no setting for it).
-
-    Level 1 is several times faster for somewhat larger batches (measured for kafka-python by
-    bench/bench_producers.py); still plain gzip for every reader. Process-wide.
-    """
-    import aiokafka.codec
-    import aiokafka.record._crecords.default_records as c_records  # type: ignore[import-not-found]
-    import aiokafka.record.default_records as py_records
-
-    for module in (aiokafka.codec, py_records, c_records):
-        module.gzip_encode = _gzip_level_1
-
-
-def _gzip_level_1(payload: bytes, compresslevel: int | None = None) -> bytes:
-    return zlib.compress(payload, 1, wbits=31)  # wbits 31: a gzip member, as aiokafka's own encoder writes
