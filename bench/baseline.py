@@ -70,6 +70,12 @@ MESSAGE_BYTES = 500
 BATCHED = {"linger_ms": 10, "batch_size": 256 * 1024}
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system, all threads) a running process has used so far, from ``/proc``."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def write_result(out: Path, result: dict[str, Any], markdown: Callable[[dict[str, Any]], str]) -> None:
     """A benchmark's result as JSON at ``out`` and as Markdown beside it (also printed)."""
     out.parent.mkdir(parents=True, exist_ok=True)
