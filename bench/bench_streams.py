@@ -3,6 +3,8 @@
 In the same run, on the same topic:
   * the raw baseline: one aiokafka consumer reading the whole backlog and doing nothing else
     (`bench.baseline.aiokafka_consumer_rate`), then the same plus decoding every record with the contract;
+  * faust's floor: a faust worker that reads the backlog in the worker's batches and does nothing else
+    (`bench/faust_floor.py`);
   * `motcua streams worker` subprocesses (real Kafka): records/s while the group's committed offsets
     advance (start-up excluded), records/s from process start to lag 0, records per CPU second.
 
@@ -20,6 +22,7 @@ import asyncio
 import contextlib
 import json
 import os
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -29,7 +32,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from kafka import KafkaConsumer, TopicPartition
 
-from bench.baseline import aiokafka_consumer_rate, machine, software
+from bench.baseline import aiokafka_consumer_rate, machine, process_cpu_seconds, software
 from bench.bench_kpi import dataset
 from dossier.contract import InvalidRecord, decode_event
 from stack import services
@@ -88,17 +91,13 @@ async def _decode_all(bootstrap: str, topic: str, messages: int) -> dict[str, fl
         await consumer.stop()
 
 
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def run_worker(
-    bootstrap: str, prefix: str, app_id: str, stages: str, watch: list[str], workdir: Path
+    bootstrap: str, prefix: str, app_id: str, stages: str, watch: list[str], workdir: Path,
+    command: list[str] | None = None,
 ) -> dict[str, Any]:
     """Start one worker (``stages``); sample its group's committed lag on ``watch`` every half second until 0."""
     env = worker_env(bootstrap, app_id, prefix, 16099, workdir / f"data-{stages}", MOTCUA_STREAMS_STAGES=stages)
-    worker = WorkerProcess(env, workdir / f"worker-{stages}.log").start()
+    worker = WorkerProcess(env, workdir / f"worker-{stages}.log", command).start()
     assert worker.proc is not None
     started = time.perf_counter()
     samples: list[tuple[float, int]] = []
@@ -109,7 +108,7 @@ def run_worker(
             if lag is not None:
                 samples.append((now, lag))
             if lag == 0:
-                cpu = _cpu_seconds(worker.proc.pid)
+                cpu = process_cpu_seconds(worker.proc.pid)
                 break
             if now > 3600 or not worker.alive():
                 raise RuntimeError(f"worker did not drain {watch} (lag {lag}); see {workdir}")
@@ -143,7 +142,7 @@ def records_in(bootstrap: str, topics: list[str]) -> int:
 def write_results(result: dict[str, Any]) -> None:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "streams-throughput.json").write_text(json.dumps(result, indent=2) + "\n")
-    raw, decode = result["raw_aiokafka"], result["aiokafka_plus_decode"]
+    raw, decode, floor = result["raw_aiokafka"], result["aiokafka_plus_decode"], result["faust_reading_only"]
     dossiers, kpis, whole = result["dossier_stage"], result["kpi_stages"], result["whole_worker"]
     events = result["events"]
 
@@ -164,6 +163,8 @@ def write_results(result: dict[str, Any]) -> None:
         "|---|---:|---:|---:|---|",
         f"| raw aiokafka consumer, same topic | {raw['per_second']:,.0f} events/s | | | reads only |",
         f"| aiokafka + contract decoding | {decode['per_second']:,.0f} events/s | | | `decode_event` per record |",
+        line("faust worker reading only", floor, "events/s",
+             "`bench/faust_floor.py`: same batches, no processing: faust's own cost per message"),
         line("worker, dossier stage only", dossiers, "events/s", "state, DLQ, transitions, timers, alerts, summaries"),
         line("worker, KPI stages only", kpis, "messages/s",
              f"{kpis['records']:,} messages of summaries and partial rows (grouped); the {events:,} events' "
@@ -172,7 +173,8 @@ def write_results(result: dict[str, Any]) -> None:
         line("**worker, all stages**", whole, "events/s", "what one worker drains on this machine"),
         "",
         f"Whole worker / raw consumer: {whole['per_second_while_committing'] / raw['per_second']:.3f}; "
-        f"dossier stage / raw consumer: {dossiers['per_second_while_committing'] / raw['per_second']:.3f}.",
+        f"dossier stage / raw consumer: {dossiers['per_second_while_committing'] / raw['per_second']:.3f}; "
+        f"faust reading only / raw consumer: {floor['per_second_while_committing'] / raw['per_second']:.3f}.",
         "",
     ]
     (RESULTS / "streams-throughput.md").write_text("\n".join(lines))
@@ -198,6 +200,9 @@ def main() -> None:
     workdir = Path("var/bench") / prefix.rstrip(".")
     workdir.mkdir(parents=True, exist_ok=True)
     staged, whole = f"{prefix}staged", f"{prefix}whole"
+    floor = run_worker(bootstrap, prefix, f"{prefix}faust-floor", "dossiers", [topics.events], workdir,
+                       [sys.executable, "-m", "bench.faust_floor"])
+    print(f"faust reading only: {floor['per_second_while_committing']:,.0f} events/s", flush=True)
     dossiers = run_worker(bootstrap, prefix, staged, "dossiers", [topics.events], workdir)
     print(f"dossier stage: {dossiers['per_second_while_committing']:,.0f} events/s", flush=True)
     internal = [f"{staged}-summaries", f"{staged}-kpi-partials"]
@@ -213,6 +218,7 @@ def main() -> None:
             "events": loaded,
             "raw_aiokafka": raw_result,
             "aiokafka_plus_decode": decode,
+            "faust_reading_only": floor,
             "dossier_stage": dossiers,
             "kpi_stages": kpis,
             "whole_worker": both,

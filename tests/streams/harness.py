@@ -99,16 +99,17 @@ def wait_until(condition: Callable[[], Any], timeout: float, what: str, every: f
 
 
 class WorkerProcess:
-    """One `motcua streams worker` subprocess, its log in a file."""
+    """One `motcua streams worker` subprocess (or another ``command`` with its environment), its log in a file."""
 
-    def __init__(self, env: dict[str, str], log: Path) -> None:
+    def __init__(self, env: dict[str, str], log: Path, command: list[str] | None = None) -> None:
         self.env, self.log = env, log
+        self.command = command or [*MOTCUA, "streams", "worker"]
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> WorkerProcess:
         out = self.log.open("ab")
         self.proc = subprocess.Popen(
-            [*MOTCUA, "streams", "worker"], env=self.env, stdout=out, stderr=subprocess.STDOUT, cwd=REPO
+            self.command, env=self.env, stdout=out, stderr=subprocess.STDOUT, cwd=REPO
         )
         out.close()
         return self
