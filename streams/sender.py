@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from kafka.partitioner.default import murmur2
@@ -25,8 +26,12 @@ def in_chunks(items: list[T], size: int) -> Iterator[list[T]]:
         yield items[start : start + size]
 
 
+@lru_cache(maxsize=1 << 16)
 def key_partition(key: bytes, partitions: int) -> int:
-    """Kafka's default partitioner (murmur2) on a key, as the Java client and aiokafka compute it."""
+    """Kafka's default partitioner (murmur2) on a key, as the Java client and aiokafka compute it.
+
+    Cached: murmur2 is pure Python, and the KPI rows' keys come back at every emission.
+    """
     return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
