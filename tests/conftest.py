@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from clickhouse_driver import Client
@@ -22,6 +23,25 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "integration: needs the real local Kafka and ClickHouse (`motcua stack up`; `make test` does it)"
     )
+
+
+LOG_TAIL_LINES = 60
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
+    """A failed test's subprocess logs (``*.log`` under its ``tmp_path``) go into the report, tail first.
+
+    The servers and workers such tests start log to files that pytest deletes a few runs later; in CI the
+    report is all there is to read.
+    """
+    report = yield
+    tmp_path = getattr(item, "funcargs", {}).get("tmp_path")
+    if report.failed and isinstance(tmp_path, Path):
+        for log in sorted(tmp_path.rglob("*.log")):
+            tail = log.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
+            report.sections.append((f"last {len(tail)} lines of {log.relative_to(tmp_path)}", "\n".join(tail)))
+    return report
 
 
 @pytest.fixture(scope="session")
