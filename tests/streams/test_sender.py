@@ -1,12 +1,18 @@
-"""The worker's partitioner must agree with the Kafka clients', or keyed records would land elsewhere."""
+"""The worker's sender: its partitioner agrees with the Kafka clients', its batches leave without lingering."""
 
 from __future__ import annotations
 
+import asyncio
+import time
+
+import pytest
+from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.sender import in_chunks, key_partition
+from stack.topics import TopicSpec, ensure_topics
+from streams.sender import BatchSender, in_chunks, key_partition
 
 
 @given(st.binary(min_size=1, max_size=80), st.integers(min_value=1, max_value=64))
@@ -27,3 +33,26 @@ def test_in_chunks_keeps_order_and_bounds_sizes() -> None:
     chunks = list(in_chunks(items, 400))
     assert [len(c) for c in chunks] == [400, 400, 201]
     assert [x for c in chunks for x in c] == items
+
+
+@pytest.mark.integration
+def test_sent_batches_do_not_wait_for_the_producers_linger(kafka_bootstrap: str, unique_name: str) -> None:
+    """Every batch the sender hands over is complete: it must leave at once, not after ``linger_ms``."""
+    ensure_topics(kafka_bootstrap, 1, (TopicSpec(unique_name, 2, {}),))
+
+    async def delivery_seconds() -> float:
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", linger_ms=3000)
+        await producer.start()
+        try:
+            sender = BatchSender(lambda: producer)
+            await producer.send_and_wait(unique_name, b"warm-up", key=b"k", partition=0)
+            started = time.monotonic()
+            for i in range(100):
+                sender.add(unique_name, f"k{i}".encode(), b"v", i % 2)
+            await sender.send()
+            await producer.flush()  # returns when every batch handed over is delivered
+            return time.monotonic() - started
+        finally:
+            await producer.stop()
+
+    assert asyncio.run(delivery_seconds()) < 1.5
