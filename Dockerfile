@@ -14,7 +14,9 @@ COPY streams ./streams
 COPY sinks ./sinks
 COPY dashboards ./dashboards
 COPY stack ./stack
-RUN pip install --no-cache-dir . && useradd --system --uid 10001 motcua
+# the streams worker's RocksDB tables: a volume there starts with the directory's owner
+RUN pip install --no-cache-dir . && useradd --system --uid 10001 motcua \
+    && mkdir -p /var/lib/motcua/streams && chown -R motcua /var/lib/motcua
 
 USER motcua
 ENTRYPOINT []

@@ -36,6 +36,7 @@ from bench.baseline import aiokafka_consumer_rate, machine, process_cpu_seconds,
 from bench.bench_kpi import dataset
 from dossier.contract import InvalidRecord, decode_event
 from stack import services
+from streams.config import default_store
 from streams.sender import key_partition
 from tests.streams.harness import WorkerProcess, create_topics, group_lag, worker_env
 
@@ -157,7 +158,8 @@ def write_results(result: dict[str, Any]) -> None:
         f"# Stream processors: one worker from a backlog of {events:,} events",
         "",
         f"Measured {result['when']} by `python -m bench.bench_streams` on {machine['cpu_model']} "
-        f"({machine['nproc']} cores, shared; load average at start {machine['load_average']}).",
+        f"({machine['nproc']} cores, shared; load average at start {machine['load_average']}); "
+        f"the workers' table store: `{result['store']}`.",
         "",
         "| what | while committing | from process start | per CPU second | notes |",
         "|---|---:|---:|---:|---|",
@@ -216,6 +218,7 @@ def main() -> None:
             "machine": info,
             "software": software(),
             "events": loaded,
+            "store": default_store(os.environ.get("MOTCUA_STREAMS_STORE", "auto")),
             "raw_aiokafka": raw_result,
             "aiokafka_plus_decode": decode,
             "faust_reading_only": floor,
