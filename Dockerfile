@@ -14,9 +14,7 @@ COPY streams ./streams
 COPY sinks ./sinks
 COPY dashboards ./dashboards
 COPY stack ./stack
-# the streams worker's RocksDB tables: a volume there starts with the directory's owner
-RUN pip install --no-cache-dir . && useradd --system --uid 10001 motcua \
-    && mkdir -p /var/lib/motcua/streams && chown -R motcua /var/lib/motcua
+RUN pip install --no-cache-dir . && useradd --system --uid 10001 motcua
 
 USER motcua
 ENTRYPOINT []

@@ -36,7 +36,7 @@ from bench.baseline import aiokafka_consumer_rate, machine, process_cpu_seconds,
 from bench.bench_kpi import dataset
 from dossier.contract import InvalidRecord, decode_event
 from stack import services
-from streams.config import default_store
+from streams.config import DEFAULT_STORE
 from streams.sender import key_partition
 from tests.streams.harness import WorkerProcess, create_topics, group_lag, worker_env
 
@@ -218,7 +218,7 @@ def main() -> None:
             "machine": info,
             "software": software(),
             "events": loaded,
-            "store": default_store(os.environ.get("MOTCUA_STREAMS_STORE", "auto")),
+            "store": os.environ.get("MOTCUA_STREAMS_STORE", DEFAULT_STORE),
             "raw_aiokafka": raw_result,
             "aiokafka_plus_decode": decode,
             "faust_reading_only": floor,

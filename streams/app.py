@@ -227,10 +227,13 @@ class StreamsApp:
                 headers = dlq_headers(invalid.violations, message.topic, message.partition, message.offset)
                 self.dossier_out.add(self.config.topics.dlq, message.key, raw, 0, headers)
                 continue
-            if isinstance(record, ClockTick):
-                processor.on_tick(message.offset, parse_timestamp(record.at))
-            else:
-                processor.on_event(message.offset, raw, record)
+            # a RocksDB store reads a dossier evicted from the processor's cache from the current event's
+            # partition database, so the event being processed must be the current one
+            with event_context(event) if self._store_by_partition else nullcontext():
+                if isinstance(record, ClockTick):
+                    processor.on_tick(message.offset, parse_timestamp(record.at))
+                else:
+                    processor.on_event(message.offset, raw, record)
         for partition, event in last_of.items():
             self._flush_processor(self.processors[partition], event)
 

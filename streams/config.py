@@ -6,7 +6,7 @@
 | MOTCUA_STREAMS_APP_ID | motcua-streams | faust app id: consumer group, prefix of changelog/internal topics |
 | MOTCUA_STREAMS_TOPIC_PREFIX | (empty) | prefix of the five pipeline topics (tests use a unique one) |
 | MOTCUA_STREAMS_PARTITIONS | 6 | partitions of dossier.events (tables and the summaries topic match it) |
-| MOTCUA_STREAMS_STORE | auto | table store URL; auto = rocksdb:// when rocksdict is installed, else memory:// |
+| MOTCUA_STREAMS_STORE | memory:// | table store URL; rocksdb:// (needs rocksdict) is experimental: docs/streams.md |
 | MOTCUA_STREAMS_DATADIR | $MOTCUA_HOME/streams/<app id>-<web port> | where RocksDB tables live |
 | MOTCUA_STREAMS_WEB_HOST / _WEB_PORT | 127.0.0.1 / 6066 | health endpoint and faust's web metrics |
 | MOTCUA_STREAMS_BATCH / _BATCH_WITHIN | 2000 / 0.2 | records per batch, seconds to wait for a full one |
@@ -22,7 +22,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +32,10 @@ from stack.topics import TopicSpec
 
 def _env(name: str, default: str) -> str:
     return os.environ.get(name, "").strip() or default
+
+
+#: Tables in memory, rebuilt from their changelogs on every assignment (RocksDB: docs/streams.md, Known limits).
+DEFAULT_STORE = "memory://"
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,7 @@ class StreamsConfig:
             app_id=app_id,
             topics=Topics.with_prefix(os.environ.get("MOTCUA_STREAMS_TOPIC_PREFIX", "").strip()),
             partitions=int(_env("MOTCUA_STREAMS_PARTITIONS", "6")),
-            store=default_store(_env("MOTCUA_STREAMS_STORE", "auto")),
+            store=_env("MOTCUA_STREAMS_STORE", DEFAULT_STORE),
             datadir=Path(datadir) if datadir else services.home() / "streams" / f"{app_id}-{web_port}",
             web_host=_env("MOTCUA_STREAMS_WEB_HOST", "127.0.0.1"),
             web_port=web_port,
@@ -117,10 +120,3 @@ def _stages(value: str) -> str:
     if value not in ("all", "dossiers", "kpis"):
         raise ValueError(f"MOTCUA_STREAMS_STAGES={value!r}: one of all, dossiers, kpis")
     return value
-
-
-def default_store(choice: str) -> str:
-    """``auto``: RocksDB (through rocksdict) when it is installed, else memory (tables rebuilt from changelogs)."""
-    if choice != "auto":
-        return choice
-    return "rocksdb://" if importlib.util.find_spec("rocksdict") is not None else "memory://"

@@ -30,7 +30,7 @@ LOG_TAIL_LINES = 60
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
-    """A failed test's subprocess logs (``*.log`` under its ``tmp_path``) go into the report, tail first.
+    """A failed test's subprocess logs (``*.log`` in its ``tmp_path`` or one level down) go into the report.
 
     The servers and workers such tests start log to files that pytest deletes a few runs later; in CI the
     report is all there is to read.
@@ -38,7 +38,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = yield
     tmp_path = getattr(item, "funcargs", {}).get("tmp_path")
     if report.failed and isinstance(tmp_path, Path):
-        for log in sorted(tmp_path.rglob("*.log")):
+        for log in sorted([*tmp_path.glob("*.log"), *tmp_path.glob("*/*.log")]):  # not RocksDB's deeper *.log
             tail = log.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
             report.sections.append((f"last {len(tail)} lines of {log.relative_to(tmp_path)}", "\n".join(tail)))
     return report

@@ -25,7 +25,7 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert config.topics.events == "dossier.events" and config.topics.kpis == "dossier.kpis"
     assert config.summaries_topic == "motcua-streams-summaries"
     assert config.partitions == 6 and config.batch == 2000 and config.kpi_interval == 1.0
-    assert config.store in ("memory://", "rocksdb://")
+    assert config.store == "memory://"
     assert config.compression == "gzip"
     assert config.bootstrap == services.bootstrap_servers()  # the local stack's address API
 
