@@ -106,7 +106,6 @@ class StreamsApp:
         self.kpi_partitions: dict[int, KpiPartition] = {}
         self.rollups: dict[int, Rollup] = {}
         self.sent_unit_alerts: set[str] = set()
-        self._province_partitions: dict[str, int] = {}
         self.refused = 0
         self._store_by_partition = not config.store.startswith("memory")
         self._next_emission = self._next_rollup_emission = 0.0
@@ -257,7 +256,7 @@ class StreamsApp:
         partitions = self.config.partitions
         by_partition: dict[int, list[bytes]] = {}
         for summary in out.summaries.values():
-            q = self._province_partition(summary.province)
+            q = key_partition(summary.province.encode(), partitions)
             by_partition.setdefault(q, []).append(encode_summary_record(summary))
         for q, encoded in by_partition.items():
             for chunk in in_chunks(encoded, SUMMARIES_PER_RECORD):
@@ -267,13 +266,6 @@ class StreamsApp:
             for q in range(partitions):
                 sender.add(self.config.summaries_topic, None, record, q)
         processor.watermark_changed = False
-
-    def _province_partition(self, province: str) -> int:
-        """The summaries partition of a province (cached: Kafka's partitioner is slow in pure Python)."""
-        q = self._province_partitions.get(province)
-        if q is None:
-            q = self._province_partitions[province] = key_partition(province.encode(), self.config.partitions)
-        return q
 
     async def _recover_dossiers(self) -> None:
         """Rebuild the processors of the assigned partitions from the table; re-send uncommitted outputs."""
