@@ -7,6 +7,7 @@ WORKDIR /opt/motcua
 
 COPY pyproject.toml README.md ./
 COPY motcua ./motcua
+COPY wire ./wire
 COPY dossier ./dossier
 COPY audit ./audit
 COPY producers ./producers

@@ -43,14 +43,13 @@ def stored_kpi_rows(
 def read_stored_kpi_rows(
     period: PeriodKind, scope: Scope, first: date, last: date
 ) -> tuple[list[dict[str, Any]], int, str]:
-    """``stored_kpi_rows`` from the ClickHouse of ``stack.services`` (MOTCUA_CLICKHOUSE_* variables), and
+    """``stored_kpi_rows`` from the ClickHouse of ``wire.settings`` (MOTCUA_CLICKHOUSE_* variables), and
     where that was. Raises clickhouse-driver's errors (or ``OSError``) when it cannot be read."""
-    from clickhouse_driver import Client
+    from wire.runtime import clickhouse_client
+    from wire.settings import Settings
 
-    from stack import services
-
-    settings = services.clickhouse_settings()
-    client = Client(**settings, connect_timeout=5)
+    settings = Settings().clickhouse_settings()
+    client = clickhouse_client(settings, connect_timeout=5)
     try:
         rows, provisional = stored_kpi_rows(client, settings["database"], period, scope, first, last)
     finally:

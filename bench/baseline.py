@@ -34,7 +34,8 @@ from kafka import KafkaAdminClient, KafkaProducer
 from stack import clickhouse as local_clickhouse
 from stack import kafka as local_kafka
 from stack import services
-from stack.topics import TopicSpec, ensure_topics
+from wire.settings import Settings
+from wire.topics import TopicSpec, ensure_topics
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -208,7 +209,7 @@ def _median_of(runs: list[Rate], unit: str) -> dict[str, Any]:
 def run(repetitions: int = 5, messages: int = 100_000, rows: int = 1_000_000,
         log: Callable[[str], None] = print) -> dict[str, Any]:
     """Every measurement `repetitions` times on the running local stack; medians and raw runs."""
-    bootstrap = services.bootstrap_servers(1)
+    bootstrap = Settings().bootstrap_servers(1)
     if not local_kafka.cluster_answers(services.kafka_nodes(1)) or not local_clickhouse.answers():
         raise SystemExit("the local stack is not up: run `motcua stack up` first")
     result: dict[str, Any] = {
@@ -232,7 +233,7 @@ def run(repetitions: int = 5, messages: int = 100_000, rows: int = 1_000_000,
             default_runs.append(kafka_producer_rate(bootstrap, topic, messages))
             batched_runs.append(kafka_producer_rate(bootstrap, topic, messages, **BATCHED))
             consumer_runs.append(aiokafka_consumer_rate(bootstrap, topic, 2 * messages))
-            insert_runs.append(clickhouse_insert_rate(services.clickhouse_settings(), rows))
+            insert_runs.append(clickhouse_insert_rate(Settings().clickhouse_settings(), rows))
             log(f"run {rep + 1}/{repetitions}: producer {default_runs[-1].per_second:,.0f} msg/s "
                 f"(batched {batched_runs[-1].per_second:,.0f}), consumer {consumer_runs[-1].per_second:,.0f} msg/s, "
                 f"insert {insert_runs[-1].per_second:,.0f} rows/s; load {os.getloadavg()[0]:.1f}")

@@ -40,7 +40,8 @@ from producers.simulator.rates import Rates
 from producers.simulator.stream import simulate, tick
 from sinks.migrate import migrate
 from stack import services
-from stack.topics import PIPELINE_TOPICS, TopicSpec, ensure_topics
+from wire.settings import Settings
+from wire.topics import Topics, ensure_topics
 
 RESULTS = Path(__file__).parent / "results"
 MOTCUA = str(Path(sys.executable).parent / "motcua")
@@ -109,7 +110,7 @@ class Load:
 def poll_visible(database: str, load: Load, done: threading.Event) -> list[float]:
     """Latency of every probe: first instant its count was stored, minus when it was sent. Once ``done`` is
     set, waits up to 30 s more for the probes still in flight."""
-    client = Client(**{**services.clickhouse_settings(), "database": database})
+    client = Client(**{**Settings().clickhouse_settings(), "database": database})
     seen_at: list[float] = []
     query = ("SELECT max(received) FROM kpis WHERE scope = 'unit' AND period = 'year' "
              f"AND period_start = '2025-01-01' AND scope_id = '{PROBE_UNIT}'")
@@ -133,7 +134,7 @@ def poll_visible(database: str, load: Load, done: threading.Event) -> list[float
 def watch_kpi_topic(topic: str, load: Load, done: threading.Event) -> list[float]:
     """When each probe's count first reached the KPI topic (the streams' produce time of the row): splits
     the latency into the streams' part (sent -> row on Kafka) and the sink's (row on Kafka -> visible)."""
-    consumer = KafkaConsumer(bootstrap_servers=services.bootstrap_servers(), enable_auto_commit=False)
+    consumer = KafkaConsumer(bootstrap_servers=Settings().bootstrap_servers(), enable_auto_commit=False)
     consumer.assign([TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()])
     consumer.seek_to_beginning()
     key = f"unit/{PROBE_UNIT}/year/2025-01-01".encode()
@@ -179,10 +180,9 @@ def run(rate: float, seconds: float, probe_every: float, batch_seconds: float, k
         batch_within: float) -> dict[str, Any]:
     run_id = uuid.uuid4().hex[:8]
     prefix, database = f"bench.fresh.{run_id}.", f"bench_fresh_{run_id}"
-    bootstrap = services.bootstrap_servers()
-    ensure_topics(bootstrap, 1, tuple(TopicSpec(f"{prefix}{t.name}", t.partitions, t.configs)
-                                      for t in PIPELINE_TOPICS))
-    client = Client(**services.clickhouse_settings())
+    bootstrap = Settings().bootstrap_servers()
+    ensure_topics(bootstrap, 1, Topics.with_prefix(prefix).specs())
+    client = Client(**Settings().clickhouse_settings())
     migrate(client, database)
     logs = services.home() / "bench"
     logs.mkdir(parents=True, exist_ok=True)

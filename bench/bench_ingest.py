@@ -32,7 +32,8 @@ from bench.bench_producers import records_on_broker
 from producers.simulator.stream import simulate
 from producers.sources import hash_token
 from stack import services
-from stack.topics import TopicSpec, ensure_topics
+from wire.settings import Settings
+from wire.topics import TopicSpec, ensure_topics
 
 RESULTS = Path(__file__).parent / "results"
 TOKEN = "bench-ingest-token"
@@ -136,7 +137,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=50, help="events per NDJSON request")
     parser.add_argument("--seconds", type=float, default=60.0)
     args = parser.parse_args()
-    bootstrap = os.environ.get("MOTCUA_KAFKA_BOOTSTRAP") or services.bootstrap_servers()
+    bootstrap = os.environ.get("MOTCUA_KAFKA_BOOTSTRAP") or Settings().bootstrap_servers()
     topic = f"bench.ingest.{int(time.time())}"
     ensure_topics(bootstrap, 1, (TopicSpec(topic, 6),))
     bodies = _batches(args.batch, 400)

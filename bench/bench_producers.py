@@ -33,12 +33,13 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.codec import gzip_encode
 
 from bench.baseline import BATCHED, kafka_producer_rate
-from producers.kafka import BULK, EventProducer, use_fast_gzip
+from producers.kafka import BULK, EventProducer
 from producers.output import produce
 from producers.simulator.background import simulate_in_background
 from producers.simulator.stream import simulate
-from stack import services
-from stack.topics import TopicSpec, ensure_topics
+from wire.runtime import use_fast_kafka_python_gzip
+from wire.settings import Settings
+from wire.topics import TopicSpec, ensure_topics
 
 RESULTS = Path(__file__).parent / "results"
 PROVINCES = ["01", "79"]
@@ -73,7 +74,7 @@ def raw_kafka_python(bootstrap: str, topic: str, records: list[tuple[bytes, byte
 
 def raw_gzip1(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> float:
     """The same with the wrapper's gzip level 1."""
-    use_fast_gzip()
+    use_fast_kafka_python_gzip()
     return _raw(bootstrap, topic, records)
 
 
@@ -120,7 +121,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    bootstrap = os.environ.get("MOTCUA_KAFKA_BOOTSTRAP") or services.bootstrap_servers()
+    bootstrap = os.environ.get("MOTCUA_KAFKA_BOOTSTRAP") or Settings().bootstrap_servers()
     records = [(e.key, e.value) for e in simulate(2025, PROVINCES, START, END) if e.key is not None]
     size = sum(len(v) for _, v in records) / len(records)
     print(f"{len(records):,} events ({size:.0f} bytes on average), {args.rounds} rounds, Kafka {bootstrap}")

@@ -40,14 +40,15 @@ from kafka import KafkaConsumer, TopicPartition
 
 from bench.baseline import clickhouse_insert_rate, machine, process_cpu_seconds, software, write_result
 from dossier.contract import InvalidRecord, decode_event
-from motcua.aiokafka_gzip import use_fast_gzip
 from producers.kafka import EventProducer
 from producers.simulator.stream import simulate
 from sinks.migrate import migrate
 from sinks.processors import process_events
 from sinks.tables import EVENTS
 from stack import services
-from stack.topics import TopicSpec, ensure_topics
+from wire.runtime import use_fast_gzip
+from wire.settings import Settings
+from wire.topics import TopicSpec, ensure_topics
 
 RESULTS = Path(__file__).parent / "results"
 PROVINCES = ["01", "04", "08", "11", "12", "14", "15", "19"]
@@ -208,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=18190, help="the sink's health port")
     parser.add_argument("--out", type=Path, default=RESULTS / "sink-throughput.json")
     args = parser.parse_args(argv)
-    bootstrap, settings = services.bootstrap_servers(), services.clickhouse_settings()
+    bootstrap, settings = Settings().bootstrap_servers(), Settings().clickhouse_settings()
     info = machine()
     lines = backlog_lines(args.events)
     prefix = f"bench.sink.{args.events}."

@@ -35,10 +35,9 @@ from kafka import KafkaConsumer, TopicPartition
 from bench.baseline import aiokafka_consumer_rate, machine, process_cpu_seconds, software
 from bench.bench_kpi import dataset
 from dossier.contract import InvalidRecord, decode_event
-from stack import services
-from streams.config import DEFAULT_STORE
-from streams.sender import key_partition
 from tests.streams.harness import WorkerProcess, create_topics, group_lag, worker_env
+from wire.partitioner import key_partition
+from wire.settings import Settings
 
 RESULTS = Path(__file__).parent / "results"
 PARTITIONS = 6
@@ -187,7 +186,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--data", type=Path, default=Path("var/bench/kpi-events.jsonl"))
     args = parser.parse_args()
-    bootstrap = services.bootstrap_servers()
+    bootstrap = Settings().bootstrap_servers()
     info = {**machine(), "load_average": [round(x, 2) for x in os.getloadavg()]}
     dataset(args.data, args.events)
     prefix = f"bench_streams_{uuid.uuid4().hex[:8]}."
@@ -218,7 +217,7 @@ def main() -> None:
             "machine": info,
             "software": software(),
             "events": loaded,
-            "store": os.environ.get("MOTCUA_STREAMS_STORE", DEFAULT_STORE),
+            "store": Settings().streams_store,
             "raw_aiokafka": raw_result,
             "aiokafka_plus_decode": decode,
             "faust_reading_only": floor,

@@ -28,8 +28,10 @@ from producers.output import paced, produce
 from producers.simulator.stream import Emission, simulate
 from sinks.cli import run_migrations
 from sinks.top import run_top
-from stack import control, services, topics
+from stack import control, services
 from stack.procs import StackError
+from wire import topics
+from wire.settings import Settings
 
 MOTCUA = str(Path(sys.executable).parent / "motcua")
 LIVE_FROM = 6 * 3600 + 55 * 60  # local time of day from which the demo day is paced (just before 07:00)
@@ -115,7 +117,7 @@ def demo(
             control.up(log=lambda line: say(f"  {line}\n"))
         except StackError as error:
             raise typer.Exit(f"demo: the stack did not start: {error}") from None
-    target = database or str(services.clickhouse_settings()["database"])
+    target = database or str(Settings().clickhouse_settings()["database"])
     logs = services.home() / "demo"
     logs.mkdir(parents=True, exist_ok=True)
     children: list[Child] = []
@@ -128,9 +130,7 @@ def demo(
     )
     try:
         if topic_prefix:
-            topics.ensure_topics(services.bootstrap_servers(), 1, tuple(
-                topics.TopicSpec(f"{topic_prefix}{t.name}", t.partitions, t.configs) for t in topics.PIPELINE_TOPICS
-            ))
+            topics.ensure_topics(Settings().bootstrap_servers(), 1, topics.Topics.with_prefix(topic_prefix).specs())
         run_migrations(target, echo=False)
         streams_port = services.free_port()
         streams_data = logs / f"{topic_prefix}streams-{streams_port}"
@@ -146,7 +146,7 @@ def demo(
         simulator.start()
         say(f"demo: provinces {', '.join(codes)}; {history} days of history, then {first_day} at x{speedup:g}; "
             f"logs in {logs}\n")
-        settings = {**services.clickhouse_settings(), "database": target}
+        settings = {**Settings().clickhouse_settings(), "database": target}
         run_top(settings, health_url=f"http://127.0.0.1:{health_port}/health")
     except KeyboardInterrupt:  # Ctrl-C (or SIGTERM) before the live view started: stop all the same
         pass

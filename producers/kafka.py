@@ -13,15 +13,13 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
-import kafka.record.default_records
-from kafka import KafkaProducer
-from kafka.codec import gzip_encode
-from kafka.partitioner.default import murmur2
 from kafka.producer.future import FutureRecordMetadata, RecordMetadata
 
-from stack.services import bootstrap_servers  # one place reads the addresses (MOTCUA_KAFKA_BOOTSTRAP, offsets)
+from wire.partitioner import key_partition
+from wire.runtime import kafka_producer, use_fast_kafka_python_gzip
+from wire.topics import TOPICS
 
-TOPIC = "dossier.events"
+TOPIC = TOPICS.events
 
 
 class DeliveryError(RuntimeError):
@@ -47,31 +45,15 @@ INGEST = {
 }
 
 
-GZIP_LEVEL = 1
-
-
-def _gzip_fast(payload: bytes, compresslevel: int | None = None) -> bytes:
-    return gzip_encode(payload, compresslevel or GZIP_LEVEL)
-
-
-def use_fast_gzip() -> None:
-    """Make kafka-python compress gzip batches at level 1 instead of its hard-coded 9 (no setting exists).
-
-    Measured on simulated events (bench/bench_producers.py): level 9 compresses ~50 MB/s, level 1
-    ~270 MB/s for 15% larger batches, and backfill throughput rises ~40%. Process-wide; still gzip.
-    """
-    kafka.record.default_records.gzip_encode = _gzip_fast
-
-
 class EventProducer:
     """Produces keyed records to one topic; delivery failures surface as `DeliveryError`."""
 
     def __init__(self, topic: str = TOPIC, bootstrap: str | None = None, **settings: Any) -> None:
         config = {**BULK, **settings}
-        use_fast_gzip()
+        use_fast_kafka_python_gzip()
         self.topic = topic
-        self._producer = KafkaProducer(
-            bootstrap_servers=bootstrap or bootstrap_servers(),
+        self._producer = kafka_producer(
+            bootstrap,
             client_id="motcua-producer",
             acks="all",
             enable_idempotence=True,
@@ -80,7 +62,6 @@ class EventProducer:
             **config,
         )
         self._lock = threading.Lock()
-        self._partition_of: dict[bytes, int] = {}
         self._partition_count = 0
         self._failed = 0
         self._errors: list[BaseException] = []
@@ -99,19 +80,14 @@ class EventProducer:
             raise DeliveryError(count, errors)
 
     def partition_for(self, key: bytes) -> int:
-        """The partition Kafka's default partitioner picks (murmur2), cached: a dossier has many events.
+        """The partition Kafka's default partitioner picks (murmur2, cached).
 
-        kafka-python's pure-Python murmur2 is the largest single cost of a send; the partition count is
-        read once, as a producer that starts before a topic grows keeps its mapping anyway.
+        The partition count is read once, as a producer that starts before a topic grows keeps its
+        mapping anyway.
         """
-        partition = self._partition_of.get(key)
-        if partition is None:
-            if not self._partition_count:
-                self._partition_count = len(self.partitions())
-            if len(self._partition_of) > 1_000_000:
-                self._partition_of.clear()
-            partition = self._partition_of[key] = (murmur2(key) & 0x7FFFFFFF) % self._partition_count
-        return partition
+        if not self._partition_count:
+            self._partition_count = len(self.partitions())
+        return key_partition(key, self._partition_count)
 
     def send(self, key: bytes | None, value: bytes, partition: int | None = None) -> FutureRecordMetadata:
         if self._failed:

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from wire.settings import REPO_ROOT, Settings
+
 MIN_KEY_BYTES = 16
 
 # Keys (compared lower-case, without "_" and "-") that carry personal data wherever they appear in an
@@ -52,13 +51,13 @@ class Pseudonymiser:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Pseudonymiser:
-        env = os.environ if env is None else env
-        if env.get("MOTCUA_HMAC_KEY"):
-            return cls(env["MOTCUA_HMAC_KEY"].encode())
-        path = env.get("MOTCUA_HMAC_KEY_FILE")
+        settings = Settings() if env is None else Settings.from_mapping(env)
+        if settings.hmac_key:
+            return cls(settings.hmac_key.encode())
+        path = settings.hmac_key_file
         if not path:
             raise KeyConfigError("set MOTCUA_HMAC_KEY or MOTCUA_HMAC_KEY_FILE (a file outside the repository)")
-        resolved = Path(path).resolve()
+        resolved = path.resolve()
         if resolved.is_relative_to(REPO_ROOT):
             raise KeyConfigError(f"the HMAC key file {resolved} is inside the repository; keep it outside")
         return cls(resolved.read_bytes().strip())

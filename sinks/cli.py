@@ -13,7 +13,8 @@ from sinks.config import SinkConfig
 from sinks.migrate import MigrationError, applied, migrate, pending
 from sinks.service import run_sink
 from sinks.top import run_top
-from stack import services
+from wire.runtime import clickhouse_client
+from wire.settings import Settings
 
 db_app = typer.Typer(help="The ClickHouse schema: versioned migrations.", no_args_is_help=True)
 
@@ -23,11 +24,11 @@ DatabaseOption = Annotated[
 
 
 def _database(database: str | None) -> str:
-    return database or str(services.clickhouse_settings()["database"])
+    return database or str(Settings().clickhouse_settings()["database"])
 
 
 def _client() -> Client:
-    return Client(**services.clickhouse_settings())
+    return clickhouse_client()
 
 
 def run_migrations(database: str, echo: bool = True) -> list[str]:
@@ -108,7 +109,7 @@ def top(
     once: Annotated[bool, typer.Option("--once", help="Print one frame and exit.")] = False,
 ) -> None:
     """Live view of today's KPIs per province and the worst units, from ClickHouse; Ctrl-C quits."""
-    settings = {**services.clickhouse_settings(), "database": _database(database)}
+    settings = {**Settings().clickhouse_settings(), "database": _database(database)}
     run_top(settings, interval, units, once, health_url or None)
 
 

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sinks.processors import PROCESSORS
-from stack import services
+from wire.settings import Settings
+from wire.topics import Topics
 
 ROLES: tuple[str, ...] = tuple(PROCESSORS)  # events, transitions, kpis, alerts, dlq
 
@@ -15,9 +16,9 @@ ROLES: tuple[str, ...] = tuple(PROCESSORS)  # events, transitions, kpis, alerts,
 class SinkConfig:
     """Defaults: near 50,000 records or 1 second per batch (about one INSERT per table per second)."""
 
-    bootstrap: str = field(default_factory=services.bootstrap_servers)
-    clickhouse: dict[str, Any] = field(default_factory=services.clickhouse_settings)
-    database: str = field(default_factory=lambda: str(services.clickhouse_settings()["database"]))
+    bootstrap: str = field(default_factory=lambda: Settings().bootstrap_servers())
+    clickhouse: dict[str, Any] = field(default_factory=lambda: Settings().clickhouse_settings())
+    database: str = field(default_factory=lambda: Settings().clickhouse_database)
     group_id: str = "motcua-sink"
     topic_prefix: str = ""  # tests and benchmarks run on their own copies of the topics
     roles: tuple[str, ...] = ROLES
@@ -28,8 +29,12 @@ class SinkConfig:
     health_host: str = "127.0.0.1"
     health_port: int | None = 18090
 
+    @property
+    def topics(self) -> Topics:
+        return Topics.with_prefix(self.topic_prefix)
+
     def topic(self, role: str) -> str:
-        return f"{self.topic_prefix}dossier.{role}"
+        return str(getattr(self.topics, role))
 
     @property
     def dlq_topic(self) -> str:

@@ -15,10 +15,10 @@ from typing import Any, Protocol
 
 from dossier.contract import STATUS_BY_TYPE, TICK_SCHEMA, InvalidRecord, ParsedEvent, decode_event, decode_tick
 from dossier.kpi import COUNT_FIELDS, RATE_FIELDS
-from sinks import records
 from sinks.tables import ALERTS, DLQ, EVENTS, KPIS, TRANSITIONS, Table
-
-DLQ_HEADER_PREFIX = "motcua.errors."
+from wire import records
+from wire.dlq import PREFIX as DLQ_HEADER_PREFIX
+from wire.dlq import reason_text
 
 
 class Message(Protocol):
@@ -69,7 +69,7 @@ def _seconds(values: Sequence[float | None]) -> list[int | None]:
 
 
 def _refuse(message: Message, error: InvalidRecord) -> Refusal:
-    return Refusal(message, "validate", "; ".join(str(v) for v in error.violations))
+    return Refusal(message, "validate", reason_text(error.violations))
 
 
 def _unless_tick(m: Message, invalid: InvalidRecord) -> Refusal | None:

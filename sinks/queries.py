@@ -13,7 +13,7 @@ from typing import Any
 
 from clickhouse_driver.util.escape import escape_params
 
-from stack.services import REPO_ROOT
+from wire.settings import REPO_ROOT
 
 SQL_DIR = REPO_ROOT / "sql"
 

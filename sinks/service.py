@@ -28,13 +28,13 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
-from motcua.aiokafka_gzip import use_fast_gzip
 from sinks.batch import Batch
 from sinks.config import SinkConfig
 from sinks.dlq import send_refusals
 from sinks.metrics import SinkMetrics, serve_metrics
 from sinks.processors import PROCESSORS, Refusal
 from sinks.writer import Backoff, ClickHouseWriter, Stopped
+from wire.runtime import aiokafka_consumer, aiokafka_producer, use_fast_gzip
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +77,8 @@ class Sink:
     async def run(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set, then store and commit what was read (for up to SHUTDOWN_GRACE seconds)."""
         cfg = self.config
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=cfg.bootstrap,
+        self._consumer = aiokafka_consumer(
+            bootstrap=cfg.bootstrap,
             group_id=cfg.group_id,
             client_id=f"{cfg.group_id}-consumer",
             enable_auto_commit=False,
@@ -87,8 +87,8 @@ class Sink:
             fetch_max_bytes=32 * 1024 * 1024,
         )
         self._consumer.subscribe([cfg.topic(role) for role in cfg.roles], listener=_Rebalance(self))
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=cfg.bootstrap, client_id=f"{cfg.group_id}-dlq", acks="all", enable_idempotence=True
+        self._producer = aiokafka_producer(
+            cfg.bootstrap, client_id=f"{cfg.group_id}-dlq", acks="all", enable_idempotence=True
         )
         server = None
         if cfg.health_port is not None:

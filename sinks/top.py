@@ -22,6 +22,7 @@ from rich.table import Table
 
 from dossier import catalog
 from sinks import queries
+from wire.runtime import clickhouse_client
 
 KPI_COLUMNS = ("scope_id", "province", "to_process", "received", "finished", "open_overdue", "open_due_soon",
                "on_time_rate", "overdue_rate", "online_rate", "e_result_rate", "provisional", "watermark")
@@ -118,7 +119,7 @@ def render(view: TopView) -> RenderableType:
 def run_top(settings: dict[str, Any], interval: float = 1.0, units: int = 10, once: bool = False,
             health_url: str | None = None) -> None:
     """Refresh the view every ``interval`` seconds until interrupted (``once``: print one frame)."""
-    client = Client(**settings, connect_timeout=2, send_receive_timeout=10)
+    client = clickhouse_client(settings, connect_timeout=2, send_receive_timeout=10)
     try:
         if once:
             Console().print(render(snapshot(client, units, health_url)))

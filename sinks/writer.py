@@ -16,12 +16,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from clickhouse_driver import Client
 from clickhouse_driver.errors import ServerException, TypeMismatchError
 
 from sinks.batch import Batch, TableRows
 from sinks.processors import Message, Refusal
 from sinks.tables import Table
+from wire.runtime import clickhouse_client
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class ClickHouseWriter:
         on_retry: Callable[[BaseException], None] = lambda _: None,
         on_insert: Callable[[Table, int, float], None] = lambda *_: None,
     ) -> None:
-        self._client = Client(**{**settings, "database": database}, connect_timeout=3, send_receive_timeout=30)
+        self._client = clickhouse_client(settings, database=database, connect_timeout=3, send_receive_timeout=30)
         self.database = database
         self.backoff = backoff or Backoff()
         self.stop = stop or threading.Event()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from stack import control, services
-from stack import topics as topic_specs
+from stack import control
 from stack.procs import StackError
+from wire import topics as topic_specs
+from wire.settings import Settings
 
 stack_app = typer.Typer(
     name="stack",
@@ -68,7 +69,7 @@ def topics(
     replication: int = typer.Option(1, help="replication factor of topics created now"),
 ) -> None:
     """Create or update the pipeline topics on bootstrap_servers() (MOTCUA_KAFKA_BOOTSTRAP, e.g. in compose)."""
-    bootstrap = services.bootstrap_servers()
+    bootstrap = Settings().bootstrap_servers()
     for change in topic_specs.ensure_topics(bootstrap, replication=replication) or ["topics already as specified"]:
         typer.echo(f"{bootstrap}: {change}")
 

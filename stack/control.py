@@ -11,8 +11,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from stack import clickhouse, kafka, services, topics
+from stack import clickhouse, kafka, services
 from stack.procs import StackError, check_ports_free, pid_file, read_pid_file, start, stop, tail, wait_until
+from wire import topics
+from wire.settings import CLUSTER_SIZE, Settings
 
 KAFKA_START_TIMEOUT = 180.0
 CLICKHOUSE_START_TIMEOUT = 60.0
@@ -59,7 +61,7 @@ def kafka_services(brokers: int) -> list[Service]:
 
 def all_services() -> list[Service]:
     """Every process `up` can start: ClickHouse, the single broker and the 3-broker cluster."""
-    return [clickhouse_service(), *kafka_services(1), *kafka_services(services.CLUSTER_SIZE)]
+    return [clickhouse_service(), *kafka_services(1), *kafka_services(CLUSTER_SIZE)]
 
 
 @contextmanager
@@ -130,13 +132,13 @@ def up(brokers: int = 1, log: Callable[[str], None] = print) -> list[str]:
 
         wait_until("Kafka", lambda: kafka.cluster_answers(nodes), KAFKA_START_TIMEOUT, any_died,
                    hint=f"; see `motcua stack logs {nodes[0].name}`")
-        for change in topics.ensure_topics(services.bootstrap_servers(brokers), replication=min(3, brokers)):
+        for change in topics.ensure_topics(Settings().bootstrap_servers(brokers), replication=min(3, brokers)):
             log(f"topics: {change}")
     return [
         f"Kafka {kafka.kafka_version()} ({brokers} broker{'s' if brokers > 1 else ''}): "
-        f"bootstrap servers {services.bootstrap_servers(brokers)}",
+        f"bootstrap servers {Settings().bootstrap_servers(brokers)}",
         f"ClickHouse {clickhouse.version()}: native {services.host()}:{services.clickhouse_ports().native}, "
-        f"HTTP {services.clickhouse_http_url()}",
+        f"HTTP {Settings().clickhouse_http_url()}",
         f"data and logs: {services.home()}",
     ]
 

@@ -1,25 +1,16 @@
-"""Where the local services live and listen: the one place other code asks.
+"""Where the local servers live: their data, logs, pid files, ports and JVM settings (the local runner's own).
 
-Everything is read from environment variables at call time, so a test or a second checkout can move
-the whole stack (``MOTCUA_PORT_OFFSET=1000``) or one port (``MOTCUA_KAFKA_PORT=29092``) without code.
+What clients also need (MOTCUA_HOME, MOTCUA_HOST, MOTCUA_PORT_OFFSET, the client ports, the Kafka bootstrap,
+the ClickHouse connection) is read from ``wire.settings``, at call time like everything here. The runner's
+own variables:
 
 | variable | default | meaning |
 |---|---|---|
-| MOTCUA_HOME | ``<repo>/var`` | data, logs, pid files and the Kafka jars |
-| MOTCUA_HOST | 127.0.0.1 | the address every service binds and advertises |
-| MOTCUA_PORT_OFFSET | 0 | added to every default port below |
-| MOTCUA_KAFKA_PORT | 19092 | single-node broker |
 | MOTCUA_KAFKA_CONTROLLER_PORT | 19093 | single-node KRaft controller |
-| MOTCUA_KAFKA_CLUSTER_PORT | 19100 | 3-broker cluster: brokers on +0..+2, controllers on +10..+12 |
-| MOTCUA_KAFKA_BROKERS | 1 | which Kafka ``bootstrap_servers()`` points at by default: 1 or 3 |
+| MOTCUA_KAFKA_CLUSTER_PORT | 19100 | 3-broker cluster: brokers on +0..+2 (``wire.settings``), controllers on +10..+12 |
 | MOTCUA_KAFKA_HEAP | 1g (512m per node of the cluster) | JVM -Xmx |
-| MOTCUA_CLICKHOUSE_PORT | 19000 | native protocol |
-| MOTCUA_CLICKHOUSE_HTTP_PORT | 18123 | HTTP |
 | MOTCUA_CLICKHOUSE_INTERSERVER_PORT | 19009 | replication (unused, moved off 9009) |
 | MOTCUA_JARS | ``$MOTCUA_HOME/jars`` | the Kafka classpath resolved by stack/pom.xml |
-| MOTCUA_KAFKA_BOOTSTRAP | (unset) | clients only: a full ``host:port,...`` list (``kafka:9092`` in compose) |
-| MOTCUA_CLICKHOUSE_HOST | MOTCUA_HOST | clients only: e.g. ``clickhouse`` in docker-compose |
-| MOTCUA_CLICKHOUSE_USER / _PASSWORD / _DATABASE | default / empty / default | clients only |
 """
 
 from __future__ import annotations
@@ -28,19 +19,14 @@ import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from wire.settings import Settings
+
 STACK_DIR = Path(__file__).resolve().parent
 CONF_DIR = STACK_DIR / "conf"
 
-DEFAULT_KAFKA_PORT = 19092
 DEFAULT_KAFKA_CONTROLLER_PORT = 19093
-DEFAULT_KAFKA_CLUSTER_PORT = 19100
-DEFAULT_CLICKHOUSE_PORT = 19000
-DEFAULT_CLICKHOUSE_HTTP_PORT = 18123
 DEFAULT_CLICKHOUSE_INTERSERVER_PORT = 19009
-CLUSTER_SIZE = 3
 
 
 def _env_int(name: str, default: int) -> int:
@@ -55,16 +41,16 @@ def _env_int(name: str, default: int) -> int:
 
 def _port(name: str, default: int) -> int:
     """An explicit MOTCUA_*_PORT wins; otherwise the default moved by MOTCUA_PORT_OFFSET."""
-    return _env_int(name, default + _env_int("MOTCUA_PORT_OFFSET", 0))
+    return _env_int(name, default + Settings().port_offset)
 
 
 def home() -> Path:
     """Root of everything the stack writes (git-ignored ``var/`` by default)."""
-    return Path(os.environ.get("MOTCUA_HOME") or REPO_ROOT / "var").resolve()
+    return Settings().home_dir
 
 
 def host() -> str:
-    return os.environ.get("MOTCUA_HOST") or "127.0.0.1"
+    return Settings().host
 
 
 def jars_dir() -> Path:
@@ -98,44 +84,29 @@ class KafkaNode:
 
 def kafka_nodes(brokers: int = 1) -> list[KafkaNode]:
     """The nodes of the single-node stack (brokers=1) or of the 3-broker KRaft cluster (brokers=3)."""
+    ports = Settings().kafka_ports(brokers)
     if brokers == 1:
         return [
             KafkaNode(
                 name="kafka",
                 node_id=1,
-                port=_port("MOTCUA_KAFKA_PORT", DEFAULT_KAFKA_PORT),
+                port=ports[0],
                 controller_port=_port("MOTCUA_KAFKA_CONTROLLER_PORT", DEFAULT_KAFKA_CONTROLLER_PORT),
                 workdir=home() / "kafka",
                 heap=os.environ.get("MOTCUA_KAFKA_HEAP") or "1g",
             )
         ]
-    if brokers == CLUSTER_SIZE:
-        base = _port("MOTCUA_KAFKA_CLUSTER_PORT", DEFAULT_KAFKA_CLUSTER_PORT)
-        return [
-            KafkaNode(
-                name=f"kafka-cluster-{i + 1}",
-                node_id=i + 1,
-                port=base + i,
-                controller_port=base + 10 + i,
-                workdir=home() / "kafka-cluster" / f"node-{i + 1}",
-                heap=os.environ.get("MOTCUA_KAFKA_HEAP") or "512m",
-            )
-            for i in range(CLUSTER_SIZE)
-        ]
-    raise ValueError(f"brokers must be 1 or {CLUSTER_SIZE}, not {brokers}")
-
-
-def default_brokers() -> int:
-    return _env_int("MOTCUA_KAFKA_BROKERS", 1)
-
-
-def bootstrap_servers(brokers: int | None = None) -> str:
-    """``host:port[,host:port...]`` for Kafka clients (kafka-python, aiokafka, faust's ``kafka://`` URL)."""
-    explicit = os.environ.get("MOTCUA_KAFKA_BOOTSTRAP", "").strip()
-    if explicit and brokers is None:
-        return explicit
-    nodes = kafka_nodes(brokers or default_brokers())
-    return ",".join(f"{host()}:{n.port}" for n in nodes)
+    return [
+        KafkaNode(
+            name=f"kafka-cluster-{i + 1}",
+            node_id=i + 1,
+            port=port,
+            controller_port=port + 10,
+            workdir=home() / "kafka-cluster" / f"node-{i + 1}",
+            heap=os.environ.get("MOTCUA_KAFKA_HEAP") or "512m",
+        )
+        for i, port in enumerate(ports)
+    ]
 
 
 @dataclass(frozen=True)
@@ -146,30 +117,16 @@ class ClickHousePorts:
 
 
 def clickhouse_ports() -> ClickHousePorts:
+    shared = Settings()
     return ClickHousePorts(
-        native=_port("MOTCUA_CLICKHOUSE_PORT", DEFAULT_CLICKHOUSE_PORT),
-        http=_port("MOTCUA_CLICKHOUSE_HTTP_PORT", DEFAULT_CLICKHOUSE_HTTP_PORT),
+        native=shared.clickhouse_native_port,
+        http=shared.clickhouse_http,
         interserver=_port("MOTCUA_CLICKHOUSE_INTERSERVER_PORT", DEFAULT_CLICKHOUSE_INTERSERVER_PORT),
     )
 
 
 def clickhouse_workdir() -> Path:
     return home() / "clickhouse"
-
-
-def clickhouse_settings() -> dict[str, Any]:
-    """Keyword arguments for ``clickhouse_driver.Client(**clickhouse_settings())``."""
-    return {
-        "host": os.environ.get("MOTCUA_CLICKHOUSE_HOST") or host(),
-        "port": clickhouse_ports().native,
-        "user": os.environ.get("MOTCUA_CLICKHOUSE_USER") or "default",
-        "password": os.environ.get("MOTCUA_CLICKHOUSE_PASSWORD", ""),
-        "database": os.environ.get("MOTCUA_CLICKHOUSE_DATABASE") or "default",
-    }
-
-
-def clickhouse_http_url() -> str:
-    return f"http://{clickhouse_settings()['host']}:{clickhouse_ports().http}/"
 
 
 def free_port() -> int:

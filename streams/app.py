@@ -39,7 +39,6 @@ from dossier.calendar import default_calendar, format_instant
 from dossier.contract import ClockTick, InvalidRecord, parse_timestamp
 from dossier.lifecycle import DossierSummary
 from dossier.transitions import unit_rate_alert
-from motcua.aiokafka_gzip import use_fast_gzip
 from streams.codec import (
     WatermarkRecord,
     decode_dossier,
@@ -52,15 +51,17 @@ from streams.codec import (
     encode_watermark_record,
 )
 from streams.config import StreamsConfig
-from streams.dlq import dlq_headers
 from streams.kpi_partition import KpiPartition
 from streams.partition import NO_WATERMARK, PartitionProcessor, decode_record
 from streams.rollup import Rollup, row_key
-from streams.sender import BatchSender, in_chunks, key_partition
+from streams.sender import BatchSender, in_chunks
+from wire.dlq import dlq_headers, reason_text
+from wire.partitioner import key_partition
+from wire.records import KPI_SCHEMA
+from wire.runtime import use_fast_gzip
 
 log = logging.getLogger(__name__)
 
-KPI_ROW_SCHEMA = "kpi-row/1"
 EXIT_PROCESSING_FAILED = 70  # EX_SOFTWARE
 MAX_EMISSION_GAP = 10.0  # seconds: however costly an emission, rows are sent at least this often
 TICKS_PER_INTERVAL = 4
@@ -223,7 +224,14 @@ class StreamsApp:
                 record = decode_record(raw)
             except InvalidRecord as invalid:
                 self.refused += 1
-                headers = dlq_headers(invalid.violations, message.topic, message.partition, message.offset)
+                headers = dlq_headers(
+                    reason_text(invalid.violations),
+                    stage="validate",
+                    source="streams",
+                    topic=message.topic,
+                    partition=message.partition,
+                    offset=message.offset,
+                )
                 self.dossier_out.add(self.config.topics.dlq, message.key, raw, 0, headers)
                 continue
             # a RocksDB store reads a dossier evicted from the processor's cache from the current event's
@@ -376,7 +384,7 @@ class StreamsApp:
         for rollup in list(self.rollups.values()):
             for row in rollup.changed_rows():
                 key = row_key(row)
-                out.add(config.topics.kpis, key.encode(), orjson.dumps({"schema": KPI_ROW_SCHEMA, **row}))
+                out.add(config.topics.kpis, key.encode(), orjson.dumps({"schema": KPI_SCHEMA, **row}))
                 provinces = rollup.provinces(key)
                 province = provinces[0] if len(provinces) == 1 else ",".join(provinces)
                 alert = unit_rate_alert(province, row, config.unit_alert_rate, config.unit_alert_min)

@@ -16,10 +16,10 @@ def worker() -> None:
     from faust.worker import Worker
     from kafka.errors import TopicAlreadyExistsError
 
-    from stack.topics import ensure_topics
     from streams.app import StreamsApp
     from streams.collector import freeze_survivors_of_full_collections
     from streams.config import StreamsConfig, internal_topics
+    from wire.topics import ensure_topics
 
     config = StreamsConfig.from_env()
     # faust creates the internal topics only for the stages it runs; a stage may write to the next one's

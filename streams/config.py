@@ -1,8 +1,8 @@
-"""Configuration of a streams worker, from environment variables with sane defaults.
+"""Configuration of a streams worker, from environment variables with sane defaults (read by ``wire.settings``).
 
 | variable | default | meaning |
 |---|---|---|
-| MOTCUA_KAFKA_BOOTSTRAP | the local stack (`stack.services`) | Kafka bootstrap servers |
+| MOTCUA_KAFKA_BOOTSTRAP | the local stack (`wire.settings`) | Kafka bootstrap servers |
 | MOTCUA_STREAMS_APP_ID | motcua-streams | faust app id: consumer group, prefix of changelog/internal topics |
 | MOTCUA_STREAMS_TOPIC_PREFIX | (empty) | prefix of the five pipeline topics (tests use a unique one) |
 | MOTCUA_STREAMS_PARTITIONS | 6 | partitions of dossier.events (tables and the summaries topic match it) |
@@ -22,33 +22,11 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from stack import services
-from stack.topics import TopicSpec
-
-
-def _env(name: str, default: str) -> str:
-    return os.environ.get(name, "").strip() or default
-
-
-#: Tables in memory, rebuilt from their changelogs on every assignment (RocksDB: docs/streams.md, Known limits).
-DEFAULT_STORE = "memory://"
-
-
-@dataclass(frozen=True)
-class Topics:
-    events: str
-    dlq: str
-    transitions: str
-    kpis: str
-    alerts: str
-
-    @classmethod
-    def with_prefix(cls, prefix: str) -> Topics:
-        return cls(*(f"{prefix}dossier.{name}" for name in ("events", "dlq", "transitions", "kpis", "alerts")))
+from wire.settings import Settings
+from wire.topics import Topics, TopicSpec
 
 
 @dataclass(frozen=True)
@@ -85,29 +63,30 @@ class StreamsConfig:
 
     @classmethod
     def from_env(cls) -> StreamsConfig:
-        app_id = _env("MOTCUA_STREAMS_APP_ID", "motcua-streams")
-        web_port = int(_env("MOTCUA_STREAMS_WEB_PORT", "6066"))
-        datadir = os.environ.get("MOTCUA_STREAMS_DATADIR", "").strip()
+        env = Settings()
+        app_id = env.streams_app_id
+        web_port = env.streams_web_port
+        datadir = env.streams_datadir
         return cls(
-            bootstrap=services.bootstrap_servers(),
+            bootstrap=env.bootstrap_servers(),
             app_id=app_id,
-            topics=Topics.with_prefix(os.environ.get("MOTCUA_STREAMS_TOPIC_PREFIX", "").strip()),
-            partitions=int(_env("MOTCUA_STREAMS_PARTITIONS", "6")),
-            store=_env("MOTCUA_STREAMS_STORE", DEFAULT_STORE),
-            datadir=Path(datadir) if datadir else services.home() / "streams" / f"{app_id}-{web_port}",
-            web_host=_env("MOTCUA_STREAMS_WEB_HOST", "127.0.0.1"),
+            topics=Topics.with_prefix(env.streams_topic_prefix),
+            partitions=env.streams_partitions,
+            store=env.streams_store,
+            datadir=datadir if datadir else env.home_dir / "streams" / f"{app_id}-{web_port}",
+            web_host=env.streams_web_host,
             web_port=web_port,
-            batch=int(_env("MOTCUA_STREAMS_BATCH", "2000")),
-            batch_within=float(_env("MOTCUA_STREAMS_BATCH_WITHIN", "0.2")),
-            compression=None if (c := _env("MOTCUA_STREAMS_COMPRESSION", "gzip")) == "none" else c,
-            kpi_interval=float(_env("MOTCUA_STREAMS_KPI_INTERVAL", "1.0")),
-            unit_alert_rate=float(_env("MOTCUA_STREAMS_UNIT_ALERT_RATE", "0.2")),
-            unit_alert_min=int(_env("MOTCUA_STREAMS_UNIT_ALERT_MIN", "10")),
-            session_timeout=float(_env("MOTCUA_STREAMS_SESSION_TIMEOUT", "30")),
-            standbys=int(_env("MOTCUA_STREAMS_STANDBYS", "0")),
-            cache=int(_env("MOTCUA_STREAMS_CACHE", "200000")),
-            loglevel=_env("MOTCUA_STREAMS_LOGLEVEL", "info"),
-            stages=_stages(_env("MOTCUA_STREAMS_STAGES", "all")),
+            batch=env.streams_batch,
+            batch_within=env.streams_batch_within,
+            compression=None if (c := env.streams_compression) == "none" else c,
+            kpi_interval=env.streams_kpi_interval,
+            unit_alert_rate=env.streams_unit_alert_rate,
+            unit_alert_min=env.streams_unit_alert_min,
+            session_timeout=env.streams_session_timeout,
+            standbys=env.streams_standbys,
+            cache=env.streams_cache,
+            loglevel=env.streams_loglevel,
+            stages=_stages(env.streams_stages),
         )
 
 

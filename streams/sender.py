@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
-from functools import lru_cache
 from typing import Any, TypeVar
 
-from kafka.partitioner.default import murmur2
+from wire.partitioner import key_partition
 
 Headers = list[tuple[str, bytes]]
 T = TypeVar("T")
@@ -24,15 +23,6 @@ def in_chunks(items: list[T], size: int) -> Iterator[list[T]]:
     """``items`` in consecutive lists of at most ``size`` (records grouped into messages of bounded size)."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-@lru_cache(maxsize=1 << 16)
-def key_partition(key: bytes, partitions: int) -> int:
-    """Kafka's default partitioner (murmur2) on a key, as the Java client and aiokafka compute it.
-
-    Cached: murmur2 is pure Python, and the KPI rows' keys come back at every emission.
-    """
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 class BatchSender:

@@ -17,6 +17,7 @@ from clickhouse_driver import Client
 from stack import clickhouse as local_clickhouse
 from stack import kafka as local_kafka
 from stack import services
+from wire.settings import Settings
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -59,15 +60,16 @@ def unique_name(run_id: str, request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> str:
-    nodes = services.kafka_nodes(services.default_brokers())
+    nodes = services.kafka_nodes(Settings().kafka_brokers)
+    bootstrap = Settings().bootstrap_servers()
     if not local_kafka.cluster_answers(nodes):
-        pytest.fail(f"Kafka does not answer on {services.bootstrap_servers()}: run `motcua stack up` (or `make test`)")
-    return services.bootstrap_servers()
+        pytest.fail(f"Kafka does not answer on {bootstrap}: run `motcua stack up` (or `make test`)")
+    return bootstrap
 
 
 @pytest.fixture(scope="session")
 def clickhouse_ready() -> dict[str, object]:
-    settings = services.clickhouse_settings()
+    settings = Settings().clickhouse_settings()
     if not local_clickhouse.answers():
         pytest.fail(f"ClickHouse does not answer on {settings['host']}:{settings['port']}: run `motcua stack up`")
     return settings

@@ -7,7 +7,7 @@ import urllib.request
 import pytest
 from clickhouse_driver import Client
 
-from stack import services
+from wire.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -46,5 +46,5 @@ def test_insert_and_read_back_100k_rows(ch: Client, unique_name: str) -> None:
 def test_server_is_the_local_18_16_and_answers_http(ch: Client) -> None:
     version = ch.execute("SELECT version()")[0][0]
     assert version.startswith("18.16")
-    with urllib.request.urlopen(services.clickhouse_http_url() + "?query=SELECT%201", timeout=10) as response:
+    with urllib.request.urlopen(Settings().clickhouse_http_url() + "?query=SELECT%201", timeout=10) as response:
         assert response.read().strip() == b"1"

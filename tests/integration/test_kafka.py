@@ -10,7 +10,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import ConfigResource, ConfigResourceType
 
-from stack.topics import PIPELINE_TOPICS, TopicSpec, ensure_topics
+from wire.topics import PIPELINE_TOPICS, TopicSpec, ensure_topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 

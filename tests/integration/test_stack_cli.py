@@ -15,6 +15,7 @@ import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 
 from stack import services
+from wire.settings import DEFAULT_CLICKHOUSE_PORT, DEFAULT_KAFKA_CLUSTER_PORT
 
 pytestmark = pytest.mark.integration
 
@@ -65,7 +66,7 @@ def test_logs_shows_the_kafka_server_log(kafka_bootstrap: str) -> None:
 @pytest.mark.timeout(60)
 def test_taken_port_fails_fast_with_a_clear_message(tmp_path: Path) -> None:
     env = _isolated_env(tmp_path, offset=500)
-    native = services.DEFAULT_CLICKHOUSE_PORT + BASE_OFFSET + 500
+    native = DEFAULT_CLICKHOUSE_PORT + BASE_OFFSET + 500
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", native))
         squatter.listen()
@@ -108,7 +109,7 @@ def test_three_broker_cluster_survives_a_broker_loss(cluster_env: dict[str, str]
     up = stack_cmd("up", "--brokers", "3", env=cluster_env)
     assert up.returncode == 0, up.stdout + up.stderr
     print(f"cold up --brokers 3: {time.monotonic() - t0:.1f}s")
-    ports = [services.DEFAULT_KAFKA_CLUSTER_PORT + BASE_OFFSET + 300 + i for i in range(3)]
+    ports = [DEFAULT_KAFKA_CLUSTER_PORT + BASE_OFFSET + 300 + i for i in range(3)]
     bootstrap = ",".join(f"127.0.0.1:{p}" for p in ports)
     assert f"bootstrap servers {bootstrap}" in up.stdout
     assert "created dossier.events (6 partitions, rf 3)" in up.stdout

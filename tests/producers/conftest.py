@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stack.topics import TopicSpec, ensure_topics
+from wire.topics import TopicSpec, ensure_topics
 
 TEST_KEY = "producers-test-key-not-a-secret"
 

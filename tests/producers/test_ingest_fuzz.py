@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from producers.simulator.stream import simulate
-from stack.topics import TopicSpec, ensure_topics
 from tests.producers.helpers import snapshot
 from tests.producers.ingest_harness import Ingest, ingest_server
+from wire.topics import TopicSpec, ensure_topics
 
 pytestmark = pytest.mark.integration
 

@@ -12,9 +12,9 @@ from producers.ingest.app import Limits
 from producers.kafka import DeliveryError, EventProducer
 from producers.pseudonym import Pseudonymiser
 from producers.simulator.stream import simulate
-from stack.topics import TopicSpec, ensure_topics
 from tests.producers.helpers import read_topic, snapshot
 from tests.producers.ingest_harness import TOKEN_79, ingest_server
+from wire.topics import TopicSpec, ensure_topics
 
 pytestmark = pytest.mark.integration
 

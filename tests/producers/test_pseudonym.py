@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from producers.pseudonym import REPO_ROOT, KeyConfigError, Pseudonymiser
+from producers.pseudonym import KeyConfigError, Pseudonymiser
+from wire.settings import REPO_ROOT
 
 
 def test_same_key_same_pseudonym_other_key_other_pseudonym() -> None:

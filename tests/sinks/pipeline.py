@@ -43,7 +43,7 @@ from sinks.migrate import migrate
 from sinks.processors import PROCESSORS
 from sinks.writer import ClickHouseWriter
 from stack.services import free_port
-from stack.topics import TopicSpec, ensure_topics
+from wire.topics import TopicSpec, ensure_topics
 
 MOTCUA = str(Path(sys.executable).parent / "motcua")
 PARTITIONS = {"events": 6, "transitions": 6, "kpis": 6, "alerts": 3, "dlq": 1}

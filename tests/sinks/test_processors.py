@@ -11,7 +11,7 @@ from clickhouse_driver.errors import NetworkError, ServerException, TypeMismatch
 
 from dossier.kpi import COUNT_FIELDS
 from sinks.batch import Batch
-from sinks.dlq import dlq_headers
+from sinks.dlq import refusal_headers
 from sinks.processors import (
     Refusal,
     process_alerts,
@@ -112,7 +112,7 @@ def test_transitions_kpis_alerts_and_their_refusals() -> None:
 
 def test_dlq_rows_are_keyed_by_where_the_refused_record_was_read() -> None:
     refused = record(b"{not json", offset=41)
-    headers = dlq_headers(Refusal(refused, "validate", "not JSON"), at=1751414400)
+    headers = refusal_headers(Refusal(refused, "validate", "not JSON"), at=1751414400)
     from_sink = record(b"{not json", offset=0, topic="dossier.dlq", headers=headers)
     from_ingest = record(b"x", offset=1, topic="dossier.dlq",
                          headers=[("motcua.errors.reason", b"bad"), ("motcua.errors.at", b"2200-01-01T00:00:00Z")])

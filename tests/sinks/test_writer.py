@@ -12,9 +12,9 @@ from clickhouse_driver import Client
 from sinks.batch import Batch
 from sinks.processors import process_events
 from sinks.writer import Backoff, ClickHouseWriter, Stopped
-from stack import services
 from stack.services import free_port
 from tests.sinks.pipeline import fresh_database
+from wire.settings import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -36,7 +36,7 @@ def test_rows_clickhouse_refuses_are_returned_alone_and_the_rest_stored(ch: Clie
         batch = Batch()
         batch.add("dossier.events", 0, messages, process_events("dossier.events", 0, messages))
         inserted: list[int] = []
-        writer = ClickHouseWriter(services.clickhouse_settings(), database,
+        writer = ClickHouseWriter(Settings().clickhouse_settings(), database,
                                   on_insert=lambda _table, rows, _seconds: inserted.append(rows))
         refused = writer.write(batch)
         writer.close()
@@ -50,7 +50,7 @@ def test_rows_clickhouse_refuses_are_returned_alone_and_the_rest_stored(ch: Clie
 def test_an_unreachable_server_is_retried_with_backoff_until_stopped() -> None:
     stop = threading.Event()
     errors: list[BaseException] = []
-    settings = {**services.clickhouse_settings(), "port": free_port()}  # nothing listens there
+    settings = {**Settings().clickhouse_settings(), "port": free_port()}  # nothing listens there
     writer = ClickHouseWriter(settings, "default", Backoff(0.05, 0.2), stop, on_retry=errors.append)
     messages = [_event(1)]
     batch = Batch()

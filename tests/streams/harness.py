@@ -14,8 +14,7 @@ from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
-from stack.topics import TopicSpec, ensure_topics
-from streams.config import Topics
+from wire.topics import Topics, TopicSpec, ensure_topics
 
 REPO = Path(__file__).resolve().parents[2]
 MOTCUA = [str(Path(sys.executable).parent / "motcua")]

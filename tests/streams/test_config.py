@@ -1,15 +1,13 @@
-"""Worker configuration from the environment: defaults, overrides, the DLQ headers."""
+"""Worker configuration from the environment: defaults, overrides; the DLQ headers the worker writes."""
 
 from __future__ import annotations
-
-from datetime import UTC, datetime
 
 import pytest
 
 from dossier.contract import Violation
-from stack import services
 from streams.config import StreamsConfig
-from streams.dlq import dlq_headers
+from wire.dlq import dlq_headers, reason_text
+from wire.settings import Settings
 
 
 def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -27,7 +25,7 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert config.partitions == 6 and config.batch == 2000 and config.kpi_interval == 1.0
     assert config.store == "memory://"
     assert config.compression == "gzip"
-    assert config.bootstrap == services.bootstrap_servers()  # the local stack's address API
+    assert config.bootstrap == Settings().bootstrap_servers()  # the local stack's address API
 
 
 def test_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -45,7 +43,8 @@ def test_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_dlq_headers_name_every_violation_and_where_the_record_was_read() -> None:
     violations = [Violation("type", "unknown event type"), Violation("unit", "missing")]
-    headers = dict(dlq_headers(violations, "dossier.events", 3, 41, datetime(2026, 1, 1, tzinfo=UTC)))
+    headers = dict(dlq_headers(reason_text(violations), stage="validate", source="streams", topic="dossier.events",
+                               partition=3, offset=41, at=1767225600))  # 2026-01-01T00:00:00Z
     assert headers == {
         "motcua.errors.reason": b"type: unknown event type; unit: missing",
         "motcua.errors.stage": b"validate",
@@ -53,5 +52,5 @@ def test_dlq_headers_name_every_violation_and_where_the_record_was_read() -> Non
         "motcua.errors.partition": b"3",
         "motcua.errors.offset": b"41",
         "motcua.errors.source": b"streams",
-        "motcua.errors.at": b"2026-01-01T00:00:00+00:00",
+        "motcua.errors.at": b"2026-01-01T07:00:00+07:00",
     }

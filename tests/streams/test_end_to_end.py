@@ -31,9 +31,9 @@ from dossier.periods import PERIOD_KINDS
 from producers.kafka import EventProducer
 from stack.services import free_port
 from streams.codec import decode_dossier
-from streams.config import Topics
 from streams.partition import PartitionProcessor, decode_record
 from tests.streams.harness import MOTCUA, WorkerProcess, create_topics, group_lag, read_topic, wait_until, worker_env
+from wire.topics import Topics
 
 pytestmark = pytest.mark.integration
 

@@ -23,8 +23,8 @@ from streams.codec import decode_dossier, decode_summaries_record, encode_dossie
 from streams.kpi_partition import KpiPartition
 from streams.partition import PartitionProcessor, decode_record
 from streams.rollup import Rollup, row_key
-from streams.sender import key_partition
 from tests.domain.event_factory import event_stream
+from wire.partitioner import key_partition
 
 CAL = default_calendar()
 SOURCES = 3

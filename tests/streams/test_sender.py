@@ -11,8 +11,9 @@ from aiokafka.partitioner import DefaultPartitioner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stack.topics import TopicSpec, ensure_topics
-from streams.sender import BatchSender, in_chunks, key_partition
+from streams.sender import BatchSender, in_chunks
+from wire.partitioner import key_partition
+from wire.topics import TopicSpec, ensure_topics
 
 
 @given(st.binary(min_size=1, max_size=80), st.integers(min_value=1, max_value=64))

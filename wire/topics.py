@@ -1,8 +1,14 @@
-"""The Kafka topics the pipeline needs, and their idempotent creation with kafka-python's admin client."""
+"""The pipeline's Kafka topics (docs/topics.md): their names under an optional prefix, their partitions and
+configs, and their idempotent creation with kafka-python's admin client.
+
+The log of record and its DLQ are kept forever (replay/audit reads any range); the KPI topic is compacted
+(latest row per key = per scope and period). Partition counts: 6 lets up to 6 faust workers or sinks
+share a topic; a partition count can later grow, never shrink (keys would move).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
@@ -17,16 +23,36 @@ class TopicSpec:
     configs: dict[str, str] = field(default_factory=dict)
 
 
-# The log of record and its DLQ are kept forever (replay/audit reads any range); the KPI topic is
-# compacted (latest row per key = per scope and period). Partition counts: 6 lets up to 6 faust workers
-# or sinks share a topic; a partition count can later grow, never shrink (keys would move).
-PIPELINE_TOPICS: tuple[TopicSpec, ...] = (
-    TopicSpec("dossier.events", 6, {"retention.ms": FOREVER}),
-    TopicSpec("dossier.dlq", 1, {"retention.ms": FOREVER}),
-    TopicSpec("dossier.transitions", 6),
-    TopicSpec("dossier.kpis", 6, {"cleanup.policy": "compact"}),
-    TopicSpec("dossier.alerts", 3),
-)
+@dataclass(frozen=True)
+class Topics:
+    """The five pipeline topics, ``<prefix>dossier.<role>`` (tests and benchmarks run on prefixed copies)."""
+
+    events: str
+    dlq: str
+    transitions: str
+    kpis: str
+    alerts: str
+
+    @classmethod
+    def with_prefix(cls, prefix: str = "") -> Topics:
+        return cls(*(f"{prefix}dossier.{role}" for role in ROLES))
+
+    def specs(self) -> tuple[TopicSpec, ...]:
+        """The topics to create, with their partition counts and configs."""
+        return tuple(TopicSpec(getattr(self, role), *_LAYOUT[role]) for role in ROLES)
+
+
+ROLES: tuple[str, ...] = tuple(f.name for f in fields(Topics))  # events, dlq, transitions, kpis, alerts
+_LAYOUT: dict[str, tuple[int, dict[str, str]]] = {
+    "events": (6, {"retention.ms": FOREVER}),
+    "dlq": (1, {"retention.ms": FOREVER}),
+    "transitions": (6, {}),
+    "kpis": (6, {"cleanup.policy": "compact"}),
+    "alerts": (3, {}),
+}
+
+TOPICS = Topics.with_prefix()
+PIPELINE_TOPICS: tuple[TopicSpec, ...] = TOPICS.specs()
 
 
 def ensure_topics(

@@ -1,4 +1,7 @@
-"""Decoders of the records the streams write (docs/topics.md): transitions, KPI rows and alerts.
+"""The records the streams write (docs/topics.md): transitions, KPI rows and alerts, their schema ids and decoders.
+
+The domain (``dossier.transitions``) makes the transition and alert records and names their schemas and
+kinds; the KPI row's schema id is named here, where the streams that add it and the sink that reads it meet.
 
 Like the event contract, each is a msgspec ``Struct`` that validates types, enumerations and ranges in
 one pass; the few rules a Struct cannot say (datetimes, dates that start their period) are checked after.
@@ -13,25 +16,24 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from dossier.contract import InvalidRecord, Violation, parse_timestamp
-from dossier.kpi import COUNT_FIELDS, RATE_FIELDS
+from dossier.kpi import COUNT_FIELDS, RATE_FIELDS, Scope
 from dossier.periods import PeriodKind, period_start
+from dossier.sla import Outcome
+from dossier.transitions import ALERT_SCHEMA, TRANSITION_SCHEMA, Kind, TimerKind
 
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
 Count = Annotated[int, msgspec.Meta(ge=0, le=2**32 - 1)]  # the kpis table stores UInt32
 
-TRANSITION_SCHEMA = "dossier-transition/1"
 KPI_SCHEMA = "kpi-row/1"
-ALERT_SCHEMA = "dossier-alert/1"
 
-TransitionKind = Literal["accepted", "paused", "resumed", "finished", "due_soon", "overdue", "apology_issued"]
-AlertKind = Literal["due_soon", "overdue", "unit_overdue_rate"]
+AlertKind = Literal[TimerKind, "unit_overdue_rate"]
 
 
 class Transition(msgspec.Struct, frozen=True, gc=False):
-    schema: Literal["dossier-transition/1"]
+    schema: Literal[TRANSITION_SCHEMA]
     transition_id: NonEmpty
     dossier_id: NonEmpty
-    kind: TransitionKind
+    kind: Kind
     at: str
     province: NonEmpty
     unit: NonEmpty
@@ -39,12 +41,12 @@ class Transition(msgspec.Struct, frozen=True, gc=False):
     procedure_field: str | None = None
     officer: str | None = None
     due_at: str | None = None
-    outcome: Literal["early", "on_time", "late"] | None = None
+    outcome: Outcome | None = None
     end_type: str | None = None
 
 
 class Alert(msgspec.Struct, frozen=True, gc=False):
-    schema: Literal["dossier-alert/1"]
+    schema: Literal[ALERT_SCHEMA]
     alert_id: NonEmpty
     kind: AlertKind
     at: str
@@ -62,10 +64,10 @@ class Alert(msgspec.Struct, frozen=True, gc=False):
 KpiRecord: Any = msgspec.defstruct(
     "KpiRecord",
     [
-        ("schema", Literal["kpi-row/1"]),
-        ("scope", Literal["province", "unit", "procedure", "field"]),
+        ("schema", Literal[KPI_SCHEMA]),
+        ("scope", Scope),
         ("scope_id", NonEmpty),
-        ("period", Literal["day", "month", "quarter", "year"]),
+        ("period", PeriodKind),
         ("period_start", str),
         *((name, Count) for name in COUNT_FIELDS),
         *((name, float | None, None) for name in RATE_FIELDS),
