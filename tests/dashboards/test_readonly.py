@@ -53,3 +53,29 @@ def test_it_is_refused_every_write(grafana: Client, landed: Landed, statement: s
         grafana.execute(statement)
     assert refused.value.code == READONLY
     assert landed.server.execute("EXISTS TABLE kpis") == [(1,)]
+
+
+def test_production_defines_the_same_user_for_the_compose_server() -> None:
+    """The current server of docker-compose reads the user from users.d (no server runs it here)."""
+    import xml.etree.ElementTree as ET
+    from pathlib import Path
+
+    import yaml
+
+    from dashboards.provisioning import files
+
+    root = Path(__file__).parents[2]
+    config = ET.parse(root / "dashboards/clickhouse-users.d/grafana.xml").getroot()
+    user = config.find(f"users/{READONLY_USER}")
+    assert user is not None and user.findtext("profile") == READONLY_USER
+    assert user.find("password").attrib == {"from_env": "GRAFANA_CLICKHOUSE_PASSWORD"}  # type: ignore[union-attr]
+    assert [q.text for q in user.findall("grants/query")] == ["GRANT SELECT ON motcua.*"]
+    profile = config.find(f"profiles/{READONLY_USER}")
+    assert profile is not None and profile.findtext("readonly") == "2"
+    assert profile.findtext("constraints/readonly/min") == profile.findtext("constraints/readonly/max") == "2"
+    compose = yaml.safe_load((root / "docker-compose.yml").read_text())
+    mount = "./dashboards/clickhouse-users.d/grafana.xml:/etc/clickhouse-server/users.d/grafana.xml:ro"
+    assert mount in compose["services"]["clickhouse"]["volumes"]
+    datasource = yaml.safe_load(files()["datasources/clickhouse.yaml"])["datasources"][0]
+    assert datasource["jsonData"]["username"] == READONLY_USER and datasource["jsonData"]["protocol"] == "native"
+    assert "GRAFANA_CLICKHOUSE_PASSWORD" in compose["services"]["grafana"]["environment"]
