@@ -14,13 +14,16 @@ dashboards_app = typer.Typer(help="Grafana dashboards as code: build the provisi
 LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
-def _instant(text: str | None, default: datetime) -> datetime:
-    """An ISO date (local midnight) or datetime (local when it has no offset)."""
+def _instant(text: str | None, default: datetime, end: bool = False) -> datetime:
+    """An ISO datetime (local when it has no offset) or date: its local midnight, or for the range's end
+    (exclusive, as `motcua kpi --to`) the last millisecond before it, which is how Grafana ends a day."""
     if not text:
         return default
-    parsed = datetime.fromisoformat(text) if "T" in text or " " in text else datetime.combine(
-        date.fromisoformat(text), time(0))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=LOCAL)
+    if "T" in text or " " in text:
+        parsed = datetime.fromisoformat(text)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=LOCAL)
+    midnight = datetime.combine(date.fromisoformat(text), time(0), LOCAL)
+    return midnight - timedelta(milliseconds=1) if end else midnight
 
 
 @dashboards_app.command("build")
@@ -35,7 +38,7 @@ def build_command() -> None:
 @dashboards_app.command("check")
 def check_command(
     time_from: Annotated[str | None, typer.Option("--from", help="Range start (date or datetime, local).")] = None,
-    time_to: Annotated[str | None, typer.Option("--to", help="Range end; default: the end of today, local.")] = None,
+    time_to: Annotated[str | None, typer.Option("--to", help="Range end, exclusive; default: tomorrow, local.")] = None,
     var: Annotated[list[str] | None, typer.Option(help="name=value[,value] (default All; repeat).")] = None,
     database: Annotated[str | None, typer.Option(help="Database (default MOTCUA_CLICKHOUSE_DATABASE).")] = None,
     show_sql: Annotated[bool, typer.Option(help="Print the expanded SQL of failing queries.")] = True,
@@ -49,7 +52,7 @@ def check_command(
 
     today = datetime.now(LOCAL).replace(hour=0, minute=0, second=0, microsecond=0)
     start = _instant(time_from, today)
-    end = _instant(time_to, today + timedelta(days=1) - timedelta(milliseconds=1))
+    end = _instant(time_to, today + timedelta(days=1) - timedelta(milliseconds=1), end=True)
     selections = {}
     for item in var or []:
         name, _, values = item.partition("=")

@@ -5,6 +5,7 @@ fails on either, both engines agree, and the stats equal what `motcua kpi` print
 from __future__ import annotations
 
 import json
+import subprocess
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from dashboards.panels import RATES
 from dashboards.provisioning import dashboard_json
 from dashboards.screens import BUILDERS, TITLES
 from tests.sinks.chdb_executor import ChdbExecutor
-from tests.sinks.pipeline import motcua_kpi
+from tests.sinks.pipeline import MOTCUA, motcua_kpi
 from tests.sinks.test_queries import DAY, FIRST, Landed
 from tests.sinks.test_queries import _plain as plain_value
 
@@ -114,3 +115,18 @@ def test_the_hourly_counts_add_up_to_the_days_received(engines: Engines) -> None
 
 def test_the_titles_are_vietnamese() -> None:
     assert all(any(ch in title for ch in "ạảãáàăâđêếệôơưữ") for title in TITLES.values())
+
+
+def test_the_check_command_passes_on_pipeline_data_and_fails_on_any_error(engines: Engines, ch: Client,
+                                                                         unique_name: str) -> None:
+    database = engines.server.connection.database
+    args = [MOTCUA, "dashboards", "check", "--from", str(DAY), "--to", str(DAY + timedelta(days=1))]
+    ok = subprocess.run([*args, "--database", database], capture_output=True, text=True, check=False)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "Tỷ lệ đúng hạn (hôm nay)" in ok.stdout and "every query ran" in ok.stdout
+    ch.execute(f"CREATE DATABASE {unique_name}")  # no tables: every query fails
+    try:
+        failed = subprocess.run([*args, "--database", unique_name], capture_output=True, text=True, check=False)
+    finally:
+        ch.execute(f"DROP DATABASE {unique_name}")
+    assert failed.returncode == 1 and "ERROR" in failed.stdout and "failing queries" in failed.stdout
