@@ -23,6 +23,7 @@ ROOMS: dict[str, str] = {
     "db": "sinks.cli",
     "top": "sinks.cli",
     "demo": "motcua.demo",
+    "dashboards": "dashboards.cli",
 }
 
 

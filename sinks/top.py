@@ -20,8 +20,8 @@ from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 
+from dashboards import queries
 from dossier import catalog
-from sinks import queries
 from wire.runtime import clickhouse_client
 
 KPI_COLUMNS = ("scope_id", "province", "to_process", "received", "finished", "open_overdue", "open_due_soon",

@@ -14,10 +14,10 @@ from clickhouse_driver import Client
 from rich.console import Console
 
 from audit.kpi_report import kpi_table
+from dashboards import queries
 from dossier.calendar import day_number, day_start, default_calendar
 from dossier.lifecycle import DossierSummary, in_state_machine_order, summarize
 from dossier.transitions import status_at
-from sinks import queries
 from sinks.top import render, snapshot
 from tests.sinks.chdb_executor import ChdbExecutor
 from tests.sinks.pipeline import (

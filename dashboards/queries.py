@@ -1,4 +1,4 @@
-"""The SQL files users need (``sql/*.sql``), loaded and filled in with their parameters.
+"""The named SQL files users need (``dashboards/sql/*.sql``), loaded and filled in with their parameters.
 
 Each file is one SELECT over the deduplicated views, with ``%(name)s`` parameters that clickhouse-driver
 substitutes client-side (so they run on ClickHouse 18.16 as on a current release) and unqualified table
@@ -13,14 +13,12 @@ from typing import Any
 
 from clickhouse_driver.util.escape import escape_params
 
-from wire.settings import REPO_ROOT
-
-SQL_DIR = REPO_ROOT / "sql"
+SQL_DIR = Path(__file__).parent / "sql"
 
 
 @cache
 def query(name: str) -> str:
-    """The text of ``sql/<name>.sql``."""
+    """The text of ``dashboards/sql/<name>.sql``."""
     return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
 
 

@@ -1,0 +1,173 @@
+"""The parts every screen is made of: the variables, the KPI rates with their 766 bands, SQL fragments
+that run on ClickHouse 18.16 and on a current release, and a grid layout that never overlaps panels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from functools import cache
+
+from grafana_foundation_sdk.builders import dashboard as dash
+from grafana_foundation_sdk.cog import builder as cogbuilder
+from grafana_foundation_sdk.models import dashboard as model
+
+from dashboards.clickhouse import DATASOURCE, Query
+
+TIMEZONE = "Asia/Ho_Chi_Minh"
+#: The local day the dashboard's time range ends on, and its month and quarter.
+DAY = f"toDate(toTimeZone($__toTime, '{TIMEZONE}'))"
+MONTH = f"toStartOfMonth({DAY})"
+QUARTER = f"toStartOfQuarter({DAY})"
+FIRST_DAY = f"toDate(toTimeZone($__fromTime, '{TIMEZONE}'))"
+
+
+def where_in(column: str, variable: str) -> str:
+    """``column IN (the selection)``, or no condition at all when All is selected (the plugin's macro)."""
+    return f"$__conditionalAll({column} IN (${{{variable}}}), ${variable})"
+
+
+#: Units of the selected provinces (unit KPI rows carry no province: the dossiers say where a unit is).
+UNITS_OF_PROVINCES = f"(SELECT DISTINCT unit FROM dossiers WHERE {where_in('province', 'province')})"
+
+
+@dataclass(frozen=True)
+class Rate:
+    """A KPI rate (DOMAIN.md section 4) as a roll-up: sum of numerators over sum of denominators.
+
+    Bands: the 766 item gives full points at ``full_at`` (research 1.3: 50% online, 80% digitisation,
+    90% satisfaction, 100% elsewhere; the score is linear below). Green from 90% of the item's points,
+    yellow from 70%, red below. ``lower_is_better`` rates (overdue) use the complement.
+    """
+
+    column: str
+    title: str
+    numerator: str
+    denominator: str
+    full_at: float = 1.0
+    lower_is_better: bool = False
+
+    @property
+    def counts(self) -> tuple[str, ...]:
+        """The KPI row's count columns the rate is made of."""
+        words = f"{self.numerator} {self.denominator}".replace("+", " ").replace("-", " ").split()
+        return tuple(sorted(set(words)))
+
+    def sql(self) -> str:
+        return f"if(sum({self.denominator}) = 0, NULL, sum({self.numerator}) / sum({self.denominator}))"
+
+    def thresholds(self) -> dash.ThresholdsConfig:
+        green, yellow = round(0.9 * self.full_at, 4), round(0.7 * self.full_at, 4)
+        if self.lower_is_better:
+            steps = [model.Threshold(None, "green"), model.Threshold(round(1 - green, 4), "yellow"),
+                     model.Threshold(round(1 - yellow, 4), "red")]
+        else:
+            steps = [model.Threshold(None, "red"), model.Threshold(yellow, "yellow"), model.Threshold(green, "green")]
+        return dash.ThresholdsConfig().mode(model.ThresholdsMode.ABSOLUTE).steps(steps)
+
+
+RATES: tuple[Rate, ...] = (
+    Rate("on_time_rate", "Tỷ lệ đúng hạn", "finished_early + finished_on_time + open_within_due", "to_process"),
+    Rate("overdue_rate", "Tỷ lệ trễ hạn", "finished_late + open_overdue", "to_process", lower_is_better=True),
+    Rate("online_rate", "Tỷ lệ trực tuyến", "online_received", "received", full_at=0.5),
+    Rate("online_completion_rate", "Hoàn thành trực tuyến toàn trình", "full_online_finished",
+         "full_online_eligible_finished"),
+    Rate("e_result_rate", "Kết quả điện tử", "e_result_finished", "result_finished"),
+    Rate("digitization_rate", "Số hóa hồ sơ", "digitized_received", "received", full_at=0.8),
+    Rate("online_payment_rate", "Thanh toán trực tuyến", "paid_online_received", "fee_received"),
+    Rate("satisfaction_rate", "Mức độ hài lòng", "finished - satisfaction_failed_finished", "finished", full_at=0.9),
+    Rate("apology_compliance_rate", "Xin lỗi đúng hạn", "late_finished_with_timely_apology", "finished_late"),
+)
+
+#: Every count a rate needs, read from the latest row of each KPI key.
+COUNTS = tuple(sorted({count for r in RATES for count in r.counts}))
+
+
+def latest_kpis(scope: str, period: str, start: str, condition: str, columns: tuple[str, ...] = COUNTS) -> str:
+    """The latest row of every KPI key of one scope and period (as ``kpis_latest``, but filtered first)."""
+    picked = ", ".join(f"argMax({c}, _version) AS {c}" for c in columns)
+    return (f"SELECT scope_id, period_start, {picked} FROM kpis "
+            f"WHERE scope = '{scope}' AND period = '{period}' AND {start} AND {condition} "
+            "GROUP BY scope_id, period_start")
+
+
+@cache
+def calendar_exceptions() -> tuple[tuple[date, ...], tuple[date, ...]]:
+    """Weekdays that are not working days, and weekend days that are, 2024-2027 (the project's calendar)."""
+    from dossier.calendar import default_calendar
+
+    calendar = default_calendar()
+    days = [date(2024, 1, 1) + timedelta(days=i) for i in range((date(2028, 1, 1) - date(2024, 1, 1)).days)]
+    off = tuple(d for d in days if d.weekday() < 5 and not calendar.is_working_day(d))
+    on = tuple(d for d in days if d.weekday() >= 5 and calendar.is_working_day(d))
+    return off, on
+
+
+def working_days_between(start: str, end: str) -> str:
+    """Working days in [start, end) of two Date expressions: weekdays, less holidays, plus swapped Saturdays."""
+    off, on = calendar_exceptions()
+    off_sql = ", ".join(f"toDate('{d}')" for d in off)
+    on_sql = ", ".join(f"toDate('{d}')" for d in on)
+    return (f"arrayCount(d -> (toDayOfWeek(d) <= 5 AND NOT has([{off_sql}], d)) OR has([{on_sql}], d), "
+            f"arrayMap(i -> {start} + i, range(toUInt32(greatest({end} - {start}, 0)))))")
+
+
+# variables ------------------------------------------------------------------------------------------------
+
+def _query_variable(name: str, label: str, sql: str) -> dash.QueryVariable:
+    return (dash.QueryVariable(name).label(label).datasource(DATASOURCE).query(sql)
+            .refresh(model.VariableRefresh.ON_DASHBOARD_LOAD).sort(model.VariableSort.ALPHABETICAL_ASC)
+            .multi(True).include_all(True)
+            .current(model.VariableOption(selected=True, text=["All"], value=["$__all"])))
+
+
+VARIABLE_SQL = {
+    "province": "SELECT DISTINCT province FROM dossiers ORDER BY province",
+    "unit": f"SELECT DISTINCT unit FROM dossiers WHERE {where_in('province', 'province')} ORDER BY unit",
+    "procedure": ("SELECT DISTINCT procedure_code FROM dossiers WHERE "
+                  f"{where_in('province', 'province')} AND {where_in('unit', 'unit')} ORDER BY procedure_code"),
+    "field": ("SELECT DISTINCT procedure_field FROM dossiers WHERE procedure_field != '' AND "
+              f"{where_in('province', 'province')} AND {where_in('unit', 'unit')} ORDER BY procedure_field"),
+}
+VARIABLE_LABELS = {"province": "Tỉnh/thành phố", "unit": "Đơn vị", "procedure": "Thủ tục", "field": "Lĩnh vực"}
+
+
+def scope_variables() -> list[cogbuilder.Builder[model.VariableModel]]:
+    """province -> unit -> procedure / field, each multi-value with All."""
+    return [_query_variable(name, VARIABLE_LABELS[name], sql) for name, sql in VARIABLE_SQL.items()]
+
+
+# layout ---------------------------------------------------------------------------------------------------
+
+@dataclass
+class Grid:
+    """Places panels left to right in rows of 24 columns and numbers them; no two panels overlap."""
+
+    x: int = 0
+    y: int = 0
+    row_height: int = 0
+    next_id: int = 1
+    panels: list[cogbuilder.Builder[model.Panel]] = field(default_factory=list)
+
+    def place(self, panel: cogbuilder.Builder[model.Panel], w: int, h: int) -> None:
+        if self.x + w > 24:
+            self.newline()
+        panel.build().grid_pos = model.GridPos(h=h, w=w, x=self.x, y=self.y)
+        panel.build().id_val = self.next_id
+        self.next_id += 1
+        self.x += w
+        self.row_height = max(self.row_height, h)
+        self.panels.append(panel)
+
+    def newline(self) -> None:
+        self.y += self.row_height
+        self.x, self.row_height = 0, 0
+
+
+def sql_target(sql: str, time_series: bool = False) -> Query:
+    query = Query(sql)
+    return query.time_series() if time_series else query
+
+
+def dashboard_link(title: str, uid: str) -> dash.DashboardLink:
+    return (dash.DashboardLink(title).type(model.DashboardLinkType.LINK).url(f"/d/{uid}")
+            .include_vars(True).keep_time(True))

@@ -1,0 +1,257 @@
+"""The five screens, built with grafana-foundation-sdk (its ``next`` build, for Grafana 12+/13).
+
+Every time is shown in Asia/Ho_Chi_Minh; "today" and "this month" are the local day (and its month) the
+dashboard's time range ends on, so the time picker also shows any past day of a replayed history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from grafana_foundation_sdk.builders import bargauge, common, stat, table, timeseries
+from grafana_foundation_sdk.builders import dashboard as dash
+from grafana_foundation_sdk.models import dashboard as model
+
+from dashboards import queries
+from dashboards.clickhouse import DATASOURCE
+from dashboards.panels import (
+    DAY,
+    FIRST_DAY,
+    MONTH,
+    QUARTER,
+    RATES,
+    TIMEZONE,
+    UNITS_OF_PROVINCES,
+    Grid,
+    Rate,
+    dashboard_link,
+    latest_kpis,
+    scope_variables,
+    sql_target,
+    where_in,
+    working_days_between,
+)
+
+UIDS = {
+    "province": "motcua-province",
+    "drilldown": "motcua-drilldown",
+    "ranking": "motcua-ranking",
+    "timeline": "motcua-timeline",
+    "health": "motcua-health",
+}
+TITLES = {
+    "province": "Điều hành tỉnh: tiếp nhận và giải quyết hồ sơ",
+    "drilldown": "Chi tiết đơn vị và thủ tục",
+    "ranking": "Xếp hạng toàn quốc theo Bộ chỉ số 766",
+    "timeline": "Dòng thời gian hồ sơ",
+    "health": "Sức khỏe hệ thống dữ liệu",
+}
+PERCENT = "percentunit"
+TIMELINE_LINK = f"/d/{UIDS['timeline']}?var-dossier_id=${{__value.raw}}&${{__url_time_range}}"
+DOSSIER_FILTER = " AND ".join([where_in("province", "province"), where_in("unit", "unit"),
+                               where_in("procedure_code", "procedure"), where_in("procedure_field", "field")])
+
+
+def _base(key: str, refresh: str, time_from: str = "now/d", time_to: str = "now/d") -> dash.Dashboard:
+    board = (dash.Dashboard(TITLES[key]).uid(UIDS[key]).tags(["motcua"]).timezone(TIMEZONE).refresh(refresh)
+             .time(time_from, time_to).readonly().week_start("monday")
+             .tooltip(model.DashboardCursorSync.CROSSHAIR))
+    for other, uid in UIDS.items():
+        if other != key:
+            board.link(dashboard_link(TITLES[other], uid))
+    return board
+
+
+def _finish(board: dash.Dashboard, grid: Grid) -> dash.Dashboard:
+    for panel in grid.panels:
+        board.with_panel(panel)
+    return board
+
+
+def _table(title: str, sql: str) -> table.Panel:
+    return table.Panel().title(title).datasource(DATASOURCE).with_target(sql_target(sql))
+
+
+def _linked_to_timeline(panel: table.Panel) -> table.Panel:
+    link = {"title": "Dòng thời gian hồ sơ", "url": TIMELINE_LINK}
+    return panel.override_by_name("dossier_id", [model.DynamicConfigValue(id_val="links", value=[link])])
+
+
+def rate_stat_sql(rate: Rate, period: str, start: str) -> str:
+    """A province-scope rate of one period, rolled up over the selected provinces."""
+    rows = latest_kpis("province", period, f"period_start = {start}", where_in("scope_id", "province"))
+    return f"SELECT {rate.sql()} AS {rate.column} FROM ({rows})"
+
+
+def _rate_stat(rate: Rate, period: str, start: str, label: str) -> stat.Panel:
+    return (stat.Panel().title(f"{rate.title} ({label})").datasource(DATASOURCE)
+            .with_target(sql_target(rate_stat_sql(rate, period, start)))
+            .unit(PERCENT).decimals(1).min(0).max(1).thresholds(rate.thresholds()).no_value("—"))
+
+
+def _rates_by_row(scope: str, period: str, start_condition: str, condition: str) -> str:
+    rows = latest_kpis(scope, period, start_condition, condition)
+    rates = ", ".join(f"{r.sql()} AS {r.column}" for r in RATES)
+    return (f"SELECT scope_id, period_start, sum(to_process) AS can_xu_ly, {rates} FROM ({rows}) "
+            "GROUP BY scope_id, period_start ORDER BY period_start, scope_id")
+
+
+def province_operations() -> dash.Dashboard:
+    """The wall screen of a provincial operations centre (refresh 10 s)."""
+    grid = Grid()
+    widths = [3, 3, 3, 3, 3, 3, 2, 2, 2]
+    for period, start, label in (("day", DAY, "hôm nay"), ("month", MONTH, "tháng này")):
+        for rate, w in zip(RATES, widths, strict=True):
+            grid.place(_rate_stat(rate, period, start, label), w, 4)
+        grid.newline()
+    per_hour = (f"SELECT toStartOfHour(t) AS time, countIf(k = 'accepted') AS tiep_nhan, "
+                "countIf(k = 'finished') AS hoan_thanh FROM (SELECT any(kind) AS k, any(at) AS t "
+                f"FROM transitions WHERE $__timeFilter(at) AND kind IN ('accepted', 'finished') "
+                f"AND {DOSSIER_FILTER} GROUP BY dossier_id, transition_id) GROUP BY time ORDER BY time")
+    grid.place(timeseries.Panel().title("Hồ sơ tiếp nhận và hoàn thành theo giờ (hôm nay)").datasource(DATASOURCE)
+               .with_target(sql_target(per_hour, time_series=True)).unit("short").max_data_points(500)
+               .override_by_name("tiep_nhan", [model.DynamicConfigValue(id_val="displayName", value="Tiếp nhận")])
+               .override_by_name("hoan_thanh", [model.DynamicConfigValue(id_val="displayName", value="Hoàn thành")]),
+               12, 8)
+    age = working_days_between("accepted_on", DAY)
+    backlog = (f"SELECT multiIf(age <= 1, '0-1 ngày', age <= 5, '2-5 ngày', age <= 10, '6-10 ngày', "
+               "age <= 20, '11-20 ngày', 'trên 20 ngày') AS tuoi, count() AS ho_so FROM ("
+               f"SELECT {age} AS age FROM (SELECT dossier_id, toDate(min(at)) AS accepted_on FROM transitions "
+               f"WHERE kind = 'accepted' AND {DOSSIER_FILTER} GROUP BY dossier_id) "
+               "WHERE dossier_id IN (SELECT dossier_id FROM dossiers_current WHERE standing != 'finished')) "
+               "GROUP BY tuoi ORDER BY min(age)")
+    grid.place(bargauge.Panel().title("Hồ sơ tồn theo tuổi (ngày làm việc)").datasource(DATASOURCE)
+               .with_target(sql_target(backlog)).unit("short")
+               .reduce_options(common_reduce(values=True)), 12, 8)
+    grid.newline()
+    listing = ("SELECT dossier_id, unit, procedure_code, due_at, officer FROM dossiers_current "
+               f"WHERE standing = '{{standing}}' AND {DOSSIER_FILTER} ORDER BY due_at, dossier_id LIMIT 500")
+    grid.place(_linked_to_timeline(_table("Sắp đến hạn: hôm nay là hạn cuối gửi thư xin lỗi",
+                                          listing.replace("{standing}", "due_soon"))), 12, 9)
+    grid.place(_linked_to_timeline(_table("Hồ sơ quá hạn đang xử lý", listing.replace("{standing}", "overdue"))), 12, 9)
+    grid.newline()
+    worst = (f"SELECT scope_id AS don_vi, sum(to_process) AS can_xu_ly, {RATES[1].sql()} AS overdue_rate, "
+             f"{RATES[0].sql()} AS on_time_rate, sum(open_overdue) AS ton_qua_han FROM ("
+             + latest_kpis("unit", "day", f"period_start = {DAY}", f"scope_id IN {UNITS_OF_PROVINCES}",
+                           tuple(sorted({*RATES[0].counts, *RATES[1].counts, "open_overdue"})))
+             + ") GROUP BY scope_id ORDER BY overdue_rate DESC, scope_id LIMIT 10")
+    grid.place(_table("Đơn vị có tỷ lệ trễ hạn cao nhất (hôm nay)", worst)
+               .override_by_name("overdue_rate", [model.DynamicConfigValue(id_val="unit", value=PERCENT)])
+               .override_by_name("on_time_rate", [model.DynamicConfigValue(id_val="unit", value=PERCENT)]), 24, 8)
+    board = _base("province", "10s").variables(scope_variables())
+    return _finish(board, grid)
+
+
+def common_reduce(values: bool) -> common.ReduceDataOptions:
+    return common.ReduceDataOptions().values(values).calcs(["lastNotNull"])
+
+
+def drilldown() -> dash.Dashboard:
+    """A unit's and a procedure's rates by day, month and quarter, and their dossiers."""
+    grid = Grid()
+    units = f"scope_id IN {UNITS_OF_PROVINCES} AND {where_in('scope_id', 'unit')}"
+    day_range = f"period_start >= {FIRST_DAY} AND period_start <= {DAY}"
+    by_day = (f"SELECT toDateTime(period_start, '{TIMEZONE}') AS time, "
+              + ", ".join(f"{r.sql()} AS {r.column}" for r in RATES[:3])
+              + f" FROM ({latest_kpis('unit', 'day', day_range, units)}) GROUP BY period_start ORDER BY period_start")
+    grid.place(timeseries.Panel().title("Tỷ lệ theo ngày (các đơn vị đã chọn)").datasource(DATASOURCE)
+               .with_target(sql_target(by_day, time_series=True)).unit(PERCENT).min(0).max(1)
+               .max_data_points(500), 24, 8)
+    for period, start, label in (("month", MONTH, "tháng"), ("quarter", QUARTER, "quý")):
+        grid.place(_table(f"Đơn vị theo {label}", _rates_by_row("unit", period, f"period_start = {start}", units))
+                   .unit(PERCENT), 12, 8)
+    procedures = f"{where_in('scope_id', 'procedure')}"
+    grid.place(_table("Thủ tục theo tháng (toàn quốc)", _rates_by_row("procedure", "month", f"period_start = {MONTH}",
+                                                                        procedures)).unit(PERCENT), 12, 8)
+    fields = f"{where_in('scope_id', 'field')}"
+    grid.place(_table("Lĩnh vực theo tháng (toàn quốc)", _rates_by_row("field", "month", f"period_start = {MONTH}",
+                                                                         fields)).unit(PERCENT), 12, 8)
+    dossiers = ("SELECT dossier_id, unit, procedure_code, standing, since, due_at, outcome, officer "
+                f"FROM dossiers_current WHERE {DOSSIER_FILTER} ORDER BY since DESC, dossier_id LIMIT 500")
+    grid.place(_linked_to_timeline(_table("Hồ sơ (bấm mã hồ sơ để xem dòng thời gian)", dossiers)), 24, 10)
+    board = _base("drilldown", "30s", "now/M", "now/d").variables(scope_variables())
+    return _finish(board, grid)
+
+
+SCORES = (
+    ("diem_tien_do", "20 * ({on_time})"),
+    ("diem_truc_tuyen_uoc_tinh", "12 * ({online_completion})"),
+    ("diem_thanh_toan", "10 * ({online_payment})"),
+    ("diem_so_hoa", "6 * ({e_result}) + 4 * ({digitization})"),
+    ("diem_hai_long", "least(6, 6 * ({satisfaction}) / 0.9)"),
+)
+
+
+def ranking_sql() -> str:
+    """Provinces by the 766 group scores (formulas of dashboards/sql/scores_766.sql) for a month or quarter."""
+    by_name = {r.column.removesuffix("_rate"): r.sql() for r in RATES}
+    scores = ", ".join(f"{expr.format(**by_name)} AS {name}" for name, expr in SCORES)
+    start = f"period_start = if('${{period}}' = 'quarter', {QUARTER}, {MONTH})"
+    rows = latest_kpis("province", "${period}", start, "1 = 1")
+    total = " + ".join(f"ifNull({name}, 0)" for name, _ in SCORES)
+    return (f"SELECT scope_id AS tinh, {scores}, {total} AS tong_diem FROM ({rows}) "
+            "GROUP BY scope_id ORDER BY tong_diem DESC, tinh")
+
+
+def national_ranking() -> dash.Dashboard:
+    grid = Grid()
+    grid.place(_table("Xếp hạng tỉnh theo điểm nhóm 766 (tháng hoặc quý của ngày cuối khoảng thời gian)",
+                      ranking_sql()).decimals(2), 24, 16)
+    period = (dash.CustomVariable("period").label("Kỳ").values("month,quarter")
+              .current(model.VariableOption(selected=True, text="month", value="month")))
+    board = _base("ranking", "1m", "now/M", "now/d").variables([period, *scope_variables()])
+    return _finish(board, grid)
+
+
+def dossier_timeline() -> dash.Dashboard:
+    """One dossier: its events and transitions, its standing, due instant and verdict."""
+    grid = Grid()
+    one = "${dossier_id:sqlstring}"
+    state = ("SELECT dossier_id, province, unit, procedure_code, standing, since, due_at, outcome, end_type, officer "
+             f"FROM dossiers_current WHERE dossier_id = {one}")
+    grid.place(_table("Trạng thái, hạn trả và kết luận", state), 24, 4)
+    grid.place(_table("Sự kiện và chuyển trạng thái", queries.query("dossier_timeline") % {"dossier_id": one}), 24, 14)
+    variable = dash.TextBoxVariable("dossier_id").label("Mã hồ sơ")
+    board = _base("timeline", "30s", "now-1y", "now").variables([variable, *scope_variables()])
+    return _finish(board, grid)
+
+
+def pipeline_health() -> dash.Dashboard:
+    """For engineers: what the sink landed, how fresh the KPI rows are, what was refused, which alerts."""
+    grid = Grid()
+    bucket = "toDateTime(intDiv(toUInt32(_inserted_at), $__interval_s) * $__interval_s)"
+    events = (f"SELECT {bucket} AS time, count() / $__interval_s AS su_kien_moi_giay FROM events "
+              "WHERE $__timeFilter(_inserted_at) GROUP BY time ORDER BY time")
+    grid.place(timeseries.Panel().title("Sự kiện ghi vào mỗi giây").datasource(DATASOURCE)
+               .with_target(sql_target(events, time_series=True)).unit("short").max_data_points(300), 12, 8)
+    freshness = (f"SELECT {bucket} AS time, avg(_inserted_at - watermark) AS trung_binh, "
+                 "max(_inserted_at - watermark) AS lon_nhat FROM kpis WHERE $__timeFilter(_inserted_at) "
+                 "AND provisional = 1 AND toUInt32(watermark) > 0 GROUP BY time ORDER BY time")
+    grid.place(timeseries.Panel().title("Độ tươi: thời điểm sự kiện đến khi dòng KPI được ghi").datasource(DATASOURCE)
+               .with_target(sql_target(freshness, time_series=True)).unit("s").max_data_points(300), 12, 8)
+    delay = (f"SELECT {bucket} AS time, quantile(0.5)(_inserted_at - _timestamp) AS p50, "
+             "max(_inserted_at - _timestamp) AS lon_nhat FROM events WHERE $__timeFilter(_inserted_at) "
+             "GROUP BY time ORDER BY time")
+    grid.place(timeseries.Panel().title("Độ trễ của sink: Kafka đến ClickHouse").datasource(DATASOURCE)
+               .with_target(sql_target(delay, time_series=True)).unit("s").max_data_points(300), 12, 8)
+    batches = (f"SELECT {bucket} AS time, uniqExact(_topic, _partition, _inserted_at) AS lo_ghi FROM events "
+               "WHERE $__timeFilter(_inserted_at) GROUP BY time ORDER BY time")
+    grid.place(timeseries.Panel().title("Lô ghi của sink (mỗi phân vùng, mỗi giây ghi)").datasource(DATASOURCE)
+               .with_target(sql_target(batches, time_series=True)).unit("short").max_data_points(300), 12, 8)
+    dlq = ("SELECT reason AS ly_do, count() AS so_ban_ghi FROM dlq_unique WHERE $__timeFilter(refused_at) "
+           "GROUP BY reason ORDER BY so_ban_ghi DESC, ly_do LIMIT 50")
+    grid.place(_table("Bản ghi bị từ chối (DLQ) theo lý do", dlq), 12, 8)
+    alerts = ("SELECT kind AS loai, count() AS so_canh_bao FROM alerts_unique WHERE $__timeFilter(at) "
+              "GROUP BY kind ORDER BY so_canh_bao DESC, loai")
+    grid.place(bargauge.Panel().title("Cảnh báo theo loại").datasource(DATASOURCE).with_target(sql_target(alerts))
+               .reduce_options(common_reduce(values=True)), 12, 8)
+    return _finish(_base("health", "10s", "now-1h", "now"), grid)
+
+
+BUILDERS: dict[str, Callable[[], dash.Dashboard]] = {
+    "province": province_operations,
+    "drilldown": drilldown,
+    "ranking": national_ranking,
+    "timeline": dossier_timeline,
+    "health": pipeline_health,
+}

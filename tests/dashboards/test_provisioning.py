@@ -1,0 +1,69 @@
+"""The committed provisioning tree is a fresh build, and the dashboards' JSON is what Grafana expects."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import yaml
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models.dashboard import Dashboard
+
+from dashboards import clickhouse
+from dashboards.provisioning import PROVISIONING, dashboard_json, files
+from dashboards.screens import BUILDERS, UIDS
+
+
+def test_the_committed_files_are_a_fresh_build() -> None:
+    fresh = files()
+    on_disk = {p.relative_to(PROVISIONING).as_posix(): p.read_text(encoding="utf-8")
+               for p in PROVISIONING.glob("**/*") if p.is_file()}
+    assert set(on_disk) == set(fresh), "run `motcua dashboards build` and commit dashboards/provisioning"
+    for path, text in fresh.items():
+        assert on_disk[path] == text, f"{path} differs from a fresh build: run `motcua dashboards build`"
+
+
+@pytest.mark.parametrize("key", list(BUILDERS))
+def test_decoding_and_encoding_through_the_sdk_gives_the_json_back(key: str) -> None:
+    clickhouse.register()
+    encoded = dashboard_json(key)
+    decoded = Dashboard.from_json(encoded)
+    assert json.loads(json.dumps(decoded, cls=JSONEncoder)) == encoded
+    assert all(isinstance(t, clickhouse.ClickHouseQuery) for p in decoded.panels or [] for t in p.targets or [])
+
+
+def _cells(panel: dict[str, Any]) -> set[tuple[int, int]]:
+    g = panel["gridPos"]
+    return {(x, y) for x in range(g["x"], g["x"] + g["w"]) for y in range(g["y"], g["y"] + g["h"])}
+
+
+@pytest.mark.parametrize("key", list(BUILDERS))
+def test_ids_are_unique_panels_do_not_overlap_and_every_datasource_resolves(key: str) -> None:
+    board = dashboard_json(key)
+    datasources = yaml.safe_load(files()["datasources/clickhouse.yaml"])["datasources"]
+    uids = {d["uid"]: d["type"] for d in datasources}
+    panels = board["panels"]
+    assert len({p["id"] for p in panels}) == len(panels)
+    taken: set[tuple[int, int]] = set()
+    for panel in panels:
+        cells = _cells(panel)
+        assert all(0 <= x < 24 for x, _ in cells), panel["title"]
+        assert not cells & taken, f"{panel['title']} overlaps another panel"
+        taken |= cells
+        refs = [panel["datasource"], *(t["datasource"] for t in panel["targets"])]
+        refs += [v["datasource"] for v in board.get("templating", {}).get("list", []) if "datasource" in v]
+        assert all(uids.get(r["uid"]) == r["type"] for r in refs), panel["title"]
+    assert board["timezone"] == "Asia/Ho_Chi_Minh" and board["uid"] == UIDS[key]
+    links = {link["url"] for link in board["links"]}
+    assert links == {f"/d/{uid}" for other, uid in UIDS.items() if other != key}
+
+
+def test_the_wall_screen_refreshes_every_10_s_and_shows_percentages() -> None:
+    board = dashboard_json("province")
+    assert board["refresh"] == "10s"
+    stats = [p for p in board["panels"] if p["type"] == "stat"]
+    assert len(stats) == 18 and all(p["fieldConfig"]["defaults"]["unit"] == "percentunit" for p in stats)
+    names = [v["name"] for v in board["templating"]["list"]]
+    assert names == ["province", "unit", "procedure", "field"]
+    assert all(v["multi"] and v["includeAll"] for v in board["templating"]["list"])
