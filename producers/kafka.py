@@ -122,6 +122,15 @@ class EventProducer:
         future.add_errback(self._on_error)
         return future
 
+    def send_headed(
+        self, topic: str, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]]
+    ) -> FutureRecordMetadata:
+        """A record with headers for another topic (the DLQ); kafka-python picks the partition by key.
+
+        Its failure is the caller's to handle on the returned future: it is not raised by later sends.
+        """
+        return self._producer.send(topic, value=value, key=key, headers=headers)
+
     def partitions(self) -> list[int]:
         parts = self._producer.partitions_for(self.topic)
         if not parts:
