@@ -236,7 +236,7 @@ def import_file(
     """Produce a file's events to Kafka; bad lines are reported on stderr (line, reason), sent to the DLQ, skipped."""
     if fmt is None:
         with file.open("rb") as f:
-            fmt = infer_format(file.name, f.read(65536))
+            fmt = infer_format(file.name, f)
     if fmt not in FORMATS:
         raise typer.BadParameter(f"--format must be one of {', '.join(FORMATS)}")
     bounds = _bounds(earliest, max_ahead, max_due)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -29,12 +30,16 @@ LIST_COLUMNS = ("DanhSachLePhi", "DanhSachHoSoBoSung", "TaiLieuNop", "DanhSachGi
 BOM = b"\xef\xbb\xbf"
 
 
-def infer_format(name: str, head: bytes) -> str:
-    """csv for a .csv file; else from the first line that is a JSON object saying what it is (garbage is skipped):
-    a contract event or tick makes an events file, a sync request or snapshot a sync export; sync by default."""
+GUESS_LINES = 1000
+
+
+def infer_format(name: str, lines: Iterable[bytes]) -> str:
+    """csv for a .csv file; else from the first line (of the first GUESS_LINES) that is a JSON object saying what
+    it is, garbage skipped: a contract event or tick makes an events file, a sync request or snapshot a sync
+    export; sync by default."""
     if name.lower().endswith(".csv"):
         return "csv"
-    for line in head.splitlines():
+    for line in itertools.islice(lines, GUESS_LINES):
         try:
             doc = orjson.loads(line.removeprefix(BOM))
         except orjson.JSONDecodeError:

@@ -9,16 +9,17 @@
   event ids are idempotency keys downstream).
 * Refused records (403, 422) also go to dossier.dlq, scrubbed (producers.edge), best-effort: the client's
   answer never waits for them.
-* Validation runs on worker threads, never on the event loop, so /healthz answers during a large batch.
+* Validation runs in worker processes, never on the event loop, so /healthz answers during a large batch.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import time
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,7 +48,7 @@ class Limits:
     max_problems: int = 100  # problems listed in a 4xx reply; `more_problems` counts the rest
     source_rate: float = 20_000.0  # records a second per source (token bucket); beyond: 429
     source_burst: float = 100_000.0
-    validators: int = 2  # threads validating request bodies
+    validators: int = 2  # processes validating request bodies
     bounds: Bounds = field(default_factory=Bounds)
 
 
@@ -65,6 +66,10 @@ def _problems(error: BadRequest, limit: int) -> web.Response:
     return _json(error.status, {"error": MESSAGES[error.status], "problems": listed, "more_problems": more})
 
 
+def _ready() -> bool:
+    return True
+
+
 class Ingest:
     """Request handling state: the producer (None until Kafka first answers), who may send, what is in flight."""
 
@@ -77,7 +82,8 @@ class Ingest:
         self.rate = RateLimit(limits.source_rate, limits.source_burst)
         # One thread sends, in arrival order: `send` can block on metadata or a full buffer.
         self.sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kafka-send")
-        self.validator = ThreadPoolExecutor(max_workers=limits.validators, thread_name_prefix="validate")
+        # Validation runs in worker processes: a large invalid batch holds their GIL, not the event loop's.
+        self.validator = ProcessPoolExecutor(limits.validators, mp_context=multiprocessing.get_context("spawn"))
 
     def _retry_later(self, status: int, message: str, seconds: int | None = None) -> web.Response:
         headers = {"Retry-After": str(seconds or self.limits.retry_after_s)}
@@ -130,6 +136,11 @@ class Ingest:
             except Exception as error:  # kafka-python raises its own errors, or ValueError, on bootstrap
                 log.warning("Kafka does not answer yet (%r); retrying in 1 s", error)
                 await asyncio.sleep(1)
+
+    async def warm_up(self) -> None:
+        """Start the validating processes (a spawn imports the modules: seconds) before the first request."""
+        loop = asyncio.get_running_loop()
+        await asyncio.gather(*(loop.run_in_executor(self.validator, _ready) for _ in range(self.limits.validators)))
 
     def kafka_ok(self) -> bool:
         return self.producer is not None and time.monotonic() - self.kafka_failed_at >= self.limits.kafka_down_s
@@ -184,6 +195,7 @@ def make_app(
 
     async def kafka_lifecycle(_: web.Application) -> AsyncIterator[None]:
         connecting = asyncio.create_task(ingest.connect(make_producer))
+        await ingest.warm_up()
         yield
         connecting.cancel()
         ingest.validator.shutdown(wait=True)

@@ -41,6 +41,10 @@ class BadRequest(ValueError):
         self.problems = problems
         self.refused = refused or []
 
+    def __reduce__(self) -> tuple[type[BadRequest], tuple[list[Problem], list[Refused]]]:
+        """Picklable as it is (it crosses from the validating process to the server's)."""
+        return BadRequest, (self.problems, self.refused)
+
     @property
     def status(self) -> int:
         if any(p.reason.startswith("not JSON") or p.reason == "empty body" for p in self.problems):

@@ -23,10 +23,11 @@ from producers.pseudonym import Pseudonymiser
 from producers.sources import Source, TokenRegistry, hash_token
 from stack.topics import TopicSpec, ensure_topics
 
-TOKEN_04, TOKEN_79 = "token-of-province-04", "token-of-province-79"
+TOKEN_04, TOKEN_79, TOKEN_24 = "token-of-province-04", "token-of-province-79", "token-of-province-24"
 SOURCES = {
     "sim-04": Source("sim-04", "04", hash_token(TOKEN_04), "000.00.00.H04", {"Sở Tư pháp": "000.00.01.H04"}),
     "sim-79": Source("sim-79", "79", hash_token(TOKEN_79), "000.00.00.H79"),
+    "sim-24": Source("sim-24", "24", hash_token(TOKEN_24), "000.00.00.H24"),  # Bắc Ninh, formed from 24 and 27
 }
 
 

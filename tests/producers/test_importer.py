@@ -99,7 +99,9 @@ def test_import_command_writes_events_and_reports_bad_lines(tmp_path: Path) -> N
 
 def test_the_format_is_guessed_from_the_file() -> None:
     event = next(e.value for e in simulate(3, ["04"], date(2025, 7, 7), date(2025, 7, 8)))
-    assert infer_format("x.jsonl", b"\n" + event + b"\n") == "events"
-    assert infer_format("x.jsonl", b'{"schema":"clock-tick/1","at":"2025-07-07T08:00:00+07:00"}') == "events"
-    assert infer_format("export.jsonl", orjson.dumps(snapshot())) == "sync"
-    assert infer_format("export.CSV", b"MaHoSo,MaTTHC") == "csv"
+    assert infer_format("x.jsonl", [b"", event]) == "events"
+    assert infer_format("x.jsonl", [b'{"schema":"clock-tick/1","at":"2025-07-07T08:00:00+07:00"}']) == "events"
+    assert infer_format("export.jsonl", [orjson.dumps(snapshot())]) == "sync"
+    assert infer_format("export.CSV", [b"MaHoSo,MaTTHC"]) == "csv"
+    garbage_first = [b"\xff garbage", b"[" * 5000 + b"]" * 5000, b"[1]", b'{"note": 1}', event]
+    assert infer_format("x.jsonl", garbage_first) == "events"  # not decided by unparseable or unknown lines
