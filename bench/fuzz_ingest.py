@@ -34,6 +34,9 @@ from stack.topics import TopicSpec, ensure_topics
 from tests.producers.ingest_harness import serve_process
 
 RESULTS = Path(__file__).parent / "results"
+# Not the coverage phase: on CPython 3.11 it fails at random in hypothesis' lambda descriptions
+# ("SystemError: AST constructor recursion depth mismatch"), a bug of the interpreter, not of the API.
+PHASES = "examples,fuzzing"
 TOKEN = "fuzz-ingest-token"
 FUZZ_VENV = Path(os.environ.get("MOTCUA_HOME", Path(__file__).resolve().parents[1] / "var")) / "fuzz-venv"
 
@@ -64,18 +67,20 @@ def run(max_examples: int, seed: int) -> dict[str, object]:
             str(schemathesis()), "run", f"http://127.0.0.1:{port}/openapi.json",
             "--checks", "all", "--include-path-regex", "^/v1/", "-H", f"Authorization: Bearer {TOKEN}",
             "--max-examples", str(max_examples), "--seed", str(seed), "--no-color", "--generation-database", "none",
-            "--report", "har", "--report-har-path", str(har), "--workers", "2",
+            "--report", "har", "--report-har-path", str(har), "--workers", "2", "--phases", PHASES,
+            "--continue-on-failure",
         ]  # fmt: skip
         started = time.monotonic()
         try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=3600)
+            done = subprocess.run(command, capture_output=True, text=True, timeout=3600, cwd=work)
         finally:
             server.terminate()
             server.wait(30)
         elapsed = time.monotonic() - started
         entries = json.loads(har.read_text())["log"]["entries"]
         server_log = log.read_text(errors="replace")
-    FUZZ_VENV.parent.joinpath("fuzz-ingest.out").write_text(done.stdout + done.stderr + "\n--- server log\n" + server_log)
+    output = done.stdout + done.stderr + "\n--- server log\n" + server_log
+    FUZZ_VENV.parent.joinpath("fuzz-ingest.out").write_text(output)
     statuses = collections.Counter(e["response"]["status"] for e in entries)
     by_path = collections.Counter(e["request"]["url"].split(str(port), 1)[-1].split("?")[0] for e in entries)
     summary = done.stdout[done.stdout.rfind("=== SUMMARY") :] if "SUMMARY" in done.stdout else done.stdout[-4000:]
@@ -88,6 +93,7 @@ def run(max_examples: int, seed: int) -> dict[str, object]:
         "seconds": round(elapsed, 1),
         "max_examples": max_examples,
         "seed": seed,
+        "phases": PHASES,
         "schemathesis_exit": done.returncode,
         "schemathesis_summary": summary.strip(),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores shared",
@@ -105,8 +111,9 @@ def main() -> None:
     lines = [
         "# schemathesis over the ingest API (bench/fuzz_ingest.py)",
         "",
-        f"`schemathesis run --checks all` on /v1/events and /v1/sync, max {result['max_examples']} examples per "
-        f"operation, seed {result['seed']}, in {result['seconds']} s: **{result['cases']} cases, "
+        f"`schemathesis run --checks all --phases {result['phases']}` on /v1/events and /v1/sync, max "
+        f"{result['max_examples']} examples per operation, seed {result['seed']}, in {result['seconds']} s: "
+        f"**{result['cases']} cases, "
         f"{result['server_errors']} x 5xx**, {result['tracebacks_in_server_log']} tracebacks in the server's log.",
         "",
         "| status | answers |",

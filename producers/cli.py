@@ -262,7 +262,8 @@ def import_file(
                 typer.echo(f"{file}: {item}", err=True)
                 if producer is not None:
                     copy = item.refused.copy
-                    producer.send_headed(dlq_topic, copy.key, copy.value, item.refused.headers("importer", source))
+                    headers = item.refused.headers("importer", source)
+                    producer.send_headed(dlq_topic, copy.key, copy.value, headers, tracked=True)
             else:
                 yield Emission(0, item[0], item[1])
 

@@ -123,13 +123,17 @@ class EventProducer:
         return future
 
     def send_headed(
-        self, topic: str, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]]
+        self, topic: str, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]], tracked: bool = False
     ) -> FutureRecordMetadata:
         """A record with headers for another topic (the DLQ); kafka-python picks the partition by key.
 
-        Its failure is the caller's to handle on the returned future: it is not raised by later sends.
+        `tracked`: its failure is raised by the next `send`/`flush`/`close` like any other; else it is the
+        caller's to handle on the returned future (the ingest API's best-effort DLQ copies).
         """
-        return self._producer.send(topic, value=value, key=key, headers=headers)
+        future = self._producer.send(topic, value=value, key=key, headers=headers)
+        if tracked:
+            future.add_errback(self._on_error)
+        return future
 
     def partitions(self) -> list[int]:
         parts = self._producer.partitions_for(self.topic)

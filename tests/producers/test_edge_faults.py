@@ -11,6 +11,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from clickhouse_driver import Client
 from typer.testing import CliRunner
 
 from motcua.cli import app
@@ -29,6 +30,7 @@ from tests.producers.ingest_harness import (
     ingest_server,
     serve_process,
 )  # fmt: skip
+from tests.sinks.pipeline import SinkProcess, create_topics, fresh_database
 
 pytestmark = pytest.mark.integration
 
@@ -222,16 +224,18 @@ def test_a_sync_import_is_bound_to_its_source_s_province(topic: str, bootstrap: 
     assert {dlq_headers_of(r)["stage"] for r in read_records(bootstrap, dlq)} == {"parse", "authorize"}
 
 
-def test_no_planted_personal_value_reaches_kafka_the_dlq_or_the_log(
-    topic: str, bootstrap: str, tmp_path: Path, hmac_key: str
+def test_no_planted_personal_value_reaches_kafka_the_dlq_clickhouse_or_the_log(
+    bootstrap: str, unique_name: str, tmp_path: Path, hmac_key: str, ch: Client
 ) -> None:
     """Item 2 / DOMAIN.md section 6: planted values in extra keys, in applicant.id_hash and in officer, sent
-    through both endpoints and the importer; then every byte of every topic and of the server's log is grepped."""
-    dlq = dlq_of(topic)
+    through both endpoints and the importer; then every byte of every topic, of every ClickHouse table the
+    sink filled from them, of the server's log and of the importer's output is grepped."""
+    prefix = f"{unique_name}."
+    topic, dlq = f"{prefix}dossier.events", f"{prefix}dossier.dlq"
+    create_topics(bootstrap, prefix)
     sources = tmp_path / "sources.json"
     entry = {"id": "sim-04", "province": "04", "token_sha256": hash_token(TOKEN_04), "default_unit": "000.00.00.H04"}
     sources.write_bytes(orjson.dumps({"sources": [entry]}))
-    ensure_topics(bootstrap, 1, (TopicSpec(dlq, 1),))
     extras = {"sdt": PHONE, "so_cccd": CCCD, "ngay_sinh": BIRTH, "Họ tên": NAME, "SĐT": PHONE, "note": NOTE,
               "nested": {"deep": [{"cccd": CCCD, "ten": NAME}]}}  # fmt: skip
     kept = [e | extras | {"officer": NAME} for e in EVENTS[:3]]  # accepted: extras dropped, officer hashed
@@ -265,9 +269,19 @@ def test_no_planted_personal_value_reaches_kafka_the_dlq_or_the_log(
     assert "imported 3 events (5 line(s) rejected)" in result.output, result.output
     events, kept_in_dlq = read_records(bootstrap, topic), read_records(bootstrap, dlq)
     assert len(events) == 3 + 7 + 1 + 3 and len(kept_in_dlq) == 4 + 1 + 5
+    database = fresh_database(ch, unique_name)
+    sink = SinkProcess(prefix, database, "--batch-seconds", "0.2")
+    try:
+        sink.wait_for_records(len(events) + len(kept_in_dlq), timeout=120)
+    finally:
+        assert sink.stop() == 0
+    tables = [name for (name,) in ch.execute(f"SHOW TABLES FROM {database}")]
+    rows = [row for table in tables for row in ch.execute(f"SELECT * FROM {database}.{table}")]
+    assert ch.execute(f"SELECT count() FROM {database}.dlq")[0][0] == len(kept_in_dlq)
+    stored = "\n".join(c.decode("utf-8", "replace") if isinstance(c, bytes) else str(c) for row in rows for c in row)
     everything = b"\n".join([*(r.value for r in events + kept_in_dlq), *(r.key or b"" for r in events + kept_in_dlq),
                              *(v for r in events + kept_in_dlq for _, v in r.headers),
-                             log.read_bytes(), result.output.encode()])  # fmt: skip
+                             log.read_bytes(), result.output.encode(), stored.encode()])  # fmt: skip
     for planted in (*PLANTED, CCCD[1:], PHONE[1:], "Nguyễn", "Nhung"):
         assert planted.encode() not in everything, planted
     assert {dlq_headers_of(r)["source"] for r in kept_in_dlq} == {"ingest", "importer"}
