@@ -20,7 +20,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from dossier import catalog
 from producers import kafka
-from producers.importer import FORMATS, Rejected, csv_file_items, event_file_items, infer_format, sync_file_items
+from producers.edge import Bounds
+from producers.importer import FORMATS, Edge, Rejected, csv_file_items, event_file_items, infer_format, sync_file_items
 from producers.ingest.app import Limits, make_app
 from producers.ingest.openapi import openapi_document
 from producers.output import paced, produce, write_lines
@@ -33,6 +34,7 @@ from producers.simulator.workclock import day_number, day_start
 from producers.sources import Source, TokenRegistry, hash_token, load_sources, new_token
 
 P = ParamSpec("P")
+DLQ_TOPIC = "dossier.dlq"
 produce_app = typer.Typer(
     help="Put dossier events on Kafka (topic dossier.events, key = dossier_id).", no_args_is_help=True
 )
@@ -188,6 +190,29 @@ def _pseudonymiser() -> Pseudonymiser:
         raise typer.Exit(2) from None
 
 
+EarliestOption = Annotated[
+    str, typer.Option(envvar="MOTCUA_EDGE_EARLIEST", help="Events that occurred before this are refused (RFC 3339).")
+]
+AheadOption = Annotated[
+    float,
+    typer.Option(envvar="MOTCUA_EDGE_MAX_AHEAD_S", help="Refuse events more than this many s ahead of now."),
+]
+DueOption = Annotated[
+    float,
+    typer.Option(
+        envvar="MOTCUA_EDGE_MAX_DUE_S", help="A due_at more than this many seconds after occurred_at is refused."
+    ),
+]
+DEFAULT_BOUNDS = Bounds()
+
+
+def _bounds(earliest: str, max_ahead_s: float, max_due_s: float) -> Bounds:
+    try:
+        return Bounds.parse(earliest, max_ahead_s, max_due_s)
+    except ValueError as error:
+        raise typer.BadParameter(f"--earliest: {error}") from None
+
+
 @produce_app.command("import")
 @_kafka_errors_exit
 def import_file(
@@ -196,45 +221,59 @@ def import_file(
         str | None, typer.Option("--format", help="events, sync or csv (default: guessed from the file).")
     ] = None,
     sources: Annotated[Path | None, typer.Option(help="Sources file (JSON) holding --source.")] = None,
-    source: Annotated[str | None, typer.Option(help="Id of the sending system (sync, csv).")] = None,
+    source: Annotated[
+        str | None, typer.Option(help="Id of the sending system (sync, csv; events: binds the file to its province).")
+    ] = None,
     province: Annotated[str | None, typer.Option(help="Its province code, without --sources.")] = None,
     default_unit: Annotated[str | None, typer.Option(help="Unit code when DonViXuLy is not mapped.")] = None,
     to_file: Annotated[Path | None, typer.Option(help="Write the events as JSON lines here, not to Kafka.")] = None,
     topic: Annotated[str, typer.Option()] = kafka.TOPIC,
+    dlq_topic: Annotated[str, typer.Option(help="Refused lines go here, scrubbed (not with --to-file).")] = DLQ_TOPIC,
+    earliest: EarliestOption = "2015-01-01T00:00:00+07:00",
+    max_ahead: AheadOption = DEFAULT_BOUNDS.max_ahead_s,
+    max_due: DueOption = DEFAULT_BOUNDS.max_due_after_s,
 ) -> None:
-    """Produce a file's events to Kafka; bad lines are reported on stderr (line and reason) and skipped."""
+    """Produce a file's events to Kafka; bad lines are reported on stderr (line, reason), sent to the DLQ, skipped."""
     if fmt is None:
         with file.open("rb") as f:
-            fmt = infer_format(file.name, f.read(65536))
+            fmt = infer_format(file.name, f)
     if fmt not in FORMATS:
         raise typer.BadParameter(f"--format must be one of {', '.join(FORMATS)}")
+    bounds = _bounds(earliest, max_ahead, max_due)
     pseudonym = _pseudonymiser()
     if fmt == "events":
-        items = event_file_items(file.open("rb"), pseudonym)
-    elif fmt == "sync":
-        items = sync_file_items(file.open("rb"), _source(sources, source, province, default_unit), pseudonym)
+        bound = _source(sources, source, province, default_unit) if sources or source else None
+        edge = Edge(pseudonym, bounds, time.time(), bound.grant if bound else None)
+        items = event_file_items(file.open("rb"), edge)
     else:
-        items = csv_file_items(
-            file.read_text(encoding="utf-8"), _source(sources, source, province, default_unit), pseudonym
-        )
+        sender = _source(sources, source, province, default_unit)
+        edge = Edge(pseudonym, bounds, time.time(), sender.grant)
+        if fmt == "sync":
+            items = sync_file_items(file.open("rb"), sender, edge)
+        else:
+            items = csv_file_items(file.read_text(encoding="utf-8"), sender, edge)
     rejected = 0
 
-    def good() -> Iterator[Emission]:
+    def good(producer: kafka.EventProducer | None) -> Iterator[Emission]:
         nonlocal rejected
         for item in items:
             if isinstance(item, Rejected):
                 rejected += 1
                 typer.echo(f"{file}: {item}", err=True)
+                if producer is not None:
+                    copy = item.refused.copy
+                    headers = item.refused.headers("importer", source)
+                    producer.send_headed(dlq_topic, copy.key, copy.value, headers, tracked=True)
             else:
                 yield Emission(0, item[0], item[1])
 
     started = time.perf_counter()
     if to_file is not None:
         with open(to_file, "wb") as out:
-            n = write_lines(good(), out)
+            n = write_lines(good(None), out)
     else:
         with kafka.EventProducer(topic) as producer:
-            n = produce(good(), producer)
+            n = produce(good(producer), producer)
     elapsed = time.perf_counter() - started
     typer.echo(f"imported {n} events ({rejected} line(s) rejected) in {elapsed:.1f} s", err=True)
     if rejected:
@@ -251,16 +290,30 @@ def serve(
     max_pending: Annotated[
         int, typer.Option(help="Records awaiting Kafka beyond which requests get 429.")
     ] = Limits().max_pending_events,
+    source_rate: Annotated[
+        float, typer.Option(envvar="MOTCUA_INGEST_SOURCE_RATE", help="Records a second per source; beyond: 429.")
+    ] = Limits().source_rate,
+    source_burst: Annotated[float, typer.Option(help="Burst of records per source.")] = Limits().source_burst,
+    dlq_topic: Annotated[str, typer.Option(help="Refused records go here, scrubbed.")] = DLQ_TOPIC,
+    earliest: EarliestOption = "2015-01-01T00:00:00+07:00",
+    max_ahead: AheadOption = DEFAULT_BOUNDS.max_ahead_s,
+    max_due: DueOption = DEFAULT_BOUNDS.max_due_after_s,
 ) -> None:
     """Serve the ingest API (POST /v1/events, POST /v1/sync, GET /openapi.json, GET /healthz)."""
     from aiohttp import web
 
     pseudonym = _pseudonymiser()
     registry = TokenRegistry(load_sources(sources))
-    limits = Limits(max_body_bytes=max_body_bytes, max_pending_events=max_pending)
+    limits = Limits(
+        max_body_bytes=max_body_bytes,
+        max_pending_events=max_pending,
+        source_rate=source_rate,
+        source_burst=source_burst,
+        bounds=_bounds(earliest, max_ahead, max_due),
+    )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("kafka").setLevel(logging.WARNING)
-    app = make_app(lambda: kafka.EventProducer(topic, **kafka.INGEST), registry, pseudonym, limits)
+    app = make_app(lambda: kafka.EventProducer(topic, **kafka.INGEST), registry, pseudonym, limits, dlq_topic)
     web.run_app(app, host=host, port=port, access_log=None, print=None)
 
 

@@ -2,110 +2,139 @@
 
 Exports come as the portal's sync format, one DongBoHoSoMC record (or a whole sync request) per line,
 or as CSV with the same column names; list columns (DanhSachLePhi, DanhSachHoSoBoSung, TaiLieuNop,
-DanhSachGiayToKetQua) hold JSON arrays. Every line is pseudonymised and checked against the
-contract; a bad line is reported with its number and reason and skipped, never silently.
+DanhSachGiayToKetQua) hold JSON arrays. Every record goes through the edge policy (producers.edge:
+allowlist, pseudonyms, bounded event time, the source's province when a source is given); a bad
+line is reported with its number and reason and skipped, never silently, whatever its bytes, and
+carries the scrubbed copy that goes to dossier.dlq.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from dossier.contract import InvalidRecord, Violation, decode_event
+from dossier.contract import EVENT_SCHEMA, TICK_SCHEMA, Violation
+from producers.edge import UNREADABLE, Bounds, Grant, Refused, admit, redacted_reason
 from producers.pseudonym import Pseudonymiser
 from producers.sources import Source
-from producers.sync import SNAPSHOT, SyncError, envelope_events, snapshot_events
+from producers.sync import SyncError, envelope, record_events, refusal, snapshot_events
 
 FORMATS = ("events", "sync", "csv")
 LIST_COLUMNS = ("DanhSachLePhi", "DanhSachHoSoBoSung", "TaiLieuNop", "DanhSachGiayToKetQua", "DinhDanhCHS")
+BOM = b"\xef\xbb\xbf"
 
 
-def infer_format(name: str, head: bytes) -> str:
-    """csv for a .csv file; else events when the first record is a contract event or tick, else sync."""
+GUESS_LINES = 1000
+
+
+def infer_format(name: str, lines: Iterable[bytes]) -> str:
+    """csv for a .csv file; else from the first line (of the first GUESS_LINES) that is a JSON object saying what
+    it is, garbage skipped: a contract event or tick makes an events file, a sync request or snapshot a sync
+    export; sync by default."""
     if name.lower().endswith(".csv"):
         return "csv"
-    first = next((line for line in head.splitlines() if line.strip()), b"")
-    return "events" if b'"schema"' in first and (b"dossier-event/1" in first or b"clock-tick/1" in first) else "sync"
+    for line in itertools.islice(lines, GUESS_LINES):
+        try:
+            doc = orjson.loads(line.removeprefix(BOM))
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(doc, dict) and doc.get("schema") in (EVENT_SCHEMA, TICK_SCHEMA):
+            return "events"
+        if isinstance(doc, dict) and ("service" in doc or "MaHoSo" in doc):
+            return "sync"
+    return "sync"
 
 
 @dataclass(frozen=True, slots=True)
 class Rejected:
     line: int  # 1-based line of the file (CSV: the data row's line, header = 1)
     violations: list[Violation]
+    refused: Refused  # what goes to dossier.dlq
 
     def __str__(self) -> str:
-        return f"line {self.line}: " + "; ".join(map(str, self.violations))
+        """The line and its reasons, values blanked (this goes to a terminal or a log)."""
+        return f"line {self.line}: {self.refused.reason}"
 
 
 Item = tuple[bytes, bytes] | Rejected  # a record (key, value) or a rejected line
 
 
-def _checked(line: int, event: dict[str, Any], raw: bytes | None = None) -> Item:
-    """The record of a contract event (kept byte for byte when `raw` is given), or why not."""
-    value = raw if raw is not None else orjson.dumps(event)
-    try:
-        parsed = decode_event(value)
-    except InvalidRecord as error:
-        return Rejected(line, error.violations)
-    return parsed.record.dossier_id.encode(), value
+@dataclass(frozen=True, slots=True)
+class Edge:
+    """The edge policy's inputs for one import: the key, the time bounds, the clock, the source's grant."""
+
+    pseudonym: Pseudonymiser
+    bounds: Bounds
+    now: float
+    grant: Grant | None = None
+
+    def item(self, line: int, doc: object) -> Item:
+        result = admit(doc, self.grant, self.pseudonym, self.now, self.bounds)
+        return result.record if result.record is not None else Rejected(line, result.violations, result.refusal())
 
 
-def event_file_items(lines: Iterable[bytes], pseudonym: Pseudonymiser) -> Iterator[Item]:
+def _unreadable(line: int, reason: str) -> Rejected:
+    violations = [Violation("", reason)]
+    return Rejected(line, violations, Refused(UNREADABLE, "parse", redacted_reason(violations)))
+
+
+def _lines(lines: Iterable[bytes]) -> Iterator[tuple[int, Any] | Rejected]:
+    """(line number, JSON value) of every non-blank line, or its rejection when it is not JSON."""
+    for n, line in enumerate(lines, 1):
+        line = line.rstrip(b"\r\n").removeprefix(BOM) if n == 1 else line.rstrip(b"\r\n")
+        if not line.strip():
+            continue
+        try:
+            yield n, orjson.loads(line)
+        except orjson.JSONDecodeError as error:
+            yield _unreadable(n, f"not JSON: {error}")
+
+
+def event_file_items(lines: Iterable[bytes], edge: Edge) -> Iterator[Item]:
     """Records of an event file; blank lines and clock ticks are skipped."""
-    for n, line in enumerate(lines, 1):
-        line = line.rstrip(b"\r\n")
-        if n == 1:
-            line = line.removeprefix(b"\xef\xbb\xbf")
-        if not line.strip():
-            continue
+    for parsed in _lines(lines):
+        if isinstance(parsed, Rejected):
+            yield parsed
+        elif not (isinstance(parsed[1], dict) and parsed[1].get("schema") == TICK_SCHEMA):
+            yield edge.item(*parsed)
+
+
+def _sync_items(n: int, doc: Any, source: Source, edge: Edge) -> Iterator[Item]:
+    if isinstance(doc, dict) and "service" in doc:
         try:
-            doc = orjson.loads(line)
-        except orjson.JSONDecodeError as error:
-            yield Rejected(n, [Violation("", f"not JSON: {error}")])
+            mapper, records = envelope(doc)
+        except SyncError as error:
+            yield Rejected(n, error.violations, refusal(doc, error.violations, edge.pseudonym))
+            return
+        indexed: list[tuple[int | None, Any]] = list(enumerate(records))
+    else:
+        mapper, indexed = snapshot_events, [(None, doc)]
+    for index, record in indexed:
+        try:
+            events = record_events(mapper, index, record, source, edge.pseudonym)
+        except SyncError as error:
+            yield Rejected(n, error.violations, refusal(record, error.violations, edge.pseudonym))
             continue
-        if isinstance(doc, dict) and doc.get("schema") == "clock-tick/1":
-            continue
-        if not isinstance(doc, dict):
-            yield Rejected(n, [Violation("", "not a JSON object")])
-            continue
-        scrubbed = pseudonym.scrub(doc)
-        yield _checked(n, scrubbed, line if scrubbed is doc else None)
+        for event in events:
+            yield edge.item(n, event)
 
 
-def _sync_items(n: int, doc: Any, source: Source, pseudonym: Pseudonymiser) -> Iterator[Item]:
-    try:
-        if isinstance(doc, dict) and "service" in doc:
-            events = envelope_events(doc, source, pseudonym)
-        elif isinstance(doc, dict):
-            events = snapshot_events(doc, source, pseudonym)
-        else:
-            raise SyncError([Violation("", f"not a {SNAPSHOT} record or sync request")])
-    except SyncError as error:
-        yield Rejected(n, error.violations)
-        return
-    for event in events:
-        yield _checked(n, event)
-
-
-def sync_file_items(lines: Iterable[bytes], source: Source, pseudonym: Pseudonymiser) -> Iterator[Item]:
+def sync_file_items(lines: Iterable[bytes], source: Source, edge: Edge) -> Iterator[Item]:
     """Records of a sync-format JSON-lines export."""
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            doc = orjson.loads(line.removeprefix(b"\xef\xbb\xbf"))
-        except orjson.JSONDecodeError as error:
-            yield Rejected(n, [Violation("", f"not JSON: {error}")])
-            continue
-        yield from _sync_items(n, doc, source, pseudonym)
+    for parsed in _lines(lines):
+        if isinstance(parsed, Rejected):
+            yield parsed
+        else:
+            yield from _sync_items(*parsed, source, edge)
 
 
-def csv_file_items(text: str, source: Source, pseudonym: Pseudonymiser) -> Iterator[Item]:
+def csv_file_items(text: str, source: Source, edge: Edge) -> Iterator[Item]:
     """Records of a CSV export whose columns are DongBoHoSoMC field names."""
     reader = csv.DictReader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
     for row in reader:
@@ -123,6 +152,6 @@ def csv_file_items(text: str, source: Source, pseudonym: Pseudonymiser) -> Itera
             else:
                 record[name] = value
         if problems:
-            yield Rejected(n, problems)
+            yield Rejected(n, problems, refusal(record, problems, edge.pseudonym))
         else:
-            yield from _sync_items(n, record, source, pseudonym)
+            yield from _sync_items(n, record, source, edge)

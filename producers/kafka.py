@@ -98,6 +98,19 @@ class EventProducer:
         future.add_errback(self._on_error)
         return future
 
+    def send_headed(
+        self, topic: str, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]], tracked: bool = False
+    ) -> FutureRecordMetadata:
+        """A record with headers for another topic (the DLQ); kafka-python picks the partition by key.
+
+        `tracked`: its failure is raised by the next `send`/`flush`/`close` like any other; else it is the
+        caller's to handle on the returned future (the ingest API's best-effort DLQ copies).
+        """
+        future = self._producer.send(topic, value=value, key=key, headers=headers)
+        if tracked:
+            future.add_errback(self._on_error)
+        return future
+
     def partitions(self) -> list[int]:
         parts = self._producer.partitions_for(self.topic)
         if not parts:

@@ -17,6 +17,7 @@ from pathlib import Path
 import orjson
 
 from dossier import catalog
+from producers.edge import Grant
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +38,12 @@ class Source:
             if key in self.units.values():
                 return key
         return self.default_unit
+
+    @property
+    def grant(self) -> Grant:
+        """What this source's token may write (producers.edge): its id, its province, its configured units."""
+        configured = {*self.units.values(), *([self.default_unit] if self.default_unit else [])}
+        return Grant(self.id, self.province, frozenset(configured))
 
     def online_level(self, procedure_code: str) -> str:
         """The procedure's online level: the source's map, else the catalogue, else "none"."""

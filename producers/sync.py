@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from dossier.contract import EVENT_SCHEMA, STATUS_BY_TYPE, Violation
+from producers.edge import UNREADABLE, Quarantined, Refused, pseudonymised, quarantine, redacted_reason, shaped
 from producers.sources import Source
 
 SNAPSHOT, PROGRESS = "DongBoHoSoMC", "CapNhatTienDoHoSoMC"
@@ -252,13 +253,17 @@ def progress_events(
     return out.events
 
 
-def envelope_events(body: object, source: Source, pseudonym: Callable[[object], str]) -> list[Event]:
-    """Every event of a sync request `{"service", "isUpdating", "data": [...]}`, or SyncError."""
+Mapper = Callable[[Mapping[str, Any], Source, Callable[[object], str], str], list[Event]]
+MAPPERS: dict[str, Mapper] = {SNAPSHOT: snapshot_events, PROGRESS: progress_events}
+
+
+def envelope(body: object) -> tuple[Mapper, list[Any]]:
+    """The mapper and the records of a sync request `{"service", "isUpdating", "data": [...]}`, or SyncError."""
     if not isinstance(body, dict):
         raise SyncError([Violation("", "must be a JSON object")])
     errors: list[Violation] = []
     service = body.get("service")
-    mapper = {SNAPSHOT: snapshot_events, PROGRESS: progress_events}.get(service)  # type: ignore[arg-type]
+    mapper = MAPPERS.get(service) if isinstance(service, str) else None
     if mapper is None:
         errors.append(Violation("service", f"must be {SNAPSHOT!r} or {PROGRESS!r}"))
     if "isUpdating" in body and not isinstance(body["isUpdating"], bool):
@@ -269,15 +274,53 @@ def envelope_events(body: object, source: Source, pseudonym: Callable[[object], 
     if errors:
         raise SyncError(errors)
     assert mapper is not None and isinstance(data, list)
+    return mapper, data
+
+
+def record_events(
+    mapper: Mapper, index: int | None, record: object, source: Source, pseudonym: Callable[[object], str]
+) -> list[Event]:
+    """The events of one record (`index`: its place in `data`, None for a bare record), or SyncError."""
+    prefix = "" if index is None else f"data[{index}]."
+    if not isinstance(record, dict):
+        raise SyncError([Violation(prefix.rstrip("."), f"must be a {SNAPSHOT} or {PROGRESS} record (an object)")])
+    return mapper(record, source, pseudonym, prefix)
+
+
+def envelope_events(body: object, source: Source, pseudonym: Callable[[object], str]) -> list[Event]:
+    """Every event of a sync request, or SyncError naming every problem of every record."""
+    mapper, data = envelope(body)
+    errors: list[Violation] = []
     events: list[Event] = []
     for i, record in enumerate(data):
-        if not isinstance(record, dict):
-            errors.append(Violation(f"data[{i}]", "must be an object"))
-            continue
         try:
-            events += mapper(record, source, pseudonym, f"data[{i}].")
+            events += record_events(mapper, i, record, source, pseudonym)
         except SyncError as error:
             errors += error.violations
     if errors:
         raise SyncError(errors)
     return events
+
+
+#: The fields of a sync record its DLQ copy keeps (codes and times; the two identifiers as HMACs).
+DLQ_FIELDS = (
+    "MaHoSo", "MaTTHC", "MaLinhVuc", "KenhThucHien", "TrangThaiHoSo", "TrangThai", "LoaiDoiTuong", "HinhThuc",
+    "HoSoCoThanhPhanSoHoa", "DuocThanhToanTrucTuyen", "NgayNopHoSo", "NgayTiepNhan", "NgayHenTra", "NgayTuChoi",
+    "NgayKetThucXuLy", "NgayTra", "ThoiDiemXuLy", "DonViXuLy", "PhongBanXuLy", "SoGiayToChuHoSo", "NguoiXuLy",
+)  # fmt: skip
+
+
+def quarantined(record: object, pseudonym: Callable[[object], str]) -> Quarantined:
+    """The scrubbed DLQ copy of a refused sync record (producers.edge: allowlist, identifiers as HMACs)."""
+    if not isinstance(record, dict):
+        return UNREADABLE
+    kept, dropped = shaped(record, {}, DLQ_FIELDS)
+    kept = {k: v for k, v in kept.items() if not isinstance(v, dict | list)}
+    dropped += len(record) - dropped - len(kept)
+    changed = pseudonymised(kept, pseudonym, ("SoGiayToChuHoSo", "NguoiXuLy"))
+    return quarantine(kept, dropped, pseudonym, changed, "MaHoSo")
+
+
+def refusal(record: object, violations: list[Violation], pseudonym: Callable[[object], str]) -> Refused:
+    """A sync record (or request) that could not be mapped, for dossier.dlq."""
+    return Refused(quarantined(record, pseudonym), "validate", redacted_reason(violations))

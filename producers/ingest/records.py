@@ -1,8 +1,10 @@
 """Turning a request body into Kafka records, or into the full list of problems. Pure.
 
-Every record is pseudonymised first, then checked against its sender (a source may only send for
-its own province, under its own id) and against the dossier-event/1 contract. A request is all or
-nothing: one bad record rejects the whole request, with every problem listed.
+Every record goes through the edge policy (`producers.edge.admit`: allowlist, pseudonyms, bounded
+event time, the token's province). A request is all or nothing: one bad record rejects the whole
+request, with every problem listed, and each refused record's scrubbed copy is returned for
+`dossier.dlq`. 403 when some record is outside what the token may write, 422 when records are
+invalid, 400 when the body is not JSON.
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ from typing import Any
 
 import orjson
 
-from dossier.contract import InvalidRecord, decode_event
+from dossier.contract import Violation
+from producers.edge import Admitted, Bounds, Refused, admit
 from producers.pseudonym import Pseudonymiser
 from producers.sources import Source
-from producers.sync import SyncError, envelope_events
+from producers.sync import SyncError, envelope, record_events, refusal
 
 Record = tuple[bytes, bytes]  # (key = dossier_id, value = JSON)
 
@@ -26,15 +29,38 @@ class Problem:
     index: int | None  # position of the record in the request (line - 1 for NDJSON); None: the request
     field: str
     reason: str
+    forbidden: bool = False  # outside what the token may write (403), else invalid (422)
 
     def as_json(self) -> dict[str, Any]:
         return {"index": self.index, "field": self.field, "reason": self.reason}
 
 
 class BadRequest(ValueError):
-    def __init__(self, problems: list[Problem]) -> None:
+    def __init__(self, problems: list[Problem], refused: list[Refused] | None = None) -> None:
         super().__init__(f"{len(problems)} problem(s)")
         self.problems = problems
+        self.refused = refused or []
+
+    def __reduce__(self) -> tuple[type[BadRequest], tuple[list[Problem], list[Refused]]]:
+        """Picklable as it is (it crosses from the validating process to the server's)."""
+        return BadRequest, (self.problems, self.refused)
+
+    @property
+    def status(self) -> int:
+        if any(p.reason.startswith("not JSON") or p.reason == "empty body" for p in self.problems):
+            return 400
+        return 403 if any(p.forbidden for p in self.problems) else 422
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """Who sends, with which key, against which bounds, at what wall-clock time (for the future bound)."""
+
+    source: Source
+    pseudonym: Pseudonymiser
+    bounds: Bounds
+    now: float
+    max_events: int
 
 
 def json_documents(body: bytes) -> Iterator[tuple[int, Any]]:
@@ -58,55 +84,63 @@ def json_documents(body: bytes) -> Iterator[tuple[int, Any]]:
     yield from docs
 
 
-def _check(index: int, event: Any, source: Source, pseudonym: Pseudonymiser, problems: list[Problem]) -> Record | None:
-    if not isinstance(event, dict):
-        problems.append(Problem(index, "", "must be a JSON object (a dossier-event/1 record)"))
-        return None
-    event = pseudonym.scrub(event)
-    found = []
-    if event.get("source") != source.id:
-        found.append(Problem(index, "source", f"must be this token's source {source.id!r}"))
-    if event.get("province") != source.province:
-        found.append(Problem(index, "province", f"source {source.id!r} may only send for province {source.province!r}"))
-    value = orjson.dumps(event)
-    try:
-        decode_event(value)
-    except InvalidRecord as error:
-        found += [Problem(index, v.field, v.reason) for v in error.violations]
-    problems += found
-    return None if found else (str(event["dossier_id"]).encode(), value)
+class _Outcome:
+    """Collects the records, problems and refusals of one request."""
+
+    def __init__(self) -> None:
+        self.records: list[Record] = []
+        self.problems: list[Problem] = []
+        self.refused: list[Refused] = []
+
+    def refuse(self, index: int, violations: list[Violation], refused: Refused, forbidden: int = 0) -> None:
+        """Record `violations` (the first `forbidden` of them are authorisation problems)."""
+        self.problems += [Problem(index, v.field, v.reason, n < forbidden) for n, v in enumerate(violations)]
+        self.refused.append(refused)
+
+    def admitted(self, index: int, result: Admitted) -> None:
+        if result.record is not None:
+            self.records.append(result.record)
+        else:
+            self.refuse(index, result.violations, result.refusal(), len(result.forbidden))
+
+    def result(self) -> list[Record]:
+        if self.problems:
+            raise BadRequest(self.problems, self.refused)
+        return self.records
 
 
-def _prepared(items: list[tuple[int, Any]], source: Source, pseudonym: Pseudonymiser) -> list[Record]:
-    problems: list[Problem] = []
-    records = [_check(i, e, source, pseudonym, problems) for i, e in items]
-    if problems:
-        raise BadRequest(problems)
-    return [r for r in records if r is not None]
+def _admit_all(items: list[tuple[int, Any]], ctx: Context, out: _Outcome) -> list[Record]:
+    _limit(len(items), ctx.max_events)
+    grant = ctx.source.grant
+    for i, doc in items:
+        out.admitted(i, admit(doc, grant, ctx.pseudonym, ctx.now, ctx.bounds))
+    return out.result()
 
 
-def contract_records(body: bytes, source: Source, pseudonym: Pseudonymiser, max_events: int) -> list[Record]:
+def contract_records(body: bytes, ctx: Context) -> list[Record]:
     """Records of a body holding one event, a JSON array of events, or NDJSON events."""
     docs = list(json_documents(body))
     if len(docs) == 1 and isinstance(docs[0][1], list):
         docs = list(enumerate(docs[0][1]))
-    _limit(len(docs), max_events)
-    return _prepared(docs, source, pseudonym)
+    return _admit_all(docs, ctx, _Outcome())
 
 
-def sync_records(body: bytes, source: Source, pseudonym: Pseudonymiser, max_events: int) -> list[Record]:
+def sync_records(body: bytes, ctx: Context) -> list[Record]:
     """Records of a portal sync request (`DongBoHoSoMC` / `CapNhatTienDoHoSoMC`, or NDJSON of them)."""
+    out = _Outcome()
     events: list[tuple[int, Any]] = []
-    problems: list[Problem] = []
     for i, doc in json_documents(body):
         try:
-            events += [(i, e) for e in envelope_events(doc, source, pseudonym)]
+            mapper, data = envelope(doc)
         except SyncError as error:
-            problems += [Problem(i, v.field, v.reason) for v in error.violations]
-    if problems:
-        raise BadRequest(problems)
-    _limit(len(events), max_events)
-    return _prepared(events, source, pseudonym)
+            out.refuse(i, error.violations, refusal(doc, error.violations, ctx.pseudonym))
+            continue
+        for j, record in enumerate(data):
+            try:
+                events += [(i, e) for e in record_events(mapper, j, record, ctx.source, ctx.pseudonym)]
+            except SyncError as error:
+                out.refuse(i, error.violations, refusal(record, error.violations, ctx.pseudonym))
+    return _admit_all(events, ctx, out)
 
 
 def _limit(count: int, max_events: int) -> None:
@@ -114,4 +148,4 @@ def _limit(count: int, max_events: int) -> None:
         raise BadRequest([Problem(None, "", f"{count} records in one request; at most {max_events}")])
 
 
-Preparer = Callable[[bytes, Source, Pseudonymiser, int], list[Record]]
+Preparer = Callable[[bytes, Context], list[Record]]

@@ -5,27 +5,38 @@ from __future__ import annotations
 import time
 
 from kafka import KafkaConsumer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
 
 
-def read_topic(bootstrap: str, topic: str, timeout_s: float = 60) -> list[tuple[int, bytes | None, bytes]]:
-    """Every record of a topic (partition, key, value), in offset order within each partition."""
+def read_records(bootstrap: str, topic: str, timeout_s: float = 60) -> list[ConsumerRecord]:
+    """Every record of a topic, in offset order within each partition."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     try:
         partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
         consumer.assign(partitions)
         consumer.seek_to_beginning(*partitions)
         ends = consumer.end_offsets(partitions)
-        out: list[tuple[int, bytes | None, bytes]] = []
+        out: list[ConsumerRecord] = []
         remaining = {tp for tp in partitions if ends[tp] > 0}
         deadline = time.monotonic() + timeout_s
         while remaining:
             assert time.monotonic() < deadline, f"could not read {topic} to its end in {timeout_s} s"
-            for tp, records in consumer.poll(timeout_ms=1000).items():
-                out += [(tp.partition, r.key, r.value) for r in records]
+            for records in consumer.poll(timeout_ms=1000).values():
+                out += records
             remaining = {tp for tp in remaining if consumer.position(tp) < ends[tp]}
         return out
     finally:
         consumer.close()
+
+
+def read_topic(bootstrap: str, topic: str, timeout_s: float = 60) -> list[tuple[int, bytes | None, bytes]]:
+    """Every record of a topic (partition, key, value), in offset order within each partition."""
+    return [(r.partition, r.key, r.value) for r in read_records(bootstrap, topic, timeout_s)]
+
+
+def dlq_headers_of(record: ConsumerRecord) -> dict[str, str]:
+    """A DLQ record's `motcua.errors.*` headers, by short name."""
+    return {k.removeprefix("motcua.errors."): v.decode() for k, v in record.headers}
 
 
 def snapshot(**overrides: object) -> dict[str, object]:

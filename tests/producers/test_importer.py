@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from datetime import date
 from pathlib import Path
 
@@ -11,7 +12,8 @@ import orjson
 from typer.testing import CliRunner
 
 from motcua.cli import app
-from producers.importer import Rejected, csv_file_items, event_file_items, infer_format, sync_file_items
+from producers.edge import Bounds
+from producers.importer import Edge, Rejected, csv_file_items, event_file_items, infer_format, sync_file_items
 from producers.pseudonym import Pseudonymiser
 from producers.simulator.stream import simulate
 from producers.sources import Source
@@ -19,13 +21,15 @@ from tests.producers.helpers import snapshot
 
 PSEUDONYM = Pseudonymiser(b"k" * 32)
 SOURCE = Source(id="mc-04", province="04", units={"Sở Tư pháp": "000.00.01.H04"})
+EDGE = Edge(PSEUDONYM, Bounds(), time.time())
+BOUND = Edge(PSEUDONYM, Bounds(), time.time(), SOURCE.grant)
 
 
 def test_an_events_file_is_kept_byte_for_byte_and_bad_lines_are_reported() -> None:
     lines = [e.value for e in simulate(3, ["04"], date(2025, 7, 7), date(2025, 7, 9), tick_every=3600)]
     events = [v for v in lines if b"clock-tick" not in v]
     bad = [b"{not json", b'{"schema":"dossier-event/1","type":"accepted"}', b"[1]", b""]
-    items = list(event_file_items([*lines, *bad], PSEUDONYM))
+    items = list(event_file_items([*lines, *bad], EDGE))
     records = [i for i in items if not isinstance(i, Rejected)]
     rejected = [i for i in items if isinstance(i, Rejected)]
     assert [v for _, v in records] == events
@@ -34,25 +38,28 @@ def test_an_events_file_is_kept_byte_for_byte_and_bad_lines_are_reported() -> No
     assert "dossier_id" in str(rejected[1])
 
 
-def test_an_events_file_with_raw_identifiers_is_pseudonymised() -> None:
+def test_an_events_file_keeps_only_the_contract_fields_and_pseudonyms() -> None:
     [event] = [e.value for e in simulate(3, ["04"], date(2025, 7, 7), date(2025, 7, 8))][:1]
     raw = orjson.loads(event)
-    raw["applicant"] = {"kind": 1, "id": "079123456789"}
+    raw["applicant"] = {"kind": 1, "id": "079123456789", "id_hash": "B-1234567"}
     raw["phone"] = "0912345678"
-    [(_key, value)] = list(event_file_items([orjson.dumps(raw)], PSEUDONYM))
-    assert b"079123456789" not in value and b"0912345678" not in value
-    assert orjson.loads(value)["applicant"] == {"kind": 1, "id_hash": PSEUDONYM("079123456789")}
+    raw["officer"] = "Trần Thị B"
+    [(_key, value)] = list(event_file_items([orjson.dumps(raw)], EDGE))
+    assert b"079123456789" not in value and b"0912345678" not in value and "Trần".encode() not in value
+    stored = orjson.loads(value)
+    assert stored["applicant"] == {"kind": 1, "id_hash": PSEUDONYM("B-1234567")} and "phone" not in stored
+    assert stored["officer"] == PSEUDONYM("Trần Thị B")
 
 
 def test_sync_json_lines_accept_bare_records_and_whole_requests() -> None:
     lines = [
         orjson.dumps(snapshot()),
-        orjson.dumps({"service": "DongBoHoSoMC", "data": [snapshot(MaHoSo="D2")]}),
+        orjson.dumps({"service": "DongBoHoSoMC", "data": [snapshot(MaHoSo="000.00.01.H04-250702-0002")]}),
         orjson.dumps(snapshot(NgayTiepNhan="nope")),
     ]
-    items = list(sync_file_items(lines, SOURCE, PSEUDONYM))
+    items = list(sync_file_items(lines, SOURCE, BOUND))
     keys = [i[0] for i in items if not isinstance(i, Rejected)]
-    assert keys.count(b"000.00.01.H04-250702-0012") == 7 and keys.count(b"D2") == 7
+    assert keys.count(b"000.00.01.H04-250702-0012") == 7 and keys.count(b"000.00.01.H04-250702-0002") == 7
     [rejected] = [i for i in items if isinstance(i, Rejected)]
     assert rejected.line == 3 and rejected.violations[0].field == "NgayTiepNhan"
 
@@ -62,14 +69,18 @@ def test_csv_export_with_json_list_columns() -> None:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=list(record))
     writer.writeheader()
-    for row in (record, {**record, "MaHoSo": "D3", "TrangThaiHoSo": "2"}, {**record, "DanhSachLePhi": "[oops"}):
+    for row in (
+        record,
+        {**record, "MaHoSo": "000.00.01.H04-250702-0003", "TrangThaiHoSo": "2"},
+        {**record, "DanhSachLePhi": "[oops"},
+    ):
         writer.writerow({k: orjson.dumps(v).decode() if isinstance(v, list) else v for k, v in row.items()})
-    items = list(csv_file_items(out.getvalue(), SOURCE, PSEUDONYM))
+    items = list(csv_file_items(out.getvalue(), SOURCE, BOUND))
     good = [i for i in items if not isinstance(i, Rejected)]
-    assert [orjson.loads(v)["type"] for k, v in good if k == b"D3"] == [
+    assert [orjson.loads(v)["type"] for k, v in good if k == b"000.00.01.H04-250702-0003"] == [
         "submitted", "accepted", "supplement_requested", "supplement_received", "payment_completed",
     ]  # fmt: skip
-    assert len([k for k, _ in good if k != b"D3"]) == 7
+    assert len([k for k, _ in good if k != b"000.00.01.H04-250702-0003"]) == 7
     [rejected] = [i for i in items if isinstance(i, Rejected)]
     assert rejected.line == 4 and rejected.violations[0].field == "DanhSachLePhi"
     assert b"004123456789" not in b"".join(v for _, v in good)
@@ -88,7 +99,9 @@ def test_import_command_writes_events_and_reports_bad_lines(tmp_path: Path) -> N
 
 def test_the_format_is_guessed_from_the_file() -> None:
     event = next(e.value for e in simulate(3, ["04"], date(2025, 7, 7), date(2025, 7, 8)))
-    assert infer_format("x.jsonl", b"\n" + event + b"\n") == "events"
-    assert infer_format("x.jsonl", b'{"schema":"clock-tick/1","at":"2025-07-07T08:00:00+07:00"}') == "events"
-    assert infer_format("export.jsonl", orjson.dumps(snapshot())) == "sync"
-    assert infer_format("export.CSV", b"MaHoSo,MaTTHC") == "csv"
+    assert infer_format("x.jsonl", [b"", event]) == "events"
+    assert infer_format("x.jsonl", [b'{"schema":"clock-tick/1","at":"2025-07-07T08:00:00+07:00"}']) == "events"
+    assert infer_format("export.jsonl", [orjson.dumps(snapshot())]) == "sync"
+    assert infer_format("export.CSV", [b"MaHoSo,MaTTHC"]) == "csv"
+    garbage_first = [b"\xff garbage", b"[" * 5000 + b"]" * 5000, b"[1]", b'{"note": 1}', event]
+    assert infer_format("x.jsonl", garbage_first) == "events"  # not decided by unparseable or unknown lines

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 
 VALID = [orjson.loads(e.value) for e in simulate(2, ["04"], date(2025, 7, 7), date(2025, 7, 8))][:30]
 SYNC_KEYS = [*sorted(snapshot()), "TrangThai", "ThoiDiemXuLy", "NguoiXuLy", "PhongBanXuLy", "IsDeleted"]
-OK = {202, 400, 413, 422}
+OK = {202, 400, 403, 413, 422}
 
 scalars = st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False) | st.text(max_size=20)
 json_values = st.recursive(

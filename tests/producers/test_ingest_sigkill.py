@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import collections
 import http.client
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from datetime import date
@@ -20,30 +17,13 @@ from producers.simulator.stream import simulate
 from producers.sources import hash_token
 from stack.services import free_port
 from tests.producers.helpers import read_topic
+from tests.producers.ingest_harness import serve_process
 
 pytestmark = pytest.mark.integration
 
 TOKEN = "sigkill-test-token"
 EVENTS = [orjson.loads(e.value) for e in simulate(9, ["04"], date(2025, 7, 7), date(2025, 7, 12))]
 BATCH = 50
-
-
-
-def start(port: int, topic: str, sources: Path, log: Path) -> subprocess.Popen[bytes]:
-    command = [str(Path(sys.executable).parent / "motcua"), "ingest", "serve", "--sources", str(sources),
-               "--port", str(port), "--topic", topic]  # fmt: skip
-    process = subprocess.Popen(command, stdout=log.open("ab"), stderr=subprocess.STDOUT, env=os.environ.copy())
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert process.poll() is None, log.read_text()
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
-                return process
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError(f"ingest did not start: {log.read_text()}")
 
 
 class Load:
@@ -70,7 +50,8 @@ class Load:
             try:
                 conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
                 body = b"\n".join(orjson.dumps(e) for e in events)
-                conn.request("POST", "/v1/events", body, {"Authorization": f"Bearer {TOKEN}"})
+                headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/x-ndjson"}
+                conn.request("POST", "/v1/events", body, headers)
                 status = conn.getresponse().status
             except OSError:
                 status = None
@@ -89,7 +70,7 @@ def test_sigkill_under_load_loses_and_duplicates_nothing_acknowledged(
     entry = {"id": "sim-04", "province": "04", "token_sha256": hash_token(TOKEN)}
     sources.write_bytes(orjson.dumps({"sources": [entry]}))
     port, log = free_port(), tmp_path / "ingest.log"
-    server = start(port, topic, sources, log)
+    server = serve_process(port, topic, sources, log)
     load = Load(port)
     clients = [threading.Thread(target=load.run) for _ in range(4)]
     try:
@@ -100,7 +81,7 @@ def test_sigkill_under_load_loses_and_duplicates_nothing_acknowledged(
         server.send_signal(signal.SIGKILL)
         server.wait(10)
         time.sleep(0.5)
-        server = start(port, topic, sources, log)
+        server = serve_process(port, topic, sources, log)
         time.sleep(2)
     finally:
         load.stop.set()

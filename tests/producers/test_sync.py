@@ -110,6 +110,10 @@ def test_envelope_errors() -> None:
     assert {v.field for v in caught.value.violations} == {"service", "isUpdating", "data"}
     with pytest.raises(SyncError):
         envelope_events([1], SOURCE, PSEUDONYM)
+    for service in ({}, [None, None], 1, None, True):  # unhashable or wrong types: a SyncError, not a TypeError
+        with pytest.raises(SyncError) as caught:
+            envelope_events({"service": service, "data": [snapshot()]}, SOURCE, PSEUDONYM)
+        assert [v.field for v in caught.value.violations] == ["service"]
 
 
 def test_unmapped_unit_without_default_is_an_error() -> None:
