@@ -291,6 +291,9 @@ def run(minutes: float, rate: float, probe_every: float, batch_seconds: float, k
             "ran_the_whole_time": not sampler.aborted and probing >= seconds - 1,
         },
         "samples": sampler.samples,
+        # per probe: seconds into the probing when it was sent, and its latency (None: never seen)
+        "probes": [[round(at - probing_from, 2), round(latencies[i], 3) if i < len(latencies) else None]
+                   for i, at in enumerate(load.sent_at)],
     }
 
 
