@@ -24,6 +24,9 @@ import threading
 import time
 import urllib.request
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -77,9 +80,17 @@ class Load:
         self.probing = threading.Event()
         self.sent_at: list[float] = []
         self.events = 0
+        self.error: BaseException | None = None  # what stopped the load early (a DeliveryError, say)
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
+        try:
+            self._produce()
+        except BaseException as error:
+            self.error = error
+            raise
+
+    def _produce(self) -> None:
         # dense enough that event time moves at about a simulated day per 40 wall seconds at 1,000 events/s
         emissions = simulate(seed=7, provinces=PROVINCES, start=date(2025, 3, 3), end=date(2026, 1, 1),
                              rates=Rates(dossiers_per_day=1000.0))
@@ -176,10 +187,32 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
 
 
-def run(rate: float, seconds: float, probe_every: float, batch_seconds: float, kpi_interval: float,
-        batch_within: float) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Pipeline:
+    """A streams worker and a sink running on topics (``prefix``) and a database of their own."""
+
+    run_id: str
+    prefix: str
+    database: str
+    bootstrap: str
+    streams: subprocess.Popen[bytes]
+    sink: subprocess.Popen[bytes]
+    streams_log: Path
+    sink_log: Path
+    streams_port: int
+    sink_port: int
+
+    @property
+    def events_topic(self) -> str:
+        return f"{self.prefix}dossier.events"
+
+
+@contextmanager
+def pipeline(name: str, batch_seconds: float, kpi_interval: float, batch_within: float) -> Iterator[Pipeline]:
+    """Start the worker and the sink as users run them, wait until both answer; afterwards stop them (SIGTERM)
+    and delete the topics and the database."""
     run_id = uuid.uuid4().hex[:8]
-    prefix, database = f"bench.fresh.{run_id}.", f"bench_fresh_{run_id}"
+    prefix, database = f"bench.{name}.{run_id}.", f"bench_{name}_{run_id}"
     bootstrap = Settings().bootstrap_servers()
     ensure_topics(bootstrap, 1, Topics.with_prefix(prefix).specs())
     client = Client(**Settings().clickhouse_settings())
@@ -189,19 +222,18 @@ def run(rate: float, seconds: float, probe_every: float, batch_seconds: float, k
     streams_port, sink_port = services.free_port(), services.free_port()
     datadir = logs / f"streams-{run_id}"
     datadir.mkdir(parents=True, exist_ok=True)
+    streams_log, sink_log = logs / f"streams-{run_id}.log", logs / f"sink-{run_id}.log"
     env = {**os.environ, "MOTCUA_STREAMS_TOPIC_PREFIX": prefix, "MOTCUA_STREAMS_APP_ID": f"{prefix}streams",
            "MOTCUA_STREAMS_WEB_PORT": str(streams_port), "MOTCUA_STREAMS_DATADIR": str(datadir),
            "MOTCUA_STREAMS_KPI_INTERVAL": str(kpi_interval), "MOTCUA_STREAMS_BATCH_WITHIN": str(batch_within),
            "MOTCUA_STREAMS_LOGLEVEL": "warning"}
     children = [
         subprocess.Popen([MOTCUA, "streams", "worker"], env=env, stdout=subprocess.DEVNULL,
-                         stderr=(logs / f"streams-{run_id}.log").open("wb")),
+                         stderr=streams_log.open("wb")),
         subprocess.Popen([MOTCUA, "sink", "--topic-prefix", prefix, "--group", f"{prefix}sink", "--database",
                           database, "--health-port", str(sink_port), "--batch-seconds", str(batch_seconds)],
-                         stdout=subprocess.DEVNULL, stderr=(logs / f"sink-{run_id}.log").open("wb")),
+                         stdout=subprocess.DEVNULL, stderr=sink_log.open("wb")),
     ]
-    load = Load(f"{prefix}dossier.events", rate, probe_every)
-    done = threading.Event()
     try:
         deadline = time.monotonic() + 120
         while not (_answers(f"http://127.0.0.1:{streams_port}/health/")
@@ -209,29 +241,8 @@ def run(rate: float, seconds: float, probe_every: float, batch_seconds: float, k
             if time.monotonic() > deadline or any(c.poll() is not None for c in children):
                 raise SystemExit(f"the streams worker or the sink did not start; logs in {logs}")
             time.sleep(0.5)
-        load.thread.start()
-        time.sleep(15)  # warm-up: steady state before the first probe
-        latencies: list[float] = []
-        on_kafka: list[float] = []
-        watchers = [
-            threading.Thread(target=lambda: latencies.extend(poll_visible(database, load, done)), daemon=True),
-            threading.Thread(target=lambda: on_kafka.extend(watch_kpi_topic(f"{prefix}dossier.kpis", load, done)),
-                             daemon=True),
-        ]
-        for watcher in watchers:
-            watcher.start()
-        events_before = load.events
-        load.probing.set()
-        time.sleep(seconds)
-        load.probing.clear()
-        rate_seen = (load.events - events_before) / seconds
-        done.set()
-        for watcher in watchers:
-            watcher.join(60)
-        streams_behind = _lag(bootstrap, f"{prefix}streams", f"{prefix}dossier.events")
+        yield Pipeline(run_id, prefix, database, bootstrap, *children, streams_log, sink_log, streams_port, sink_port)
     finally:
-        load.stop.set()
-        load.thread.join(30)
         for child in children:
             child.send_signal(signal.SIGTERM)
         for child in children:
@@ -246,6 +257,44 @@ def run(rate: float, seconds: float, probe_every: float, batch_seconds: float, k
             admin.delete_topics([t for t in admin.list_topics() if t.startswith(prefix)])
         finally:
             admin.close()
+
+
+def watch(database: str, kpi_topic: str, load: Load,
+          done: threading.Event) -> tuple[list[float], list[float], list[threading.Thread]]:
+    """Start both watchers of the probes: (latencies to ClickHouse, instants on the KPI topic), filled in
+    until ``done`` is set and the watcher threads (returned as well) end."""
+    latencies: list[float] = []
+    on_kafka: list[float] = []
+    watchers = [
+        threading.Thread(target=lambda: latencies.extend(poll_visible(database, load, done)), daemon=True),
+        threading.Thread(target=lambda: on_kafka.extend(watch_kpi_topic(kpi_topic, load, done)), daemon=True),
+    ]
+    for watcher in watchers:
+        watcher.start()
+    return latencies, on_kafka, watchers
+
+
+def run(rate: float, seconds: float, probe_every: float, batch_seconds: float, kpi_interval: float,
+        batch_within: float) -> dict[str, Any]:
+    with pipeline("fresh", batch_seconds, kpi_interval, batch_within) as p:
+        load = Load(p.events_topic, rate, probe_every)
+        done = threading.Event()
+        try:
+            load.thread.start()
+            time.sleep(15)  # warm-up: steady state before the first probe
+            latencies, on_kafka, watchers = watch(p.database, f"{p.prefix}dossier.kpis", load, done)
+            events_before = load.events
+            load.probing.set()
+            time.sleep(seconds)
+            load.probing.clear()
+            rate_seen = (load.events - events_before) / seconds
+            done.set()
+            for watcher in watchers:
+                watcher.join(60)
+            streams_behind = _lag(p.bootstrap, f"{p.prefix}streams", p.events_topic)
+        finally:
+            load.stop.set()
+            load.thread.join(30)
     streams = [kafka - sent for kafka, sent in zip(on_kafka, load.sent_at, strict=False)]
     sink = [latency - part for latency, part in zip(latencies, streams, strict=False)]
     return {
@@ -266,14 +315,19 @@ def _quantiles(prefix: str, values: list[float]) -> dict[str, float | None]:
             f"{prefix}p99_s": round(percentile(values, 0.99), 3), f"{prefix}max_s": round(max(values), 3)}
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.bench_freshness", description=__doc__.split("\n")[0])
+def add_load_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of the load and of the pipeline's latency settings (bench_soak has them too)."""
     parser.add_argument("--rate", type=float, default=1000.0, help="events/s")
-    parser.add_argument("--seconds", type=float, default=120.0, help="probing time after a 15 s warm-up")
     parser.add_argument("--probe-every", type=float, default=0.5)
     parser.add_argument("--batch-seconds", type=float, default=0.25, help="the sink's --batch-seconds")
     parser.add_argument("--kpi-interval", type=float, default=0.5, help="MOTCUA_STREAMS_KPI_INTERVAL")
     parser.add_argument("--batch-within", type=float, default=0.1, help="MOTCUA_STREAMS_BATCH_WITHIN")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.bench_freshness", description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=120.0, help="probing time after a 15 s warm-up")
+    add_load_arguments(parser)
     parser.add_argument("--out", type=Path, default=RESULTS / "freshness-1000eps.json")
     args = parser.parse_args(argv)
     info = machine()
