@@ -29,10 +29,34 @@ PIPELINE_TOPICS: tuple[TopicSpec, ...] = (
 )
 
 
+#: The streams worker's faust tables; faust names a table's changelog ``<app id>-<table>-changelog``.
+STREAMS_TABLES = ("dossiers", "kpi-summaries", "kpi-partials")
+STREAMS_APP_ID = "motcua-streams"
+
+
+def streams_internal_topics(app_id: str = STREAMS_APP_ID, partitions: int = 6) -> tuple[TopicSpec, ...]:
+    """Every topic a streams worker of ``app_id`` reads or writes besides the pipeline's, created up front.
+
+    The topics between its stages, the tables' changelogs (compacted, like faust's own) and faust's leader
+    topic. With broker auto-creation off, nothing is created behind the worker's back with one partition.
+    """
+    compacted = {"cleanup.policy": "compact"}
+    return (
+        TopicSpec(f"{app_id}-summaries", partitions),
+        TopicSpec(f"{app_id}-kpi-partials", partitions),
+        *(TopicSpec(f"{app_id}-{table}-changelog", partitions, compacted) for table in STREAMS_TABLES),
+        TopicSpec(f"{app_id}-__assignor-__leader", 1),
+    )
+
+
+#: What `motcua stack up` and `motcua stack topics` create: the pipeline and the default streams app's topics.
+STACK_TOPICS = PIPELINE_TOPICS + streams_internal_topics()
+
+
 def ensure_topics(
     bootstrap_servers: str,
     replication: int,
-    topics: tuple[TopicSpec, ...] = PIPELINE_TOPICS,
+    topics: tuple[TopicSpec, ...] = STACK_TOPICS,
     timeout_ms: int = 30_000,
 ) -> list[str]:
     """Create missing topics, grow partition counts, and set configs; safe to run any number of times.

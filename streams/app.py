@@ -51,12 +51,13 @@ from streams.codec import (
     encode_summary_record,
     encode_watermark_record,
 )
-from streams.config import StreamsConfig
+from streams.config import DOSSIERS_TABLE, PARTIALS_TABLE, SUMMARIES_TABLE, StreamsConfig
 from streams.dlq import dlq_headers
 from streams.kpi_partition import KpiPartition
 from streams.partition import NO_WATERMARK, PartitionProcessor, decode_record
 from streams.rollup import Rollup, row_key
 from streams.sender import BatchSender, in_chunks, key_partition
+from streams.watchdog import Progress
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +111,7 @@ class StreamsApp:
         self._store_by_partition = not config.store.startswith("memory")
         self._next_emission = self._next_rollup_emission = 0.0
         self._kpis_ready = self._rollups_ready = False  # set by the recovery callbacks
+        self.progress = Progress(config.stall_seconds)
         if config.compression == "gzip":
             use_fast_gzip()
         app = self.app = faust.App(
@@ -145,14 +147,14 @@ class StreamsApp:
             BatchSender(lambda: app.producer._ensure_producer()) for _ in range(4)
         )
         if config.stages in ("all", "dossiers"):
-            self.dossiers = app.Table("dossiers", **as_bytes)
+            self.dossiers = app.Table(DOSSIERS_TABLE, **as_bytes)
             self.dossiers.on_recover(self._recover_dossiers)
             app.agent(self.events_topic, name="dossiers", concurrency=1)(
                 self._batch_agent(self.process_dossier_batch, self.dossier_out)
             )
         if config.stages in ("all", "kpis"):
-            self.summaries = app.Table("kpi-summaries", **as_bytes)
-            self.partials = app.Table("kpi-partials", **as_bytes)
+            self.summaries = app.Table(SUMMARIES_TABLE, **as_bytes)
+            self.partials = app.Table(PARTIALS_TABLE, **as_bytes)
             self.summaries.on_recover(self._recover_kpis)
             self.partials.on_recover(self._recover_rollups)
             app.agent(self.summaries_topic, name="kpis", concurrency=1)(
@@ -164,6 +166,7 @@ class StreamsApp:
             # ticks four times per interval: what is due waits a quarter of it, not a whole one
             app.timer(interval=config.kpi_interval / TICKS_PER_INTERVAL, name="emit-kpis")(self._emit_kpis)
         app.on_partitions_revoked.connect(self._on_revoked)
+        app.timer(interval=1.0, name="note-progress")(self._note_progress)
 
         async def health(web: Any, request: Any) -> Any:
             body = self.health()
@@ -440,6 +443,23 @@ class StreamsApp:
 
     # ------------------------------------------------------------------------------------------- health
 
+    async def _note_progress(self, _app: Any = None) -> None:
+        """Note for the watchdog whether records wait on the consumed partitions, and how far commits and
+        table recovery have come (faust has no public view of its committed offsets)."""
+        consumer = self.app.consumer
+        sources = {self.config.topics.events, self.config.summaries_topic, self.config.partials_topic}
+        committed = consumer._committed_offset
+        lag, offsets = 0, []
+        for tp in consumer.assignment():
+            if tp.topic in sources:
+                done = committed.get(tp) or 0
+                lag += max(0, (consumer.highwater(tp) or 0) - done)
+                offsets.append((tp.topic, tp.partition, done))
+        recovery = self.app.tables.recovery
+        offsets_read = (*recovery.active_offsets.values(), *recovery.standby_offsets.values())
+        recovered = sum(offset or 0 for offset in offsets_read)  # None before a partition's first
+        self.progress.note(time.monotonic(), lag > 0, (tuple(sorted(offsets)), recovered))
+
     def _assigned(self, topic: str) -> set[int]:
         return {tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == topic}
 
@@ -447,8 +467,10 @@ class StreamsApp:
         """What the health endpoint answers: ready or not, and where event time stands per partition."""
         app = self.app
         ready = not app.rebalancing and app.consumer_generation_id is not None
+        stalled = self.progress.stalled(time.monotonic())
         return {
-            "status": "ok" if ready else "starting",
+            "status": "stalled" if stalled else "ok" if ready else "starting",
+            **({"reason": stalled} if stalled else {}),
             "app_id": self.config.app_id,
             "partitions": {
                 str(p): {

@@ -18,6 +18,8 @@
 | MOTCUA_STREAMS_CACHE | 200000 | decoded dossiers kept in memory per worker |
 | MOTCUA_STREAMS_LOGLEVEL | info | faust worker log level |
 | MOTCUA_STREAMS_STAGES | all | `dossiers` or `kpis` runs one stage only (benchmarks; every worker of an app id alike) |
+| MOTCUA_STREAMS_STALL_SECONDS | 180 | records pending, no progress this long: /health 503, exit 75 (watchdog.py) |
+| MOTCUA_STREAMS_STOP_SECONDS | 25 | a graceful stop (SIGTERM, SIGINT) taking longer ends the process, exit 124 |
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stack import services
-from stack.topics import TopicSpec
+from stack.topics import STREAMS_TABLES, TopicSpec, streams_internal_topics
 
 
 def _env(name: str, default: str) -> str:
@@ -72,6 +74,8 @@ class StreamsConfig:
     cache: int
     loglevel: str
     stages: str
+    stall_seconds: float
+    stop_seconds: float
 
     @property
     def summaries_topic(self) -> str:
@@ -108,12 +112,17 @@ class StreamsConfig:
             cache=int(_env("MOTCUA_STREAMS_CACHE", "200000")),
             loglevel=_env("MOTCUA_STREAMS_LOGLEVEL", "info"),
             stages=_stages(_env("MOTCUA_STREAMS_STAGES", "all")),
+            stall_seconds=float(_env("MOTCUA_STREAMS_STALL_SECONDS", "180")),
+            stop_seconds=float(_env("MOTCUA_STREAMS_STOP_SECONDS", "25")),
         )
 
 
+DOSSIERS_TABLE, SUMMARIES_TABLE, PARTIALS_TABLE = STREAMS_TABLES
+
+
 def internal_topics(config: StreamsConfig) -> tuple[TopicSpec, ...]:
-    """The topics between the stages, partitioned like ``dossier.events`` (faust's changelogs are its own)."""
-    return tuple(TopicSpec(name, config.partitions) for name in (config.summaries_topic, config.partials_topic))
+    """The topics between the stages, the changelogs and faust's leader topic, partitioned like ``dossier.events``."""
+    return streams_internal_topics(config.app_id, config.partitions)
 
 
 def _stages(value: str) -> str:
