@@ -1,7 +1,8 @@
 """One source partition of ``dossier.events``, processed record by record (pure: no Kafka, no wall clock).
 
 The faust agent feeds each record of a partition, in offset order, to that partition's processor, which
-keeps the partition's watermark (the greatest event time seen, events and clock ticks alike), the timer
+keeps the partition's watermark (the greatest event time seen, of clock ticks and of events not too far
+ahead of it: ``MAX_EVENT_LEAD``), the timer
 heap of its open dossiers, and a cache of their decoded state. Everything it decides comes from
 ``dossier.lifecycle`` and ``dossier.transitions``; what it produces (transition and alert records, changed
 summaries, table writes) waits in buffers the shell drains after each batch. Decisions depend only on the
@@ -40,6 +41,8 @@ from dossier.transitions import (
 from streams.codec import StoredDossier
 
 NO_WATERMARK = -math.inf
+MAX_EVENT_LEAD = 31 * 86400.0
+"""An event further than this past a partition's watermark does not move it (seconds); a clock tick does."""
 
 #: What the KPIs read of a summary: all but the officer (who changes on every processing step).
 kpi_view = attrgetter(*(f.name for f in fields(DossierSummary) if f.name != "officer"))
@@ -137,8 +140,13 @@ class PartitionProcessor:
     # --------------------------------------------------------------------------------------- records
 
     def on_event(self, offset: int, raw: bytes, event: ParsedEvent) -> None:
-        """A valid dossier event read at ``offset``: first the timers its time passes, then the event."""
-        self._advance(event.occurred_ts, offset)
+        """A valid dossier event read at ``offset``: first the timers its time passes, then the event.
+
+        One event dated far ahead (2099) must not fire every dossier's timers nor drag the KPIs' event time:
+        beyond ``MAX_EVENT_LEAD`` it counts, but moves no watermark (a function of the log: replays agree).
+        """
+        if self.watermark == NO_WATERMARK or event.occurred_ts <= self.watermark + MAX_EVENT_LEAD:
+            self._advance(event.occurred_ts, offset)
         record = event.record
         dossier_id = record.dossier_id
         d = self._dossier(dossier_id)
