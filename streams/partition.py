@@ -21,11 +21,21 @@ import heapq
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
+from datetime import date
 from operator import attrgetter
 from typing import Any
 
-from dossier.calendar import WorkingCalendar
-from dossier.contract import TICK_SCHEMA, ClockTick, InvalidRecord, ParsedEvent, decode_event, decode_tick, load_json
+from dossier.calendar import WorkingCalendar, day_number, day_start
+from dossier.contract import (
+    TICK_SCHEMA,
+    ClockTick,
+    InvalidRecord,
+    ParsedEvent,
+    Violation,
+    decode_event,
+    decode_tick,
+    load_json,
+)
 from dossier.lifecycle import DossierSummary, in_state_machine_order, summarize
 from dossier.transitions import (
     Transition,
@@ -48,10 +58,19 @@ MAX_EVENT_LEAD = 31 * 86400.0
 kpi_view = attrgetter(*(f.name for f in fields(DossierSummary) if f.name != "officer"))
 
 
+#: The instants the working calendar can compute with: [2000-01-01, 2100-01-01) local time.
+CALENDAR_SPAN = (day_start(day_number(WorkingCalendar.ORIGIN)), day_start(day_number(date(2100, 1, 1))))
+
+
 def decode_record(raw: bytes) -> ParsedEvent | ClockTick:
-    """A record of ``dossier.events``: a valid event or clock tick; ``InvalidRecord`` otherwise."""
+    """A record of ``dossier.events``: a valid event or clock tick; ``InvalidRecord`` otherwise.
+
+    An event dated outside ``CALENDAR_SPAN`` is refused too (to the DLQ): its SLA clock cannot be computed
+    (an event of 1990 crashed the worker, at every restart). The ingest edge refuses such events; this
+    keeps a worker alive on those already in the log.
+    """
     try:
-        return decode_event(raw)
+        event = decode_event(raw)
     except InvalidRecord:
         try:
             claims_tick = (record := load_json(raw)) is not None and isinstance(record, dict)
@@ -60,6 +79,15 @@ def decode_record(raw: bytes) -> ParsedEvent | ClockTick:
         if claims_tick and record.get("schema") == TICK_SCHEMA:
             return decode_tick(raw)
         raise
+    first, end = CALENDAR_SPAN
+    outside = [
+        Violation(name, "outside the working calendar's years 2000-2099")
+        for name, ts in (("occurred_at", event.occurred_ts), ("due_at", event.due_ts))
+        if ts is not None and not first <= ts < end
+    ]
+    if outside:
+        raise InvalidRecord(outside)
+    return event
 
 
 @dataclass(slots=True)

@@ -193,3 +193,13 @@ def test_an_event_far_ahead_moves_no_watermark_and_fires_no_timer_but_a_tick_doe
     assert "X-2099" in with_outlier.summaries  # it still counts as an event of its dossier
     ticked = clean_run([*body, outlier, records[-1]], 50)
     assert ticked.watermark == parse_timestamp("2026-01-01T00:00:00+07:00")
+
+
+def test_an_event_outside_the_calendars_years_is_refused() -> None:
+    """An event of 1990 crashed the worker at every start (the SLA clock cannot count before 2000)."""
+    for at, due in (("1990-01-02T09:00:00+07:00", "2025-01-10T09:00:00+07:00"),
+                    ("2025-01-02T09:00:00+07:00", "1999-12-31T09:00:00+07:00"),
+                    ("2100-01-02T09:00:00+07:00", "2100-01-10T09:00:00+07:00")):
+        with pytest.raises(InvalidRecord, match="outside the working calendar"):
+            decode_record(orjson.dumps(accepted("X-1", at, due)))
+    assert decode_record(orjson.dumps(accepted("X-1", "2099-01-02T09:00:00+07:00", "2099-01-10T09:00:00+07:00")))
