@@ -13,6 +13,12 @@ totals are kept as dossiers are counted (instead of summing cells at each read),
 tally of its open dossiers by row and status is kept up to date, and a dossier's status is
 recomputed only when the watermark reaches an instant at which it can change (its due-soon and overdue
 instants, ``dossier.transitions``; status only ever moves from within due to due soon to overdue).
+
+Periods are materialised up to the watermark only, plus ``AHEAD``: a dossier accepted later than that
+(an outlier dated 2099, a source whose clock runs ahead) is held aside, counted in nothing, until the
+watermark comes within ``AHEAD`` of its acceptance. Counting it at once would append every day period up to
+it and carry every open dossier into each (a worker went from 572 MB to 14 GB on 24 such events). Rows are
+unaffected once final: a held dossier is counted before the watermark reaches the first period it is in.
 """
 
 from __future__ import annotations
@@ -55,6 +61,8 @@ _TALLY_INDEX: dict[OpenStatus, int] = {"overdue": 0, "within_due": 1, "due_soon"
 Tally = list[int]
 """[open overdue, open within due, of which due soon] of a row in a provisional period."""
 _ZERO = (0,) * len(COUNT_FIELDS)
+AHEAD = 2 * 86400.0
+"""How far past the watermark a dossier's acceptance may lie and still be counted (seconds)."""
 
 
 def row_key_text(row: dict[str, Any]) -> str:
@@ -150,6 +158,8 @@ class LiveKpis:
         self._open_changed: set[RowKey] = set()
         self._status: dict[str, tuple[OpenStatus, float]] = {}  # dossier -> (status, watermark to recheck at)
         self._rechecks: list[tuple[float, str]] = []  # heap; an entry is stale when ``_status`` moved on
+        self._held: dict[str, DossierSummary] = {}  # accepted past the watermark + AHEAD: not counted yet
+        self._held_order: list[tuple[float, str]] = []  # heap by acceptance; stale when ``_held`` moved on
 
     @property
     def watermark(self) -> float:
@@ -159,6 +169,17 @@ class LiveKpis:
 
     def update(self, dossier_id: str, summary: DossierSummary | None) -> None:
         """Replace a dossier's summary (None: the dossier no longer counts, e.g. never accepted)."""
+        if summary is not None and summary.accepted_ts >= self._watermark + AHEAD:
+            self._count(dossier_id, None)
+            self._held[dossier_id] = summary
+            heapq.heappush(self._held_order, (summary.accepted_ts, dossier_id))
+            return
+        self._held.pop(dossier_id, None)
+        self._count(dossier_id, summary)
+
+    def _count(self, dossier_id: str, summary: DossierSummary | None) -> None:
+        if summary is None and dossier_id not in self._summaries:
+            return
         if summary is not None:
             self._cover(summary.accepted_ts)  # before the old summary leaves: new periods count it, then move it
         old = self._summaries.pop(dossier_id, None)
@@ -180,6 +201,13 @@ class LiveKpis:
         if watermark <= self._watermark:
             return
         self._watermark = watermark
+        held = self._held_order
+        while held and held[0][0] < watermark + AHEAD:
+            accepted_ts, dossier_id = heapq.heappop(held)
+            s = self._held.get(dossier_id)
+            if s is not None and s.accepted_ts == accepted_ts:
+                del self._held[dossier_id]
+                self._count(dossier_id, s)
         self._recheck_statuses()
         if self._tables:
             self._cover(watermark)

@@ -1,7 +1,9 @@
 """`motcua demo`: the whole pipeline on the local stack, watched live.
 
-The demo starts (and on Ctrl-C stops) only what it started: the local stack unless it already runs,
-a streams worker, the sink, and a simulator thread. The simulator replays the history of the days
+The demo starts (and on Ctrl-C or SIGTERM stops) only what it started: the local stack unless it already
+runs, a streams worker, the sink, and a simulator thread. On a terminal it shows `motcua top`'s live view;
+piped (`motcua demo | tee demo.log`) it prints a plain line per province every ``PLAIN_EVERY`` seconds
+(rich's live view writes nothing to a non-terminal until it ends). The simulator replays the history of the days
 before the demo day as fast as it can, then the demo day's working hours at a speed-up (300: a
 10-hour working day in 2 minutes), with clock ticks so that event time advances on every partition.
 """
@@ -13,13 +15,15 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Annotated, BinaryIO
+from typing import Annotated, Any, BinaryIO
 
 import typer
+from clickhouse_driver import Client
 
 from dossier.calendar import day_number, day_start
 from producers import kafka
@@ -27,7 +31,7 @@ from producers.cli import choose_provinces
 from producers.output import paced, produce
 from producers.simulator.stream import Emission, simulate
 from sinks.cli import run_migrations
-from sinks.top import run_top
+from sinks.top import TopView, run_top, snapshot
 from stack import control, services
 from stack.procs import StackError
 from wire import topics
@@ -36,6 +40,7 @@ from wire.settings import Settings
 MOTCUA = str(Path(sys.executable).parent / "motcua")
 LIVE_FROM = 6 * 3600 + 55 * 60  # local time of day from which the demo day is paced (just before 07:00)
 TICK_EVERY = 60  # simulated seconds between clock ticks
+PLAIN_EVERY = 5.0  # seconds between the plain-text lines of a piped demo
 
 
 @dataclass
@@ -67,6 +72,48 @@ def _stop(child: Child, timeout: float = 30.0) -> str:
             child.proc.kill()
             child.proc.wait(10)
     return f"{child.name}: stopped (exit {child.proc.returncode}; log {child.log})"
+
+
+def plain_lines(view: TopView) -> list[str]:
+    """What the live view shows, as plain text lines (a piped demo)."""
+    head = (f"{time.strftime('%H:%M:%S')} events {view.events:,}, open overdue {view.overdue:,}, due soon "
+            f"{view.due_soon:,}, DLQ {view.refused:,}")
+    if view.error:
+        return [f"{head}; {view.error}"]
+    if view.day is None:
+        return [f"{head}; no KPI rows yet"]
+    lines = [f"{head}; day {view.day}:"]
+    for r in view.provinces:
+        on_time = "-" if r["on_time_rate"] is None else f"{r['on_time_rate']:.1%}"
+        lines.append(f"  province {r['scope_id']}: to process {r['to_process']:,}, received {r['received']:,}, "
+                     f"finished {r['finished']:,}, on time {on_time}, open overdue {r['open_overdue']:,}, "
+                     f"due soon {r['open_due_soon']:,}, event time {r['watermark']}")
+    return lines
+
+
+def _run_plain(settings: dict[str, Any], health_url: str) -> None:
+    """Until interrupted, print the view as plain lines every ``PLAIN_EVERY`` seconds."""
+    client = Client(**settings, connect_timeout=2, send_receive_timeout=10)
+    try:
+        while True:
+            try:
+                view = snapshot(client, health_url=health_url)
+            except Exception as error:  # ClickHouse restarting, a table not yet there: say so, retry
+                view = TopView(error=f"ClickHouse: {str(error).splitlines()[0][:120]}")
+                client.disconnect()
+            print("\n".join(plain_lines(view)), flush=True)
+            time.sleep(PLAIN_EVERY)
+    finally:
+        client.disconnect()
+
+
+def _say(text: str) -> None:
+    """Write to stderr; a reader that went away (``| tee`` interrupted too) must not stop the cleanup."""
+    try:
+        sys.stderr.write(text)
+        sys.stderr.flush()
+    except OSError:
+        pass
 
 
 def _until(stop: threading.Event, emissions: Iterable[Emission]) -> Iterator[Emission]:
@@ -109,7 +156,7 @@ def demo(
     # Ctrl-C and SIGTERM both stop the demo through its cleanup (a shell's background job ignores SIGINT)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _interrupt)
-    say = sys.stderr.write
+    say = _say
     started_stack = not all(s.answering for s in control.status() if s.name in ("clickhouse", "kafka"))
     if started_stack:
         say("demo: starting the local stack (Kafka, ClickHouse)\n")
@@ -146,10 +193,16 @@ def demo(
         simulator.start()
         say(f"demo: provinces {', '.join(codes)}; {history} days of history, then {first_day} at x{speedup:g}; "
             f"logs in {logs}\n")
+        say(f"demo: streams worker pid {children[0].proc.pid}, sink pid {children[1].proc.pid}\n")
         settings = {**Settings().clickhouse_settings(), "database": target}
-        run_top(settings, health_url=f"http://127.0.0.1:{health_port}/health")
-    except KeyboardInterrupt:  # Ctrl-C (or SIGTERM) before the live view started: stop all the same
+        if sys.stdout.isatty():
+            run_top(settings, health_url=f"http://127.0.0.1:{health_port}/health")
+        else:
+            _run_plain(settings, f"http://127.0.0.1:{health_port}/health")
+    except KeyboardInterrupt:  # Ctrl-C (or SIGTERM): stop all
         pass
+    except BrokenPipeError:  # the pipe's reader went away (Ctrl-C reached `tee` too): stop all the same,
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # with nothing left to write into it
     finally:
         stop.set()
         if simulator.is_alive():
@@ -158,7 +211,7 @@ def demo(
         for child in reversed(children):  # the sink before the streams: it drains what they wrote
             if child.proc.poll() is not None and child.proc.returncode not in (0, -signal.SIGTERM):
                 say(f"{child.name} had exited early with {child.proc.returncode}; its log: {child.log}\n")
-            say(_stop(child) + "\n")
+            say(_stop(child) + "\n")  # say never raises: a closed pipe does not leave the streams running
         say((logs / "simulator.log").read_text())
         if started_stack and not keep_stack:
             for line in control.down():

@@ -50,11 +50,12 @@ from streams.codec import (
     encode_summary_record,
     encode_watermark_record,
 )
-from streams.config import StreamsConfig
+from streams.config import DOSSIERS_TABLE, PARTIALS_TABLE, SUMMARIES_TABLE, StreamsConfig
 from streams.kpi_partition import KpiPartition
 from streams.partition import NO_WATERMARK, PartitionProcessor, decode_record
 from streams.rollup import Rollup, row_key
 from streams.sender import BatchSender, in_chunks
+from streams.watchdog import Progress
 from wire.dlq import dlq_headers, reason_text
 from wire.partitioner import key_partition
 from wire.records import KPI_SCHEMA
@@ -100,7 +101,8 @@ def committed_offsets(config: StreamsConfig, topic: str) -> dict[int, int]:
 class StreamsApp:
     """A faust worker's app and its in-memory state."""
 
-    def __init__(self, config: StreamsConfig) -> None:
+    def __init__(self, config: StreamsConfig, replication: int = 1) -> None:
+        """``replication``: of the topics faust would create itself (the worker's CLI creates them all first)."""
         self.config = config
         self.calendar = default_calendar()
         self.processors: dict[int, PartitionProcessor] = {}
@@ -111,6 +113,7 @@ class StreamsApp:
         self._store_by_partition = not config.store.startswith("memory")
         self._next_emission = self._next_rollup_emission = 0.0
         self._kpis_ready = self._rollups_ready = False  # set by the recovery callbacks
+        self.progress = Progress(config.stall_seconds)
         if config.compression == "gzip":
             use_fast_gzip()
         app = self.app = faust.App(
@@ -119,7 +122,7 @@ class StreamsApp:
             store=config.store,
             datadir=str(config.datadir),
             topic_partitions=config.partitions,
-            topic_replication_factor=1,
+            topic_replication_factor=replication,
             table_standby_replicas=config.standbys,
             broker_session_timeout=config.session_timeout,
             broker_heartbeat_interval=min(3.0, config.session_timeout / 3),
@@ -146,14 +149,14 @@ class StreamsApp:
             BatchSender(lambda: app.producer._ensure_producer()) for _ in range(4)
         )
         if config.stages in ("all", "dossiers"):
-            self.dossiers = app.Table("dossiers", **as_bytes)
+            self.dossiers = app.Table(DOSSIERS_TABLE, **as_bytes)
             self.dossiers.on_recover(self._recover_dossiers)
             app.agent(self.events_topic, name="dossiers", concurrency=1)(
                 self._batch_agent(self.process_dossier_batch, self.dossier_out)
             )
         if config.stages in ("all", "kpis"):
-            self.summaries = app.Table("kpi-summaries", **as_bytes)
-            self.partials = app.Table("kpi-partials", **as_bytes)
+            self.summaries = app.Table(SUMMARIES_TABLE, **as_bytes)
+            self.partials = app.Table(PARTIALS_TABLE, **as_bytes)
             self.summaries.on_recover(self._recover_kpis)
             self.partials.on_recover(self._recover_rollups)
             app.agent(self.summaries_topic, name="kpis", concurrency=1)(
@@ -165,6 +168,7 @@ class StreamsApp:
             # ticks four times per interval: what is due waits a quarter of it, not a whole one
             app.timer(interval=config.kpi_interval / TICKS_PER_INTERVAL, name="emit-kpis")(self._emit_kpis)
         app.on_partitions_revoked.connect(self._on_revoked)
+        app.timer(interval=1.0, name="note-progress")(self._note_progress)
 
         async def health(web: Any, request: Any) -> Any:
             body = self.health()
@@ -448,6 +452,23 @@ class StreamsApp:
 
     # ------------------------------------------------------------------------------------------- health
 
+    async def _note_progress(self, _app: Any = None) -> None:
+        """Note for the watchdog whether records wait on the consumed partitions, and how far commits and
+        table recovery have come (faust has no public view of its committed offsets)."""
+        consumer = self.app.consumer
+        sources = {self.config.topics.events, self.config.summaries_topic, self.config.partials_topic}
+        committed = consumer._committed_offset
+        lag, offsets = 0, []
+        for tp in consumer.assignment():
+            if tp.topic in sources:
+                done = committed.get(tp) or 0
+                lag += max(0, (consumer.highwater(tp) or 0) - done)
+                offsets.append((tp.topic, tp.partition, done))
+        recovery = self.app.tables.recovery
+        offsets_read = (*recovery.active_offsets.values(), *recovery.standby_offsets.values())
+        recovered = sum(offset or 0 for offset in offsets_read)  # None before a partition's first
+        self.progress.note(time.monotonic(), lag > 0, (tuple(sorted(offsets)), recovered))
+
     def _assigned(self, topic: str) -> set[int]:
         return {tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == topic}
 
@@ -455,8 +476,10 @@ class StreamsApp:
         """What the health endpoint answers: ready or not, and where event time stands per partition."""
         app = self.app
         ready = not app.rebalancing and app.consumer_generation_id is not None
+        stalled = self.progress.stalled(time.monotonic())
         return {
-            "status": "ok" if ready else "starting",
+            "status": "stalled" if stalled else "ok" if ready else "starting",
+            **({"reason": stalled} if stalled else {}),
             "app_id": self.config.app_id,
             "partitions": {
                 str(p): {

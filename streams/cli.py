@@ -19,17 +19,28 @@ def worker() -> None:
     from streams.app import StreamsApp
     from streams.collector import freeze_survivors_of_full_collections
     from streams.config import StreamsConfig, internal_topics
-    from wire.topics import ensure_topics
+    from streams.watchdog import bound_stop, watch_progress
+    from wire.topics import ensure_topics, replication_for
+
+    class BoundedWorker(Worker):
+        """faust's worker, whose stop cannot hang (streams/watchdog.py)."""
+
+        def install_signal_handlers(self) -> None:
+            super().install_signal_handlers()
+            bound_stop(config.stop_seconds)
 
     config = StreamsConfig.from_env()
+    config.datadir.mkdir(parents=True, exist_ok=True)  # faust creates only its last level
     # faust creates the internal topics only for the stages it runs; a stage may write to the next one's
+    replication = replication_for(config.bootstrap)
     try:
-        ensure_topics(config.bootstrap, 1, internal_topics(config))
+        ensure_topics(config.bootstrap, replication, internal_topics(config))
     except TopicAlreadyExistsError:  # another worker created them at the same moment
-        ensure_topics(config.bootstrap, 1, internal_topics(config))
-    streams = StreamsApp(config)
+        ensure_topics(config.bootstrap, replication, internal_topics(config))
+    streams = StreamsApp(config, replication)
     freeze_survivors_of_full_collections()
-    Worker(streams.app, loglevel=config.loglevel).execute_from_commandline()
+    watch_progress(streams.progress)
+    BoundedWorker(streams.app, loglevel=config.loglevel).execute_from_commandline()
 
 
 def register(app: typer.Typer) -> None:

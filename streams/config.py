@@ -18,6 +18,8 @@
 | MOTCUA_STREAMS_CACHE | 200000 | decoded dossiers kept in memory per worker |
 | MOTCUA_STREAMS_LOGLEVEL | info | faust worker log level |
 | MOTCUA_STREAMS_STAGES | all | `dossiers` or `kpis` runs one stage only (benchmarks; every worker of an app id alike) |
+| MOTCUA_STREAMS_STALL_SECONDS | 180 | records pending, no progress this long: /health 503, exit 75 (watchdog.py) |
+| MOTCUA_STREAMS_STOP_SECONDS | 25 | a graceful stop (SIGTERM, SIGINT) taking longer ends the process, exit 124 |
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wire.settings import Settings
-from wire.topics import Topics, TopicSpec
+from wire.topics import STREAMS_TABLES, Topics, TopicSpec, partials_topic, streams_internal_topics, summaries_topic
 
 
 @dataclass(frozen=True)
@@ -50,16 +52,16 @@ class StreamsConfig:
     cache: int
     loglevel: str
     stages: str
+    stall_seconds: float
+    stop_seconds: float
 
     @property
     def summaries_topic(self) -> str:
-        """The internal topic of dossier summaries re-keyed by province (and watermarks)."""
-        return f"{self.app_id}-summaries"
+        return summaries_topic(self.app_id)
 
     @property
     def partials_topic(self) -> str:
-        """The internal topic of each province's KPI rows re-keyed by row key, for the rollup."""
-        return f"{self.app_id}-kpi-partials"
+        return partials_topic(self.app_id)
 
     @classmethod
     def from_env(cls) -> StreamsConfig:
@@ -87,12 +89,17 @@ class StreamsConfig:
             cache=env.streams_cache,
             loglevel=env.streams_loglevel,
             stages=_stages(env.streams_stages),
+            stall_seconds=env.streams_stall_seconds,
+            stop_seconds=env.streams_stop_seconds,
         )
 
 
+DOSSIERS_TABLE, SUMMARIES_TABLE, PARTIALS_TABLE = STREAMS_TABLES
+
+
 def internal_topics(config: StreamsConfig) -> tuple[TopicSpec, ...]:
-    """The topics between the stages, partitioned like ``dossier.events`` (faust's changelogs are its own)."""
-    return tuple(TopicSpec(name, config.partitions) for name in (config.summaries_topic, config.partials_topic))
+    """The topics between the stages, the changelogs and faust's leader topic, partitioned like ``dossier.events``."""
+    return streams_internal_topics(config.app_id, config.partitions)
 
 
 def _stages(value: str) -> str:

@@ -1,7 +1,8 @@
 """One source partition of ``dossier.events``, processed record by record (pure: no Kafka, no wall clock).
 
 The faust agent feeds each record of a partition, in offset order, to that partition's processor, which
-keeps the partition's watermark (the greatest event time seen, events and clock ticks alike), the timer
+keeps the partition's watermark (the greatest event time seen, of clock ticks and of events not too far
+ahead of it: ``MAX_EVENT_LEAD``), the timer
 heap of its open dossiers, and a cache of their decoded state. Everything it decides comes from
 ``dossier.lifecycle`` and ``dossier.transitions``; what it produces (transition and alert records, changed
 summaries, table writes) waits in buffers the shell drains after each batch. Decisions depend only on the
@@ -20,11 +21,21 @@ import heapq
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
+from datetime import date
 from operator import attrgetter
 from typing import Any
 
-from dossier.calendar import WorkingCalendar
-from dossier.contract import TICK_SCHEMA, ClockTick, InvalidRecord, ParsedEvent, decode_event, decode_tick, load_json
+from dossier.calendar import WorkingCalendar, day_number, day_start
+from dossier.contract import (
+    TICK_SCHEMA,
+    ClockTick,
+    InvalidRecord,
+    ParsedEvent,
+    Violation,
+    decode_event,
+    decode_tick,
+    load_json,
+)
 from dossier.lifecycle import DossierSummary, in_state_machine_order, summarize
 from dossier.transitions import (
     Transition,
@@ -40,15 +51,26 @@ from dossier.transitions import (
 from streams.codec import StoredDossier
 
 NO_WATERMARK = -math.inf
+MAX_EVENT_LEAD = 31 * 86400.0
+"""An event further than this past a partition's watermark does not move it (seconds); a clock tick does."""
 
 #: What the KPIs read of a summary: all but the officer (who changes on every processing step).
 kpi_view = attrgetter(*(f.name for f in fields(DossierSummary) if f.name != "officer"))
 
 
+#: The instants the working calendar can compute with: [2000-01-01, 2100-01-01) local time.
+CALENDAR_SPAN = (day_start(day_number(WorkingCalendar.ORIGIN)), day_start(day_number(date(2100, 1, 1))))
+
+
 def decode_record(raw: bytes) -> ParsedEvent | ClockTick:
-    """A record of ``dossier.events``: a valid event or clock tick; ``InvalidRecord`` otherwise."""
+    """A record of ``dossier.events``: a valid event or clock tick; ``InvalidRecord`` otherwise.
+
+    An event dated outside ``CALENDAR_SPAN`` is refused too (to the DLQ): its SLA clock cannot be computed
+    (an event of 1990 crashed the worker, at every restart). The ingest edge refuses such events; this
+    keeps a worker alive on those already in the log.
+    """
     try:
-        return decode_event(raw)
+        event = decode_event(raw)
     except InvalidRecord:
         try:
             claims_tick = (record := load_json(raw)) is not None and isinstance(record, dict)
@@ -57,6 +79,15 @@ def decode_record(raw: bytes) -> ParsedEvent | ClockTick:
         if claims_tick and record.get("schema") == TICK_SCHEMA:
             return decode_tick(raw)
         raise
+    first, end = CALENDAR_SPAN
+    outside = [
+        Violation(name, "outside the working calendar's years 2000-2099")
+        for name, ts in (("occurred_at", event.occurred_ts), ("due_at", event.due_ts))
+        if ts is not None and not first <= ts < end
+    ]
+    if outside:
+        raise InvalidRecord(outside)
+    return event
 
 
 @dataclass(slots=True)
@@ -137,8 +168,13 @@ class PartitionProcessor:
     # --------------------------------------------------------------------------------------- records
 
     def on_event(self, offset: int, raw: bytes, event: ParsedEvent) -> None:
-        """A valid dossier event read at ``offset``: first the timers its time passes, then the event."""
-        self._advance(event.occurred_ts, offset)
+        """A valid dossier event read at ``offset``: first the timers its time passes, then the event.
+
+        One event dated far ahead (2099) must not fire every dossier's timers nor drag the KPIs' event time:
+        beyond ``MAX_EVENT_LEAD`` it counts, but moves no watermark (a function of the log: replays agree).
+        """
+        if self.watermark == NO_WATERMARK or event.occurred_ts <= self.watermark + MAX_EVENT_LEAD:
+            self._advance(event.occurred_ts, offset)
         record = event.record
         dossier_id = record.dossier_id
         d = self._dossier(dossier_id)

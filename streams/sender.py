@@ -5,6 +5,14 @@ record; with one to two output records per event (transitions, table changelog, 
 than the processing itself. Records appended here keep their order within a partition. faust flushes the
 same aiokafka producer before it commits offsets, so these records are delivered before the offsets of
 the events that caused them are committed (at-least-once, as with faust's own sends).
+
+Every topic written to is registered with the producer's metadata before its first batch. aiokafka fetches
+the metadata of *all* topics while its set of tracked topics is empty, and of the tracked ones only as soon
+as one is added (``_wait_on_metadata`` adds a topic only when it is missing at send time). A topic first
+seen through an all-topics fetch was then dropped from the metadata at the next refresh, and its queued
+batches, with no leader known, waited for faust's 20-minute batch expiry: ``flush()`` (faust's commit)
+hung. That is how a worker on a freshly wiped stack, whose changelog topics appeared late, never
+committed (docs/streams.md, Operations).
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ class BatchSender:
         self._producer = producer  # the started AIOKafkaProducer (faust starts it after this is built)
         self._partition_counts: dict[str, int] = {}
         self._pending: dict[tuple[str, int | None], list[tuple[bytes | None, bytes | None, Headers]]] = {}
+        self._tracked: set[str] = set()  # topics registered with the producer's metadata
         self._sending = asyncio.Lock()  # two tasks sending through one sender: in the order they queued
 
     def add(
@@ -51,6 +60,9 @@ class BatchSender:
     async def _send(self) -> None:
         producer = self._producer()
         pending, self._pending = self._pending, {}
+        for topic in {topic for topic, _ in pending} - self._tracked:
+            await producer.client.add_topic(topic)  # resolves after a metadata update that includes it
+            self._tracked.add(topic)
         by_partition: dict[tuple[str, int], list[tuple[bytes | None, bytes | None, Headers]]] = {}
         for (topic, partition), records in pending.items():
             if partition is not None:

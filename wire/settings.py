@@ -82,6 +82,8 @@ class Settings(BaseSettings):
     streams_cache: int = _env("MOTCUA_STREAMS_CACHE", 200_000)
     streams_loglevel: str = _env("MOTCUA_STREAMS_LOGLEVEL", "info")
     streams_stages: str = _env("MOTCUA_STREAMS_STAGES", "all")
+    streams_stall_seconds: float = _env("MOTCUA_STREAMS_STALL_SECONDS", 180.0)
+    streams_stop_seconds: float = _env("MOTCUA_STREAMS_STOP_SECONDS", 25.0)
 
     @field_validator("kafka_bootstrap", "streams_topic_prefix", mode="before")
     @classmethod

@@ -55,10 +55,57 @@ TOPICS = Topics.with_prefix()
 PIPELINE_TOPICS: tuple[TopicSpec, ...] = TOPICS.specs()
 
 
+#: The streams worker's faust tables; faust names a table's changelog ``<app id>-<table>-changelog``.
+STREAMS_TABLES = ("dossiers", "kpi-summaries", "kpi-partials")
+STREAMS_APP_ID = "motcua-streams"
+
+
+def summaries_topic(app_id: str) -> str:
+    """The streams' internal topic of dossier summaries re-keyed by province (and watermarks)."""
+    return f"{app_id}-summaries"
+
+
+def partials_topic(app_id: str) -> str:
+    """The streams' internal topic of each province's KPI rows re-keyed by row key, for the rollup."""
+    return f"{app_id}-kpi-partials"
+
+
+def streams_internal_topics(app_id: str = STREAMS_APP_ID, partitions: int = 6) -> tuple[TopicSpec, ...]:
+    """Every topic a streams worker of ``app_id`` reads or writes besides the pipeline's, created up front.
+
+    The topics between its stages, the tables' changelogs (compacted, like faust's own) and faust's leader
+    topic. With broker auto-creation off, nothing is created behind the worker's back with one partition.
+    """
+    compacted = {"cleanup.policy": "compact"}
+    return (
+        TopicSpec(summaries_topic(app_id), partitions),
+        TopicSpec(partials_topic(app_id), partitions),
+        *(TopicSpec(f"{app_id}-{table}-changelog", partitions, compacted) for table in STREAMS_TABLES),
+        TopicSpec(f"{app_id}-__assignor-__leader", 1),
+    )
+
+
+#: What `motcua stack up` and `motcua stack topics` create: the pipeline and the default streams app's topics.
+STACK_TOPICS = PIPELINE_TOPICS + streams_internal_topics()
+
+
+def replication_for(bootstrap_servers: str, timeout_ms: int = 30_000) -> int:
+    """The replication factor for topics a client creates: one per broker of the cluster, at most 3.
+
+    So that the streams worker's internal topics and changelogs survive a broker as the pipeline's do
+    (`motcua stack up --brokers 3` and compose create those with the cluster's size too).
+    """
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=timeout_ms)
+    try:
+        return max(1, min(3, len(admin.describe_cluster()["brokers"])))
+    finally:
+        admin.close()
+
+
 def ensure_topics(
     bootstrap_servers: str,
     replication: int,
-    topics: tuple[TopicSpec, ...] = PIPELINE_TOPICS,
+    topics: tuple[TopicSpec, ...] = STACK_TOPICS,
     timeout_ms: int = 30_000,
 ) -> list[str]:
     """Create missing topics, grow partition counts, and set configs; safe to run any number of times.

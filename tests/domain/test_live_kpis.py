@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 from audit.eventfile import read_event_lines
 from audit.kpi_report import kpi_table
 from dossier.calendar import default_calendar
-from dossier.contract import decode_event
+from dossier.contract import decode_event, parse_timestamp
 from dossier.kpi import OPEN_DUE_SOON, OPEN_OVERDUE, OPEN_WITHIN_DUE, SCOPES, KpiTable, kpi_row, scope_id_of
 from dossier.lifecycle import in_state_machine_order, summarize
-from dossier.live_kpis import LiveKpis, row_key_text
+from dossier.live_kpis import AHEAD, LiveKpis, row_key_text
 from dossier.periods import PERIOD_KINDS
 from dossier.sla import open_status
 from tests.domain.event_factory import LOCAL, event_stream
@@ -122,7 +122,9 @@ def test_provisional_rows_classify_open_dossiers_at_the_watermark():
 
 def expected_provisional_rows(live: LiveKpis, summaries: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Every row of every period not yet over, recomputed from scratch: the table's counts of the period,
-    with its open dossiers classified at the watermark (DOMAIN.md section 7)."""
+    with its open dossiers classified at the watermark (DOMAIN.md section 7). Dossiers accepted ``AHEAD``
+    or more past the watermark are not counted yet."""
+    summaries = {k: s for k, s in summaries.items() if s is not None and s.accepted_ts < live.watermark + AHEAD}
     rows: dict[str, dict[str, Any]] = {}
     for kind in PERIOD_KINDS if live._tables else ():
         for period in live._tables[kind].periods:
@@ -195,3 +197,35 @@ def test_provisional_live_rows_equal_a_recount_at_the_watermark(seed, dossiers, 
                 if r["provisional"] and r["to_process"] > 0
             }
             assert provisional == expected_provisional_rows(live, summaries)
+
+
+def test_a_dossier_accepted_far_ahead_is_held_until_the_watermark_nears_it():
+    """An outlier dated 2099 appended every day period up to it and carried every open dossier into each
+    (a worker went from 572 MB to 14 GB): it is held aside, and no row changes. The watermark follows the
+    other events, as the partitions' does (an event far ahead moves none, tests/streams/test_partition.py)."""
+    events = [decode_event(orjson.dumps(e)) for e in event_stream(11, 20)]
+    outlier = decode_event(orjson.dumps({
+        **event_stream(11, 1)[0], "dossier_id": "X-2099", "event_id": "x", "type": "accepted",
+        "occurred_at": "2099-01-05T09:00:00+07:00", "due_at": "2099-01-09T09:00:00+07:00"}))
+
+    def rows(with_outlier: bool) -> tuple[dict[str, dict[str, Any]], LiveKpis]:
+        live, histories, latest, newest = LiveKpis(CAL), {}, {}, float("-inf")
+        for n, event in enumerate(events):
+            if with_outlier and n == 5:
+                live.update("X-2099", summarize([outlier], CAL))
+            history = histories.setdefault(event.record.dossier_id, {})
+            history.setdefault(event.record.event_id, event)
+            live.update(event.record.dossier_id, summarize(in_state_machine_order(history.values()), CAL))
+            newest = max(newest, event.occurred_ts)
+            live.advance(newest - 3600)
+            latest.update((row_key_text(r), r) for r in live.changed_rows())
+        live.advance(newest + 86400 * 40)
+        latest.update((row_key_text(r), r) for r in live.changed_rows())
+        return latest, live
+
+    plain, _ = rows(False)
+    held, live = rows(True)
+    assert held == plain
+    assert all(p.end.year < 2099 for table in live._tables.values() for p in table.periods)
+    live.advance(parse_timestamp("2099-01-04T09:00:00+07:00"))  # a tick that far: now it counts
+    assert any(r["period_start"] == "2099-01-05" and r["received"] == 1 for r in live.changed_rows())

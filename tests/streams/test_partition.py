@@ -180,3 +180,26 @@ def test_decode_record_tells_events_ticks_and_invalid_records_apart() -> None:
     for bad in (b"not json", b'{"schema": "clock-tick/1"}', b'{"schema": "dossier-event/1"}', b"[1]"):
         with pytest.raises(InvalidRecord):
             decode_record(bad)
+
+
+def test_an_event_far_ahead_moves_no_watermark_and_fires_no_timer_but_a_tick_does() -> None:
+    """24 events dated 2099 fired every open dossier's overdue timer once (issue 14, item 3)."""
+    records = partition_log()
+    body = records[:-1]  # without the final tick
+    outlier = orjson.dumps(accepted("X-2099", "2099-01-05T09:00:00+07:00", "2099-01-09T09:00:00+07:00"))
+    plain, with_outlier = clean_run(body, 50), clean_run([*body, outlier], 50)
+    assert with_outlier.watermark == plain.watermark < parse_timestamp("2026-01-01T00:00:00+07:00")
+    assert [t for t in with_outlier.transitions if t["dossier_id"] != "X-2099"] == plain.transitions
+    assert "X-2099" in with_outlier.summaries  # it still counts as an event of its dossier
+    ticked = clean_run([*body, outlier, records[-1]], 50)
+    assert ticked.watermark == parse_timestamp("2026-01-01T00:00:00+07:00")
+
+
+def test_an_event_outside_the_calendars_years_is_refused() -> None:
+    """An event of 1990 crashed the worker at every start (the SLA clock cannot count before 2000)."""
+    for at, due in (("1990-01-02T09:00:00+07:00", "2025-01-10T09:00:00+07:00"),
+                    ("2025-01-02T09:00:00+07:00", "1999-12-31T09:00:00+07:00"),
+                    ("2100-01-02T09:00:00+07:00", "2100-01-10T09:00:00+07:00")):
+        with pytest.raises(InvalidRecord, match="outside the working calendar"):
+            decode_record(orjson.dumps(accepted("X-1", at, due)))
+    assert decode_record(orjson.dumps(accepted("X-1", "2099-01-02T09:00:00+07:00", "2099-01-10T09:00:00+07:00")))

@@ -57,3 +57,42 @@ def test_sent_batches_do_not_wait_for_the_producers_linger(kafka_bootstrap: str,
             await producer.stop()
 
     assert asyncio.run(delivery_seconds()) < 1.5
+
+
+@pytest.mark.integration
+def test_a_topic_written_to_stays_in_the_producers_metadata(kafka_bootstrap: str, unique_name: str) -> None:
+    """The root cause of the worker that never committed (docs/streams.md, Operations).
+
+    aiokafka fetches every topic's metadata while it tracks none (a worker's producer was seen in that
+    state: faust fetches all topics before the first send), and only the tracked ones once one is added.
+    Topic ``a`` is known from such a fetch, so sending to it tracks nothing; ``b`` is created later, so the
+    first send to it makes the producer track ``b``, and the next metadata refresh drops ``a``: batches
+    queued for ``a`` then have no leader and wait for the batch expiry (20 minutes in faust), and so does
+    ``flush()``. The sender registers every topic it writes to, so ``a`` stays known.
+    """
+    a, b = f"{unique_name}.a", f"{unique_name}.b"
+    ensure_topics(kafka_bootstrap, 1, (TopicSpec(a, 2),))
+
+    async def partitions_of_a_after_b() -> set[int] | None:
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+        await producer.start()
+        try:
+            await producer.client.force_metadata_update()  # tracking no topic: the metadata of all of them
+            sender = BatchSender(lambda: producer)
+            sender.add(a, b"k", b"v", 1)
+            await sender.send()
+            await producer.flush()
+            await asyncio.to_thread(ensure_topics, kafka_bootstrap, 1, (TopicSpec(b, 1),))
+            sender.add(b, b"k", b"v", 0)
+            await sender.send()
+            await asyncio.wait_for(producer.flush(), 30)
+            await producer.client.force_metadata_update()
+            known = producer.client.cluster.partitions_for_topic(a)
+            sender.add(a, b"k", b"v", 1)
+            await sender.send()
+            await asyncio.wait_for(producer.flush(), 30)
+            return known
+        finally:
+            await producer.stop()
+
+    assert asyncio.run(partitions_of_a_after_b()) == {0, 1}
