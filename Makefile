@@ -46,8 +46,8 @@ jars: $(VENV)/.installed
 
 demo: setup
 	$(VENV)/bin/motcua stack up
-	@echo
-	@echo "pipeline not built yet: the stack is up (Kafka and ClickHouse above); 'motcua stack down' stops it."
+	$(VENV)/bin/motcua demo
+	@echo "the demo stopped; the stack is still up ('motcua stack down' stops it)"
 
 test: setup
 	stack/run-tests.sh
