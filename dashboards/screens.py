@@ -216,35 +216,47 @@ def dossier_timeline() -> dash.Dashboard:
     return _finish(board, grid)
 
 
+ROLES = ("events", "transitions", "kpis", "alerts", "dlq")
+
+
+def _series(title: str, sql: str, unit: str) -> timeseries.Panel:
+    return (timeseries.Panel().title(title).datasource(DATASOURCE).with_target(sql_target(sql, time_series=True))
+            .unit(unit).max_data_points(300))
+
+
 def pipeline_health() -> dash.Dashboard:
-    """For engineers: what the sink landed, how fresh the KPI rows are, what was refused, which alerts."""
+    """For engineers: what the sink wrote batch by batch (``sink_batches``), how fresh the KPI rows are,
+    what was refused, which alerts."""
     grid = Grid()
-    bucket = "toDateTime(intDiv(toUInt32(_inserted_at), $__interval_s) * $__interval_s)"
-    events = (f"SELECT {bucket} AS time, count() / $__interval_s AS su_kien_moi_giay FROM events "
-              "WHERE $__timeFilter(_inserted_at) GROUP BY time ORDER BY time")
-    grid.place(timeseries.Panel().title("Sự kiện ghi vào mỗi giây").datasource(DATASOURCE)
-               .with_target(sql_target(events, time_series=True)).unit("short").max_data_points(300), 12, 8)
-    freshness = (f"SELECT {bucket} AS time, avg(_inserted_at - watermark) AS trung_binh, "
+    bucket = "toDateTime(intDiv(toUInt32({column}), $__interval_s) * $__interval_s)"
+    written = bucket.format(column="written_at")
+    role = "arrayElement(splitByChar('.', topic), -1)"
+    events = (f"SELECT {written} AS time, sumIf(records, {role} = 'events') / $__interval_s AS su_kien_moi_giay "
+              "FROM sink_batches WHERE $__timeFilter(written_at) GROUP BY time ORDER BY time")
+    grid.place(_series("Sự kiện vào mỗi giây (sink đã ghi)", events, "short"), 12, 8)
+    inserted = bucket.format(column="_inserted_at")
+    freshness = (f"SELECT {inserted} AS time, avg(_inserted_at - watermark) AS trung_binh, "
                  "max(_inserted_at - watermark) AS lon_nhat FROM kpis WHERE $__timeFilter(_inserted_at) "
                  "AND provisional = 1 AND toUInt32(watermark) > 0 GROUP BY time ORDER BY time")
-    grid.place(timeseries.Panel().title("Độ tươi: thời điểm sự kiện đến khi dòng KPI được ghi").datasource(DATASOURCE)
-               .with_target(sql_target(freshness, time_series=True)).unit("s").max_data_points(300), 12, 8)
-    delay = (f"SELECT {bucket} AS time, quantile(0.5)(_inserted_at - _timestamp) AS p50, "
-             "max(_inserted_at - _timestamp) AS lon_nhat FROM events WHERE $__timeFilter(_inserted_at) "
-             "GROUP BY time ORDER BY time")
-    grid.place(timeseries.Panel().title("Độ trễ của sink: Kafka đến ClickHouse").datasource(DATASOURCE)
-               .with_target(sql_target(delay, time_series=True)).unit("s").max_data_points(300), 12, 8)
-    batches = (f"SELECT {bucket} AS time, uniqExact(_topic, _partition, _inserted_at) AS lo_ghi FROM events "
-               "WHERE $__timeFilter(_inserted_at) GROUP BY time ORDER BY time")
-    grid.place(timeseries.Panel().title("Lô ghi của sink (mỗi phân vùng, mỗi giây ghi)").datasource(DATASOURCE)
-               .with_target(sql_target(batches, time_series=True)).unit("short").max_data_points(300), 12, 8)
+    grid.place(_series("Độ tươi: thời điểm sự kiện đến khi dòng KPI được ghi", freshness, "s"), 12, 8)
+    by_role = ", ".join(f"sumIf(l, {role} = '{r}') AS {r}" for r in ROLES)
+    lag = (f"SELECT time, {by_role} FROM (SELECT {written} AS time, topic, partition, max(lag) AS l "
+           "FROM sink_batches WHERE $__timeFilter(written_at) AND lag >= 0 GROUP BY time, topic, partition) "
+           "GROUP BY time ORDER BY time")
+    grid.place(_series("Độ trễ của sink theo topic (bản ghi chưa ghi)", lag, "short"), 12, 8)
+    writes = (f"SELECT {written} AS time, quantile(0.95)(write_ms) AS p95_ms, max(write_ms) AS lon_nhat_ms "
+              "FROM sink_batches WHERE $__timeFilter(written_at) GROUP BY time ORDER BY time")
+    grid.place(_series("Thời gian ghi một lô vào ClickHouse", writes, "ms"), 12, 8)
+    batches = (f"SELECT {written} AS time, count() AS phan_vung_lo, sum(rows) AS dong FROM sink_batches "
+               "WHERE $__timeFilter(written_at) GROUP BY time ORDER BY time")
+    grid.place(_series("Lô ghi của sink (lượt phân vùng và số dòng)", batches, "short"), 8, 8)
     dlq = ("SELECT reason AS ly_do, count() AS so_ban_ghi FROM dlq_unique WHERE $__timeFilter(refused_at) "
            "GROUP BY reason ORDER BY so_ban_ghi DESC, ly_do LIMIT 50")
-    grid.place(_table("Bản ghi bị từ chối (DLQ) theo lý do", dlq), 12, 8)
+    grid.place(_table("Bản ghi bị từ chối (DLQ) theo lý do", dlq), 8, 8)
     alerts = ("SELECT kind AS loai, count() AS so_canh_bao FROM alerts_unique WHERE $__timeFilter(at) "
               "GROUP BY kind ORDER BY so_canh_bao DESC, loai")
     grid.place(bargauge.Panel().title("Cảnh báo theo loại").datasource(DATASOURCE).with_target(sql_target(alerts))
-               .reduce_options(common_reduce(values=True)), 12, 8)
+               .reduce_options(common_reduce(values=True)), 8, 8)
     return _finish(_base("health", "10s", "now-1h", "now"), grid)
 
 

@@ -20,7 +20,7 @@ from clickhouse_driver.errors import ServerException, TypeMismatchError
 
 from sinks.batch import Batch, TableRows
 from sinks.processors import Message, Refusal
-from sinks.tables import Table
+from sinks.tables import SINK_BATCHES, Table
 from wire.runtime import clickhouse_client
 
 log = logging.getLogger(__name__)
@@ -74,10 +74,23 @@ class ClickHouseWriter:
 
     def write(self, batch: Batch) -> list[Refusal]:
         """Store every table of the batch; returns the rows ClickHouse refused (as DLQ refusals)."""
+        started = time.monotonic()
         refused: list[Refusal] = []
         for rows in batch.non_empty():
             refused += self._until_acknowledged(rows)
+        self._log(batch, (time.monotonic() - started) * 1000)
         return refused
+
+    def _log(self, batch: Batch, write_ms: float) -> None:
+        """One try at the batch's ``sink_batches`` rows: telemetry never holds the data back (no retry)."""
+        if not batch.spans:
+            return
+        try:
+            self._client.execute(SINK_BATCHES.insert_sql(self.database), batch.log_columns(time.time(), write_ms),
+                                 columnar=True)
+        except Exception as error:  # e.g. a database not yet migrated to 0006: the data is stored all the same
+            self._client.disconnect()
+            log.warning("sink_batches not written: %s", str(error).splitlines()[0] if str(error) else error)
 
     def _until_acknowledged(self, rows: TableRows) -> list[Refusal]:
         attempt = 0

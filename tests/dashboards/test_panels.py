@@ -15,6 +15,7 @@ import pytest
 from clickhouse_driver import Client
 
 from dashboards.check import Outcome, check_dashboard
+from dashboards.macros import interval_ms
 from dashboards.panels import RATES
 from dashboards.provisioning import dashboard_json
 from dashboards.screens import BUILDERS, TITLES
@@ -130,3 +131,17 @@ def test_the_check_command_passes_on_pipeline_data_and_fails_on_any_error(engine
     finally:
         ch.execute(f"DROP DATABASE {unique_name}")
     assert failed.returncode == 1 and "ERROR" in failed.stdout and "failing queries" in failed.stdout
+
+
+def test_the_health_screen_counts_what_the_sink_wrote_batch_by_batch(engines: Engines) -> None:
+    """The landing went through the sink's writer just now, which logged its batch in ``sink_batches``."""
+    now = datetime.now(LOCAL)
+    outcomes = check_dashboard(engines.server, dashboard_json("health"), now - timedelta(hours=1), now)
+    by_title = {o.title: o for o in outcomes}
+    events = by_title["Sự kiện vào mỗi giây (sink đã ghi)"]
+    interval = interval_ms(now - timedelta(hours=1), now, 300) // 1000  # the panel's max data points
+    logged = engines.server.execute("SELECT sum(records) FROM sink_batches WHERE topic = 'dossier.events'")[0][0]
+    assert logged == len(engines.events.read_bytes().splitlines()) > 0
+    assert round(sum(r[1] for r in events.rows) * interval) == logged
+    writes = by_title["Lô ghi của sink (lượt phân vùng và số dòng)"]
+    assert sum(r[1] for r in writes.rows) == engines.server.execute("SELECT count() FROM sink_batches")[0][0] >= 4
