@@ -112,5 +112,27 @@ def push_command(
     typer.echo(f"{counts}: {verb} {len(made)} changes" if made else f"{counts}: Grafana already has them all")
 
 
+SCREEN_PORT = 3300  # plus MOTCUA_PORT_OFFSET
+
+
+def screen(
+    port: Annotated[int | None, typer.Option(help="Port (default 3300 + MOTCUA_PORT_OFFSET; 0: any free one).")] = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    now: Annotated[str, typer.Option(help="What 'now' is: wall (the clock), pipeline (the newest event time in "
+                                          "ClickHouse: a replayed history) or an ISO instant.")] = "wall",
+    database: Annotated[str | None, typer.Option(help="Database (default MOTCUA_CLICKHOUSE_DATABASE).")] = None,
+) -> None:
+    """Serve the generated dashboards at http://HOST:PORT, their panels run on the configured ClickHouse."""
+    from dashboards.screen.serve import serve
+    from wire.settings import Settings
+
+    settings = Settings()
+    clickhouse = settings.clickhouse_settings()
+    if database:
+        clickhouse["database"] = database
+    serve(clickhouse, host, settings.port(port, SCREEN_PORT), now, lambda line: typer.echo(line))
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(dashboards_app, name="dashboards")
+    app.command("screen")(screen)
