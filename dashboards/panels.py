@@ -78,6 +78,19 @@ RATES: tuple[Rate, ...] = (
     Rate("apology_compliance_rate", "Xin lỗi đúng hạn", "late_finished_with_timely_apology", "finished_late"),
 )
 
+#: Vietnamese headers of the columns the screens' tables show (SQL aliases stay ASCII).
+COLUMN_LABELS: dict[str, str] = {
+    "dossier_id": "Mã hồ sơ", "province": "Tỉnh", "unit": "Đơn vị", "procedure_code": "Thủ tục",
+    "standing": "Tình trạng", "since": "Từ lúc", "due_at": "Hạn trả", "outcome": "Kết quả",
+    "end_type": "Cách kết thúc", "officer": "Cán bộ (bí danh)", "scope_id": "Mã", "period_start": "Kỳ",
+    "can_xu_ly": "Cần xử lý", "don_vi": "Đơn vị", "ton_qua_han": "Tồn quá hạn", "tinh": "Tỉnh",
+    "diem_tien_do": "Điểm tiến độ", "diem_truc_tuyen_uoc_tinh": "Điểm trực tuyến (ước tính)",
+    "diem_thanh_toan": "Điểm thanh toán", "diem_so_hoa": "Điểm số hóa", "diem_hai_long": "Điểm hài lòng",
+    "tong_diem": "Tổng điểm", "ly_do": "Lý do", "so_ban_ghi": "Số bản ghi", "at": "Thời điểm",
+    "at_us": "µs", "what": "Loại dòng", "kind": "Loại", "status": "Trạng thái", "detail": "Chi tiết",
+    **{r.column: r.title for r in RATES},
+}
+
 #: Every count a rate needs, read from the latest row of each KPI key.
 COUNTS = tuple(sorted({count for r in RATES for count in r.counts}))
 

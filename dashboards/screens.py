@@ -6,7 +6,9 @@ dashboard's time range ends on, so the time picker also shows any past day of a 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from typing import TypeVar
 
 from grafana_foundation_sdk.builders import bargauge, common, stat, table, timeseries
 from grafana_foundation_sdk.builders import dashboard as dash
@@ -15,6 +17,7 @@ from grafana_foundation_sdk.models import dashboard as model
 from dashboards import queries
 from dashboards.clickhouse import DATASOURCE
 from dashboards.panels import (
+    COLUMN_LABELS,
     DAY,
     FIRST_DAY,
     MONTH,
@@ -68,8 +71,23 @@ def _finish(board: dash.Dashboard, grid: Grid) -> dash.Dashboard:
     return board
 
 
+Labelled = TypeVar("Labelled", table.Panel, timeseries.Panel)
+
+
+def _labelled(panel: Labelled, sql: str) -> Labelled:
+    """Vietnamese headers (legends) and rates as percentages, for the known columns the SQL names."""
+    words = set(re.findall(r"\w+", sql))
+    for column, label in COLUMN_LABELS.items():
+        if column in words:
+            properties = [model.DynamicConfigValue(id_val="displayName", value=label)]
+            if column.endswith("_rate"):
+                properties.append(model.DynamicConfigValue(id_val="unit", value=PERCENT))
+            panel.override_by_name(column, properties)
+    return panel
+
+
 def _table(title: str, sql: str) -> table.Panel:
-    return table.Panel().title(title).datasource(DATASOURCE).with_target(sql_target(sql))
+    return _labelled(table.Panel().title(title).datasource(DATASOURCE).with_target(sql_target(sql)), sql)
 
 
 def _linked_to_timeline(panel: table.Panel) -> table.Panel:
@@ -135,9 +153,7 @@ def province_operations() -> dash.Dashboard:
              + latest_kpis("unit", "day", f"period_start = {DAY}", f"scope_id IN {UNITS_OF_PROVINCES}",
                            tuple(sorted({*RATES[0].counts, *RATES[1].counts, "open_overdue"})))
              + ") GROUP BY scope_id ORDER BY overdue_rate DESC, scope_id LIMIT 10")
-    grid.place(_table("Đơn vị có tỷ lệ trễ hạn cao nhất (hôm nay)", worst)
-               .override_by_name("overdue_rate", [model.DynamicConfigValue(id_val="unit", value=PERCENT)])
-               .override_by_name("on_time_rate", [model.DynamicConfigValue(id_val="unit", value=PERCENT)]), 24, 8)
+    grid.place(_table("Đơn vị có tỷ lệ trễ hạn cao nhất (hôm nay)", worst), 24, 8)
     board = _base("province", "10s").variables(scope_variables())
     return _finish(board, grid)
 
@@ -154,18 +170,18 @@ def drilldown() -> dash.Dashboard:
     by_day = (f"SELECT toDateTime(period_start, '{TIMEZONE}') AS time, "
               + ", ".join(f"{r.sql()} AS {r.column}" for r in RATES[:3])
               + f" FROM ({latest_kpis('unit', 'day', day_range, units)}) GROUP BY period_start ORDER BY period_start")
-    grid.place(timeseries.Panel().title("Tỷ lệ theo ngày (các đơn vị đã chọn)").datasource(DATASOURCE)
-               .with_target(sql_target(by_day, time_series=True)).unit(PERCENT).min(0).max(1)
-               .max_data_points(500), 24, 8)
+    grid.place(_labelled(timeseries.Panel().title("Tỷ lệ theo ngày (các đơn vị đã chọn)").datasource(DATASOURCE)
+                         .with_target(sql_target(by_day, time_series=True)).unit(PERCENT).min(0).max(1)
+                         .max_data_points(500), by_day), 24, 8)
     for period, start, label in (("month", MONTH, "tháng"), ("quarter", QUARTER, "quý")):
-        grid.place(_table(f"Đơn vị theo {label}", _rates_by_row("unit", period, f"period_start = {start}", units))
-                   .unit(PERCENT), 12, 8)
+        grid.place(_table(f"Đơn vị theo {label}", _rates_by_row("unit", period, f"period_start = {start}", units)),
+                   12, 8)
     procedures = f"{where_in('scope_id', 'procedure')}"
     grid.place(_table("Thủ tục theo tháng (toàn quốc)", _rates_by_row("procedure", "month", f"period_start = {MONTH}",
-                                                                        procedures)).unit(PERCENT), 12, 8)
+                                                                        procedures)), 12, 8)
     fields = f"{where_in('scope_id', 'field')}"
     grid.place(_table("Lĩnh vực theo tháng (toàn quốc)", _rates_by_row("field", "month", f"period_start = {MONTH}",
-                                                                         fields)).unit(PERCENT), 12, 8)
+                                                                         fields)), 12, 8)
     dossiers = ("SELECT dossier_id, unit, procedure_code, standing, since, due_at, outcome, officer "
                 f"FROM dossiers_current WHERE {DOSSIER_FILTER} ORDER BY since DESC, dossier_id LIMIT 500")
     grid.place(_linked_to_timeline(_table("Hồ sơ (bấm mã hồ sơ để xem dòng thời gian)", dossiers)), 24, 10)

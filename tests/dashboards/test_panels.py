@@ -4,7 +4,6 @@ fails on either, both engines agree, and the stats equal what `motcua kpi` print
 
 from __future__ import annotations
 
-import json
 import subprocess
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -19,8 +18,9 @@ from dashboards.macros import interval_ms
 from dashboards.panels import RATES
 from dashboards.provisioning import dashboard_json
 from dashboards.screens import BUILDERS, TITLES
+from tests.dashboards.kpi import kpi_rows, rollup
 from tests.sinks.chdb_executor import ChdbExecutor
-from tests.sinks.pipeline import MOTCUA, motcua_kpi
+from tests.sinks.pipeline import MOTCUA
 from tests.sinks.test_queries import DAY, FIRST, Landed
 from tests.sinks.test_queries import _plain as plain_value
 
@@ -70,21 +70,7 @@ def test_every_query_runs_on_both_engines_and_they_agree(engines: Engines, key: 
 
 
 def _kpi_rows(engines: Engines, period: str, start: date, end: date) -> list[dict[str, Any]]:
-    out = motcua_kpi(["--events", str(engines.events), "--period", period, "--from", start.isoformat(),
-                      "--to", end.isoformat(), "--scope", "province"])
-    return [json.loads(line) for line in out.splitlines() if line.strip()]
-
-
-def _rollup(rows: list[dict[str, Any]], provinces: set[str] | None, numerator: str, denominator: str) -> float | None:
-    picked = [r for r in rows if provinces is None or r["scope_id"] in provinces]
-
-    def total(expr: str) -> int:
-        if " - " in expr:
-            a, b = expr.split(" - ")
-            return total(a) - total(b)
-        return sum(r[c.strip()] for r in picked for c in expr.split("+"))
-    den = total(denominator)
-    return None if den == 0 else total(numerator) / den
+    return kpi_rows(engines.events, period, start, end)
 
 
 def test_the_rate_stats_are_what_motcua_kpi_prints(engines: Engines) -> None:
@@ -96,7 +82,7 @@ def test_the_rate_stats_are_what_motcua_kpi_prints(engines: Engines) -> None:
         checked = 0
         for rate in RATES:
             for label, rows in (("hôm nay", day_rows), ("tháng này", month_rows)):
-                expected = _rollup(rows, provinces, rate.numerator, rate.denominator)
+                expected = rollup(rows, provinces, rate.numerator, rate.denominator)
                 got = stats[f"{rate.title} ({label})"][0][0]
                 assert got == (None if expected is None else pytest.approx(expected)), (rate.column, label, selection)
                 checked += expected is not None

@@ -99,6 +99,7 @@ async function loadVariables() {
   document.getElementById("range").textContent =
     `${localTime.format(new Date(answer.from * 1000))} – ${localTime.format(new Date(answer.to * 1000))}`;
   drawVariables();
+  drawLinks();
   if (answer.errors.length) console.warn("variable queries failed", answer.errors);
 }
 
@@ -204,7 +205,7 @@ async function runPanel(panel, generation) {
   }
   const draw = { stat: drawStat, timeseries: drawSeries, table: drawTable, bargauge: drawBars }[panel.type];
   if (!result.rows.length && panel.type !== "stat") body.replaceChildren(el("div", { class: "empty" }, "Không có dữ liệu"));
-  else if (draw) draw(panel, result, body);
+  else if (draw) draw(panel, result, body, answer);
   else body.replaceChildren(el("div", { class: "error" }, `panel type ${panel.type} is not drawn by this viewer`));
   section.dataset.state = "done";
   section.dataset.ms = String(result.ms);
@@ -226,7 +227,7 @@ function drawStat(panel, result, body) {
   body.replaceChildren(node);
 }
 
-function drawSeries(panel, result, body) {
+function drawSeries(panel, result, body, answer) {
   const previous = state.charts.get(panel.id);
   if (previous) previous.destroy();
   const t = result.columns.findIndex((c) => c.kind === "time");
@@ -238,13 +239,14 @@ function drawSeries(panel, result, body) {
   const chart = new uPlot({
     width, height,
     tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), ZONE),
-    scales: { y: { range: (u, min, max) => [conf0.min ?? Math.min(0, min), conf0.max ?? (max > 0 ? max * 1.1 : 1)] } },
+    scales: { x: { time: true, range: () => [answer.from, answer.to] }, y: { range: (u, min, max) => [conf0.min ?? Math.min(0, min), conf0.max ?? (max > 0 ? max * 1.1 : 1)] } },
     axes: [{ stroke: "#8e9299", grid: { stroke: "#2c3037" } },
       { stroke: "#8e9299", grid: { stroke: "#2c3037" }, size: 60, values: (u, vals) => vals.map((v) => format(v, conf0, "number")) }],
     series: [{ value: (u, v) => (v === null ? "—" : localTime.format(new Date(v * 1000))) },
       ...series.map((c, k) => {
         const conf = fieldConfig(panel, c.name);
-        return { label: conf.displayName || c.name, stroke: PALETTE[k % PALETTE.length], width: 2, points: { show: false },
+        return { label: conf.displayName || c.name, stroke: PALETTE[k % PALETTE.length], width: 2,
+          points: { show: result.rows.length < 3, fill: PALETTE[k % PALETTE.length] },
           value: (u, v) => format(v, conf, "number") };
       })],
   }, data, body);
@@ -298,11 +300,14 @@ function schedule() {
   if (match) state.timer = setInterval(refreshPanels, +match[1] * { s: 1e3, m: 6e4, h: 36e5 }[match[2]]);
 }
 
+function drawLinks() {  // they carry the time range and the resolved selections
+  const links = document.getElementById("links");
+  links.replaceChildren(...(state.board.links || []).map((l) => el("a", { href: dashboardHref(l), "data-link": l.url }, l.title)));
+}
+
 function header() {
   document.title = state.board.title;
   document.getElementById("title").textContent = state.board.title;
-  const links = document.getElementById("links");
-  links.replaceChildren(...(state.board.links || []).map((l) => el("a", { href: dashboardHref(l), "data-link": l.url }, l.title)));
   const from = document.getElementById("from");
   const to = document.getElementById("to");
   from.value = state.from;
@@ -344,10 +349,14 @@ async function main() {
   header();
   layout();
   await loadVariables();
-  header();  // the links carry the resolved selections
   await refreshPanels();
   schedule();
 }
+
+// a click outside an open drop-down closes it, which applies its selection (as Grafana's picker does)
+document.addEventListener("click", (event) => {
+  for (const open of document.querySelectorAll("details.var[open]")) if (!open.contains(event.target)) open.open = false;
+});
 
 main().catch((error) => {
   document.getElementById("grid").replaceChildren(el("div", { class: "panel error" }, String(error.message || error)));
