@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sinks.processors import Message, Processed, Refusal
-from sinks.tables import SINK_BATCHES, Table
+from sinks.tables import Table
 
 
 @dataclass(slots=True)
@@ -83,13 +83,12 @@ class Batch:
     def non_empty(self) -> Iterator[TableRows]:
         return (t for t in self.tables.values() if len(t))
 
-    def log_columns(self, written_at: float, write_ms: float) -> list[list[Any]]:
-        """``sink_batches`` columns: one row per topic-partition; lag is -1 when the high watermark is unknown."""
-        rows = [
+    def log_rows(self, written_at: float, write_ms: float) -> list[tuple[Any, ...]]:
+        """``sink_batches`` rows: one per topic-partition; lag is -1 when the high watermark is unknown."""
+        return [
             (int(written_at), topic, partition, span.first_offset, self.next_offsets[(topic, partition)],
              span.records, span.rows,
              self.highwater[(topic, partition)] - self.next_offsets[(topic, partition)]
              if (topic, partition) in self.highwater else -1, write_ms)
             for (topic, partition), span in self.spans.items()
         ]
-        return [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in SINK_BATCHES.columns]
