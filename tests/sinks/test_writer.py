@@ -72,3 +72,17 @@ def test_each_batch_is_logged_per_partition_and_a_missing_log_table_holds_nothin
         assert ch.execute(f"SELECT count() FROM {database}.events")[0][0] == 90
     finally:
         ch.execute(f"DROP DATABASE IF EXISTS {unique_name}")
+
+
+def test_an_unreachable_server_is_retried_with_backoff_until_stopped() -> None:
+    stop = threading.Event()
+    errors: list[BaseException] = []
+    settings = {**Settings().clickhouse_settings(), "port": free_port()}  # nothing listens there
+    writer = ClickHouseWriter(settings, "default", Backoff(0.05, 0.2), stop, on_retry=errors.append)
+    messages = [_event(1)]
+    batch = Batch()
+    batch.add("dossier.events", 0, messages, process_events("dossier.events", 0, messages))
+    threading.Timer(1.5, stop.set).start()
+    with pytest.raises(Stopped):
+        writer.write(batch)
+    assert len(errors) >= 5  # 0.05 + 0.1 + 0.2 + 0.2 + ... within 1.5 s
