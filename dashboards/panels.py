@@ -108,6 +108,8 @@ COLUMN_LABELS: dict[str, str] = {
     "diem_thanh_toan": "Điểm thanh toán", "diem_so_hoa": "Điểm số hóa", "diem_hai_long": "Điểm hài lòng",
     "tong_diem": "Tổng điểm", "ly_do": "Lý do", "so_ban_ghi": "Số bản ghi", "at": "Thời điểm",
     "at_us": "µs", "what": "Loại dòng", "kind": "Loại", "status": "Trạng thái", "detail": "Chi tiết",
+    "su_kien_moi_giay": "Sự kiện mỗi giây", "trung_binh": "Trung bình", "lon_nhat": "Lớn nhất", "p95_ms": "p95",
+    "lon_nhat_ms": "Lớn nhất", "phan_vung_lo": "Lượt phân vùng", "dong": "Số dòng",
     **{r.column: r.title for r in RATES},
 }
 

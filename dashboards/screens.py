@@ -51,6 +51,8 @@ TITLES = {
     "health": "Sức khỏe hệ thống dữ liệu",
 }
 PERCENT = "percentunit"
+#: A dashboard about the pipeline itself: `motcua screen --now pipeline` keeps the wall clock's "now" for it.
+WALL_CLOCK_TAG = "wall-clock"
 TIMELINE_LINK = f"/d/{UIDS['timeline']}?var-dossier_id=${{__value.raw}}&${{__url_time_range}}"
 PROVINCES = where_in("province", "province")
 #: The backlog's age buckets: label, most working days since acceptance (the last: all the rest).
@@ -262,8 +264,8 @@ ROLES = ("events", "transitions", "kpis", "alerts", "dlq")
 
 
 def _series(title: str, sql: str, unit: str) -> timeseries.Panel:
-    return (timeseries.Panel().title(title).datasource(DATASOURCE).with_target(sql_target(sql, time_series=True))
-            .unit(unit).max_data_points(300))
+    return _labelled(timeseries.Panel().title(title).datasource(DATASOURCE)
+                     .with_target(sql_target(sql, time_series=True)).unit(unit).max_data_points(300), sql)
 
 
 def pipeline_health() -> dash.Dashboard:
@@ -300,7 +302,8 @@ def pipeline_health() -> dash.Dashboard:
               "WHERE $__timeFilter(at) GROUP BY alert_id) GROUP BY kind ORDER BY so_canh_bao DESC, loai")
     grid.place(bargauge.Panel().title("Cảnh báo theo loại").datasource(DATASOURCE).with_target(sql_target(alerts))
                .reduce_options(common_reduce(values=True)), 8, 8)
-    return _finish(_base("health", "10s", "now-1h", "now"), grid)
+    # its time is the machines' own (when batches were written), never a replayed history's event time
+    return _finish(_base("health", "10s", "now-1h", "now").tags(["motcua", WALL_CLOCK_TAG]), grid)
 
 
 BUILDERS: dict[str, Callable[[], dash.Dashboard]] = {

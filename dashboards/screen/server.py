@@ -32,6 +32,7 @@ from dashboards.check import Outcome, check_panel, resolve_variables
 from dashboards.macros import Variable
 from dashboards.provisioning import PROVISIONING
 from dashboards.screen.timerange import TimeRangeError, time_range
+from dashboards.screens import WALL_CLOCK_TAG
 
 STATIC = Path(__file__).parent / "static"
 ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -120,8 +121,11 @@ class Screen:
             if not all(TEXT_VALUE.fullmatch(v) or v == "$__all" for v in values):
                 raise web.HTTPBadRequest(text=f"variable {name}: a value may hold letters, digits and . : / - _")
         board = self.boards[uid]
-        with self.pool.client() as client:
-            now = self.now(client)
+        if WALL_CLOCK_TAG in board.get("tags", []):
+            now = datetime.now(ZONE)
+        else:
+            with self.pool.client() as client:
+                now = self.now(client)
         try:
             start, end = time_range(str(body.get("from") or board["time"]["from"]),
                                     str(body.get("to") or board["time"]["to"]), now, ZONE)

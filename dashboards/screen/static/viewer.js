@@ -241,7 +241,8 @@ function drawSeries(panel, result, body, answer) {
     tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), ZONE),
     scales: { x: { time: true, range: () => [answer.from, answer.to] }, y: { range: (u, min, max) => [conf0.min ?? Math.min(0, min), conf0.max ?? (max > 0 ? max * 1.1 : 1)] } },
     axes: [{ stroke: "#8e9299", grid: { stroke: "#2c3037" } },
-      { stroke: "#8e9299", grid: { stroke: "#2c3037" }, size: 60, values: (u, vals) => vals.map((v) => format(v, conf0, "number")) }],
+      { stroke: "#8e9299", grid: { stroke: "#2c3037" }, values: (u, vals) => vals.map((v) => format(v, conf0, "number")),
+        size: (u, values) => Math.max(44, 22 + 8 * Math.max(0, ...(values || []).map((v) => String(v).length))) }],
     series: [{ value: (u, v) => (v === null ? "—" : localTime.format(new Date(v * 1000))) },
       ...series.map((c, k) => {
         const conf = fieldConfig(panel, c.name);
