@@ -55,7 +55,7 @@ from streams.kpi_partition import KpiPartition
 from streams.partition import NO_WATERMARK, PartitionProcessor, decode_record
 from streams.rollup import Partial, Rollup, row_key
 from streams.sender import BatchSender, in_chunks
-from streams.store import disk_table
+from streams.store import disk_table, version_header
 from streams.watchdog import Progress
 from wire.dlq import dlq_headers, reason_text
 from wire.partitioner import key_partition
@@ -221,13 +221,11 @@ class StreamsApp:
         return agent
 
     def _write(self, table: faust.Table, event: EventT, key: bytes, value: bytes | None, out: BatchSender) -> None:
-        """A table write (None: a deletion): its changelog record through the sender, to the event's partition."""
-        partition = event.message.partition
-        out.add(table.changelog_topic.get_topic_name(), key, value, partition)
-        if value is None:
-            disk_table(table).pop(key, None)
-        else:
-            disk_table(table).put(key, value, partition)
+        """A table write (None: a deletion): its changelog record through the sender, to the event's partition,
+        versioned by the event's offset (``streams.store``: a late write of a dropped worker never wins)."""
+        message = event.message
+        out.add(table.changelog_topic.get_topic_name(), key, value, message.partition, [version_header(message.offset)])
+        disk_table(table).put(key, value, message.partition, message.offset)
 
     # ------------------------------------------------------------------------------------ dossier agent
 

@@ -12,7 +12,12 @@ runs without journal or fsync. Writes of a batch accumulate in one transaction t
 worker commits after each batch; reads see the uncommitted writes).
 
 Keys and values are raw bytes (the worker's tables use the raw codec); each key remembers the partition it
-belongs to. ``MOTCUA_STREAMS_STORE=disk://`` (the default) selects it.
+belongs to, and the *version* of its value: the offset of the record whose processing wrote it, carried by
+the changelog record in a ``motcua.version`` header. A write never replaces a newer version, and a deletion
+is kept as a versioned tombstone. faust has no fencing: a worker the group has already dropped (its event
+loop blocked past the session timeout) may still write what it was processing; those writes land in the
+changelog after the new owner's newer ones, and a later replay restored them (a finished dossier counted
+open again, found by the two-worker SIGKILL test). With versions, the replay keeps the newest.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ SCHEME = "disk"
 PAGE_CACHE_KIB = 16 * 1024
 """SQLite's page cache per table (KiB): hot dossiers are in the worker's own decoded cache anyway."""
 NO_PARTITION = -1
+VERSION_HEADER = "motcua.version"
 
 
 class DiskTable(MutableMapping[bytes, bytes]):
@@ -49,30 +55,26 @@ class DiskTable(MutableMapping[bytes, bytes]):
         ):
             self._db.execute(f"PRAGMA {pragma}")
         self._db.execute(
-            "CREATE TABLE kv (key BLOB PRIMARY KEY, part INTEGER NOT NULL, value BLOB NOT NULL) WITHOUT ROWID"
+            "CREATE TABLE kv (key BLOB PRIMARY KEY, part INTEGER NOT NULL, version INTEGER NOT NULL, value BLOB)"
+            " WITHOUT ROWID"
         )
         self._db.execute("CREATE INDEX kv_part ON kv (part)")
 
     # ----------------------------------------------------------------------------------- writes
 
-    def put(self, key: bytes, value: bytes, partition: int) -> None:
-        self._db.execute("INSERT OR REPLACE INTO kv VALUES (?, ?, ?)", (key, partition, value))
+    _UPSERT = (
+        "INSERT INTO kv VALUES (?, ?, ?, ?) ON CONFLICT (key) DO UPDATE"
+        " SET part = excluded.part, version = excluded.version, value = excluded.value"
+        " WHERE excluded.version >= kv.version"
+    )
 
-    def put_many(self, rows: Iterable[tuple[bytes, int, bytes | None]]) -> None:
-        """(key, partition, value) in order; a None value deletes the key (a changelog tombstone)."""
-        upserts: list[tuple[bytes, int, bytes]] = []
-        for key, partition, value in rows:
-            if value is None:
-                self._flush_upserts(upserts)
-                self._db.execute("DELETE FROM kv WHERE key = ?", (key,))
-            else:
-                upserts.append((key, partition, value))
-        self._flush_upserts(upserts)
+    def put(self, key: bytes, value: bytes | None, partition: int, version: int) -> None:
+        """Write a value (None: delete) unless the key holds a newer version."""
+        self._db.execute(self._UPSERT, (key, partition, version, value))
 
-    def _flush_upserts(self, upserts: list[tuple[bytes, int, bytes]]) -> None:
-        if upserts:
-            self._db.executemany("INSERT OR REPLACE INTO kv VALUES (?, ?, ?)", upserts)
-            upserts.clear()
+    def put_many(self, rows: Iterable[tuple[bytes, int, int, bytes | None]]) -> None:
+        """(key, partition, version, value), as ``put`` each."""
+        self._db.executemany(self._UPSERT, rows)
 
     def keep_partitions(self, partitions: set[int]) -> None:
         """Drop every key of a partition not in ``partitions`` (nor written without one)."""
@@ -89,41 +91,43 @@ class DiskTable(MutableMapping[bytes, bytes]):
     # ------------------------------------------------------------------------ MutableMapping
 
     def __getitem__(self, key: bytes) -> bytes:
-        row = self._db.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
+        row = self._db.execute("SELECT value FROM kv WHERE key = ? AND value IS NOT NULL", (key,)).fetchone()
         if row is None:
             raise KeyError(key)
         return row[0]  # type: ignore[no-any-return]
 
     def __setitem__(self, key: bytes, value: bytes) -> None:
-        self.put(key, value, NO_PARTITION)
+        self._db.execute("INSERT OR REPLACE INTO kv VALUES (?, ?, 0, ?)", (key, NO_PARTITION, value))
 
     def __delitem__(self, key: bytes) -> None:
-        if self._db.execute("DELETE FROM kv WHERE key = ?", (key,)).rowcount == 0:
+        if self._db.execute("DELETE FROM kv WHERE key = ? AND value IS NOT NULL", (key,)).rowcount == 0:
             raise KeyError(key)
 
     def __iter__(self) -> Iterator[bytes]:
-        for (key,) in self._db.execute("SELECT key FROM kv"):
+        for (key,) in self._db.execute("SELECT key FROM kv WHERE value IS NOT NULL"):
             yield key
 
     def __len__(self) -> int:
-        return int(self._db.execute("SELECT count(*) FROM kv").fetchone()[0])
+        return int(self._db.execute("SELECT count(*) FROM kv WHERE value IS NOT NULL").fetchone()[0])
 
     def __contains__(self, key: object) -> bool:
-        return self._db.execute("SELECT 1 FROM kv WHERE key = ?", (key,)).fetchone() is not None
+        query = "SELECT 1 FROM kv WHERE key = ? AND value IS NOT NULL"
+        return self._db.execute(query, (key,)).fetchone() is not None
 
     def items(self, partition: int | None = None) -> Iterator[tuple[bytes, bytes]]:  # type: ignore[override]
         """Every (key, value), or a partition's; read in one pass (the rows are fetched in chunks)."""
         if partition is None:
-            cursor = self._db.execute("SELECT key, value FROM kv")
+            cursor = self._db.execute("SELECT key, value FROM kv WHERE value IS NOT NULL")
         else:
-            cursor = self._db.execute("SELECT key, value FROM kv WHERE part = ?", (partition,))
+            query = "SELECT key, value FROM kv WHERE part = ? AND value IS NOT NULL"
+            cursor = self._db.execute(query, (partition,))
         while rows := cursor.fetchmany(10_000):
             yield from rows
 
     def with_prefix(self, prefix: bytes) -> list[tuple[bytes, bytes]]:
         """Every (key, value) whose key starts with ``prefix`` (keys are ordered: one index range)."""
         upper = prefix[:-1] + bytes([prefix[-1] + 1])  # prefixes end with a separator byte below 0xff
-        query = "SELECT key, value FROM kv WHERE key >= ? AND key < ?"
+        query = "SELECT key, value FROM kv WHERE key >= ? AND key < ? AND value IS NOT NULL"
         return self._db.execute(query, (prefix, upper)).fetchall()
 
     def clear(self) -> None:
@@ -163,7 +167,9 @@ class DiskStore(memory.Store):  # type: ignore[misc]
     def apply_changelog_batch(
         self, batch: Iterable[EventT], to_key: Callable[[Any], Any], to_value: Callable[[Any], Any]
     ) -> None:
-        self.data.put_many((e.message.key, e.message.partition, e.message.value) for e in batch)
+        self.data.put_many(
+            (m.key, m.partition, record_version(m.headers), m.value) for m in (e.message for e in batch)
+        )
         self.data.commit()
 
     async def on_recovery_completed(self, active_tps: set[TP], standby_tps: set[TP]) -> None:
@@ -175,6 +181,19 @@ class DiskStore(memory.Store):  # type: ignore[misc]
 
     async def on_stop(self) -> None:
         self.data.close()
+
+
+def version_header(version: int) -> tuple[str, bytes]:
+    """The header that carries a changelog record's version."""
+    return VERSION_HEADER, str(version).encode()
+
+
+def record_version(headers: Any) -> int:
+    """A changelog record's version (-1 without one: older than any versioned write)."""
+    for name, value in (headers.items() if isinstance(headers, dict) else headers or ()):
+        if name == VERSION_HEADER:
+            return int(value)
+    return -1
 
 
 def disk_table(table: faust.Table) -> DiskTable:
