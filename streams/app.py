@@ -220,6 +220,11 @@ class StreamsApp:
 
         return agent
 
+    def _skipped(self, message: Any) -> None:
+        """A record of a partition this worker does not hold (revoked while buffered): not processed; its new
+        owner reads it again, since its offset is not committed here. Logged: if it ever were, it is lost."""
+        log.warning("skipped %s[%d]@%d: partition not held here", message.topic, message.partition, message.offset)
+
     def _write(self, table: faust.Table, event: EventT, key: bytes, value: bytes | None, out: BatchSender) -> None:
         """A table write (None: a deletion): its changelog record through the sender, to the event's partition,
         versioned by the event's offset (``streams.store``: a late write of a dropped worker never wins)."""
@@ -236,7 +241,8 @@ class StreamsApp:
             message = event.message
             processor = self.processors.get(message.partition)
             if processor is None:
-                continue  # revoked while buffered: its new owner reads it again
+                self._skipped(message)  # revoked while buffered: its new owner reads it again
+                continue
             last_of[message.partition] = event
             raw = message.value
             try:
@@ -325,21 +331,29 @@ class StreamsApp:
             message = event.message
             kpis = self.kpi_partitions.get(message.partition)
             if kpis is None:
+                self._skipped(message)
                 continue
             record = decode_summaries_record(message.value)
-            if isinstance(record, list):
-                for encoded in record:
-                    summary = _decode_summary(encoded)
-                    kpis.on_summary(summary)
-                    self._write(self.summaries, event, summary.dossier_id.encode(), encoded, self.kpi_out)
-            elif isinstance(record, WatermarkRecord):
+            if isinstance(record, WatermarkRecord):
                 kpis.on_watermark(record.source_partition, record.watermark, record.source_partitions)
                 key = _watermark_key(message.partition, record.source_partition)
                 value = encode_float(kpis.source_watermarks[record.source_partition])
                 self._write(self.summaries, event, key, value, self.kpi_out)
-            else:
-                kpis.on_summary(record)
-                self._write(self.summaries, event, record.dossier_id.encode(), message.value, self.kpi_out)
+                continue
+            for encoded in record if isinstance(record, list) else [message.value]:
+                self._apply_summary(kpis, event, encoded)
+
+    def _apply_summary(self, kpis: KpiPartition, event: EventT, encoded: bytes) -> None:
+        """Count a summary and keep it in the table, unless the table holds one from a later record: after a
+        rebuild from the table, the records from the committed offset on are read again, and one of them
+        must not move a dossier back to an older state (the table, read for the dossiers the KPIs forgot,
+        would no longer say what they counted)."""
+        summary = _decode_summary(encoded)
+        key = summary.dossier_id.encode()
+        if disk_table(self.summaries).holds_newer(key, event.message.offset):
+            return
+        kpis.on_summary(summary)
+        self._write(self.summaries, event, key, encoded, self.kpi_out)
 
     async def _recover_kpis(self) -> None:
         """Rebuild the live KPIs of the assigned summaries partitions; the next emission re-sends every row.
@@ -440,6 +454,7 @@ class StreamsApp:
             message = event.message
             rollup = self.rollups.get(message.partition)
             if rollup is None:
+                self._skipped(message)
                 continue
             payload = orjson.loads(message.value)
             if message.key == RESET_KEY:

@@ -76,6 +76,10 @@ class DiskTable(MutableMapping[bytes, bytes]):
         """(key, partition, version, value), as ``put`` each."""
         self._db.executemany(self._UPSERT, rows)
 
+    def holds_newer(self, key: bytes, version: int) -> bool:
+        """Whether the key holds a version newer than ``version`` (a tombstone included)."""
+        return self._db.execute("SELECT 1 FROM kv WHERE key = ? AND version > ?", (key, version)).fetchone() is not None
+
     def keep_partitions(self, partitions: set[int]) -> None:
         """Drop every key of a partition not in ``partitions`` (nor written without one)."""
         kept = sorted({*partitions, NO_PARTITION})

@@ -82,3 +82,9 @@ def test_a_late_write_of_an_older_version_never_wins(tmp_path: Path) -> None:
     assert dict(table.items()) == {b"D1": b"finished", b"D2": b"a again"}
     table.put(b"D1", b"open", 0, 17)
     assert table[b"D1"] == b"finished"
+
+
+def test_holds_newer_tells_a_record_read_again_after_a_rebuild(tmp_path: Path) -> None:
+    table = DiskTable(tmp_path / "t.sqlite")
+    table.put(b"D1", b"finished", 0, 25)
+    assert table.holds_newer(b"D1", 17) and not table.holds_newer(b"D1", 25) and not table.holds_newer(b"D2", 0)
