@@ -24,6 +24,8 @@ ROOMS: dict[str, str] = {
     "top": "sinks.cli",
     "demo": "motcua.demo",
     "dashboards": "dashboards.cli",
+    "notify": "notify.cli",
+    "alerts": "notify.cli",
 }
 
 
