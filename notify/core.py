@@ -75,7 +75,7 @@ class Pager:
                 continue
             release = release_at(alert.kind, contact.role, now, self.calendar, self.policy)
             page = Page(alert, contact, chosen.name, chosen.level, owner, "held" if release > now else "queued",
-                        release)
+                        release, recorded=False)
             pages[contact.recipient] = page
             new.append(page)
         return new
@@ -112,6 +112,8 @@ class Pager:
             for p in pages.values():
                 if p.sending:
                     busy.add(p.recipient)
+                    continue
+                if not p.recorded:
                     continue
                 if p.status == "held" and p.release_at <= now:
                     p.status = "queued"

@@ -7,6 +7,7 @@ acknowledgements (``motcua alerts ack``, the signed links) and Grafana's alerts 
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -113,8 +114,8 @@ _grafana_decoder = msgspec.json.Decoder(GrafanaPayload)
 def grafana_records(body: bytes) -> list[GrafanaRecord]:
     """The inbox records of a Grafana webhook body, or ``InvalidRecord`` naming the field and the reason.
 
-    An alert's id is its rule name, fingerprint (of its labels) and start: the same firing episode, sent
-    again by Grafana every repeat interval, is the same alert, and its ``resolved`` closes it. The kind is
+    An alert's id is its rule name (blanks as dashes), fingerprint (of its labels) and start: the same firing
+    episode, sent again by Grafana every repeat interval, is the same alert, and its ``resolved`` closes it. The kind is
     the ``motcua_kind`` label (default ``pipeline``); ``unit`` and ``province`` labels route it.
     """
     try:
@@ -134,12 +135,17 @@ def grafana_records(body: bytes) -> list[GrafanaRecord]:
             continue
         summary = a.annotations.get("summary") or a.annotations.get("description") or name
         out.append(GrafanaRecord(
-            alert_id=f"grafana:{name}:{a.fingerprint or '-'}:{started}", status=a.status,
+            alert_id=f"grafana:{_slug(name)}:{a.fingerprint or '-'}:{started}", status=a.status,
             kind=a.labels.get("motcua_kind", PIPELINE), at=started, province=a.labels.get("province", ""),
             unit=a.labels.get("unit", ""), summary=summary[:500]))
     if problems:
         raise InvalidRecord(problems)
     return out
+
+
+def _slug(name: str) -> str:
+    """A rule name fit for a ``ref:`` line and a command line (no blanks, no quotes)."""
+    return re.sub(r"[^\w.-]+", "-", name).strip("-") or "rule"
 
 
 def problems_json(error: InvalidRecord) -> dict[str, Any]:

@@ -58,8 +58,8 @@ class Page:
     """One alert to one official, and where its delivery stands.
 
     ``release_at``, ``sent_at`` and ``acked_at`` are on the notifier's clock (event time with ``--clock
-    event``); ``ready_wall``, ``retry_wall`` and ``sending`` are the delivery loop's wall-clock bookkeeping,
-    never stored: after a restart a page is simply ready again.
+    event``); ``ready_wall``, ``retry_wall``, ``sending`` and ``recorded`` are the delivery loop's
+    bookkeeping, never stored: after a restart a page is simply ready again.
     """
 
     alert: Alert
@@ -79,6 +79,7 @@ class Page:
     ready_wall: float | None = None
     retry_wall: float = 0.0
     sending: bool = False
+    recorded: bool = True  # False from its creation until its first row is in ClickHouse: it may not go before
 
     @property
     def recipient(self) -> str:

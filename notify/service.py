@@ -13,10 +13,11 @@
   (the signed links: GET shows a confirmation form, POST acknowledges, so that a mail scanner following
   links acknowledges nothing), ``GET /health``.
 
-Every change of the pager and the record of it happen under one lock, so no page is ever sent before its
-existence is recorded, and a restart finds every page that was admitted. The one window left is between a
-channel accepting a message and its ``sent`` row reaching ClickHouse (a few milliseconds): a crash there sends
-that message again after the restart (README, "Paging").
+A page is never sent before its first row is in ClickHouse (``Page.recorded``), so a restart finds every page
+that was admitted. Consuming a batch, a scheduler turn and a rebalance take turns under one lock; the outcomes
+of sends are recorded as they come (sharing INSERTs). The one window left is between a channel accepting a
+message and its ``sent`` row reaching ClickHouse (milliseconds): a crash there sends that message again after
+the restart (README, "Paging").
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -113,6 +115,19 @@ class Clock:
         self._event = max(self._event, at)
 
 
+async def persist(what: str, call: Callable[[], Awaitable[T]]) -> T:
+    """``call()`` until it succeeds (ClickHouse down or restarting), with backoff: a state is never dropped."""
+    attempt = 0
+    while True:
+        try:
+            return await call()
+        except Exception as error:
+            attempt += 1
+            log.warning("%s failed (attempt %d): %s", what, attempt,
+                        str(error).splitlines()[0] if str(error) else type(error).__name__)
+            await asyncio.sleep(min(5.0, 0.2 * 2 ** attempt))
+
+
 class Recorder:
     """Rows to ClickHouse by group commit: every caller waits for the INSERT that holds its rows.
 
@@ -135,21 +150,14 @@ class Recorder:
         if self._flushing is None or self._flushing.done():
             self._flushing = asyncio.create_task(self._flush())
         await future
+        for page in pages:
+            page.recorded = True
 
     async def _flush(self) -> None:
         while self._pending:
             rows, waiters = self._pending, self._waiters
             self._pending, self._waiters = [], []
-            attempt = 0
-            while True:
-                try:
-                    await self._run(self._store.write, rows)
-                    break
-                except Exception as error:  # ClickHouse down or restarting: retry, never drop a state
-                    attempt += 1
-                    log.warning("recording %d notification rows failed (attempt %d): %s", len(rows), attempt,
-                                str(error).splitlines()[0] if str(error) else type(error).__name__)
-                    await asyncio.sleep(min(5.0, 0.2 * 2 ** attempt))
+            await persist(f"recording {len(rows)} notification rows", partial(self._run, self._store.write, rows))
             for waiter in waiters:
                 if not waiter.done():
                     waiter.set_result(None)
@@ -310,16 +318,15 @@ class Notifier:
         title, body = render(contact, message.pages, link)
         loop = asyncio.get_running_loop()
         error = await loop.run_in_executor(self._send_threads, delivery.send, contact.url, title, body)
-        async with self._lock:
-            now = self.clock.now()
-            if not error:
-                changed, dead = self.pager.delivered(message, now), []
-            else:
-                log.warning("message %s (%d pages, %s) not delivered: %s", message.id, len(message.pages),
-                            contact.channel, error)
-                changed, dead = self.pager.failed(message, error, now, time.monotonic())
-            await self.recorder.record(changed, now)
-            await self._to_dlq([self._page_dlq(p, "deliver") for p in dead])
+        now = self.clock.now()
+        if not error:
+            changed, dead = self.pager.delivered(message, now), []
+        else:
+            log.warning("message %s (%d pages, %s) not delivered: %s", message.id, len(message.pages),
+                        contact.channel, error)
+            changed, dead = self.pager.failed(message, error, now, time.monotonic())
+        await self.recorder.record(changed, now)  # outcomes of concurrent sends share one INSERT
+        await self._to_dlq([self._page_dlq(p, "deliver") for p in dead])
 
     async def _wait_sending(self, timeout: float) -> None:
         if self._sending:
@@ -357,11 +364,17 @@ class Notifier:
     async def on_assigned(self, partitions: set[int]) -> None:
         """Read back the open pages of the partitions now owned (after a restart, or from another notifier)."""
         async with self._lock:
-            pages = await self._in_store(self.store.open_pages, partitions, self.roster) if partitions else []
+            pages = await self._read_back(partitions) if partitions else []
             self.pager.restore(pages)
             self.owned |= partitions
             self._paused = False
         log.info("partitions %s assigned: %d pages of open alerts read back", sorted(partitions), len(pages))
+
+    async def _read_back(self, partitions: set[int]) -> list[Page]:
+        """The open pages of the partitions (owning them without would be unsafe: retried until it works)."""
+        return await persist("reading back the open pages",
+                             partial(self._in_store, self.store.open_pages, partitions,
+                                     tuple(self.config.policy.escalate_after), self.roster))
 
     # --------------------------------------------------------------------------------------------- HTTP
 

@@ -18,6 +18,7 @@ from clickhouse_driver import Client
 
 from notify.model import Alert, Contact, Page
 from notify.roster import Roster, Seen
+from notify.routing import PROVINCE_OFFICE
 from wire.runtime import clickhouse_client
 
 TABLE = "notifications"
@@ -29,8 +30,6 @@ COLUMNS = (
 _INSTANTS = ("alert_at", "due_at", "release_at", "sent_at", "acked_at", "clock_at")
 #: The latest rows' columns as the core reads them: instants as epoch seconds.
 _SELECT = ", ".join(f"toUInt32({c}) AS {c}" if c in _INSTANTS else c for c in COLUMNS if c != "version")
-#: Rows of pages that still may change: what a restart or an assignment reads back.
-OPEN = ("held", "queued", "sent")
 CHUNK = 2000  # ids per IN list (ClickHouse 18.16's max_query_size is 256 KiB)
 
 
@@ -108,7 +107,8 @@ class Store:
         found: set[str] = set()
         for chunk in _chunks(set(alert_ids)):
             rows = self._client.execute(
-                f"SELECT DISTINCT alert_id FROM {self.database}.{TABLE} WHERE alert_id IN %(ids)s", {"ids": chunk})
+                f"SELECT DISTINCT alert_id FROM {self.database}.{TABLE} WHERE alert_id IN %(ids)s",
+                {"ids": tuple(chunk)})
             found.update(r[0] for r in rows)
         return found
 
@@ -118,15 +118,19 @@ class Store:
         return self._query(
             f"SELECT {_SELECT} FROM {view} WHERE alert_id IN (SELECT alert_id FROM {view} WHERE {condition})", params)
 
-    def open_pages(self, owners: Iterable[int], roster: Roster) -> list[Page]:
-        """Every page of the alerts with a page still open, owned by these partitions."""
-        rows = self._latest("status IN %(open)s AND owner IN %(owners)s", {"open": OPEN, "owners": list(owners)})
+    def open_pages(self, owners: Iterable[int], escalating: Iterable[str], roster: Roster) -> list[Page]:
+        """Every page of the alerts owned by these partitions that something may still happen to: a page held or
+        queued, or sent below the province office for a kind that escalates."""
+        rows = self._latest(
+            "owner IN %(owners)s AND (status IN ('held', 'queued') OR (status = 'sent' "
+            f"AND level < {PROVINCE_OFFICE} AND kind IN %(kinds)s))",
+            {"owners": tuple(owners), "kinds": tuple(escalating) or ("",)})
         return [row_page(r, roster) for r in rows]
 
     def pages_of(self, alert_ids: Iterable[str], roster: Roster) -> list[Page]:
         pages: list[Page] = []
         for chunk in _chunks(alert_ids):
-            pages += [row_page(r, roster) for r in self._latest("alert_id IN %(ids)s", {"ids": chunk})]
+            pages += [row_page(r, roster) for r in self._latest("alert_id IN %(ids)s", {"ids": tuple(chunk)})]
         return pages
 
     def alerts_of_message(self, message_id: str) -> list[str]:
@@ -150,7 +154,7 @@ class Store:
                 rows = self._client.execute(
                     f"SELECT DISTINCT dossier_id FROM {self.database}.transitions WHERE province = %(p)s "
                     "AND kind = 'finished' AND dossier_id IN %(ids)s AND at <= toDateTime(%(now)s)",
-                    {"p": province, "ids": chunk, "now": int(now)})
+                    {"p": province, "ids": tuple(chunk), "now": int(now)})
                 found.update(r[0] for r in rows)
         return found
 

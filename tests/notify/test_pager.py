@@ -8,13 +8,34 @@ from collections import Counter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from notify.core import Pager
-from notify.model import Page
+from notify import core
+from notify.model import Alert, Page
 from notify.policy import Policy
 from notify.roster import Roster
 from tests.notify.helpers import FINANCE, ROSTER, at, due_soon
 
 WINDOW = Policy(digest_window=10.0, attempts=3, retry_first=1.0, retry_max=4.0)
+
+
+def recorded(pages: list[Page]) -> list[Page]:
+    """What the service does once the pages' rows are in ClickHouse (only then may they go)."""
+    for page in pages:
+        page.recorded = True
+    return pages
+
+
+class Pager(core.Pager):
+    """The pager as the service drives it: every page it returns is recorded at once."""
+
+    def admit(self, alert: Alert, owner: int, now: float) -> list[Page]:
+        return recorded(super().admit(alert, owner, now))
+
+    def escalate(self, now: float) -> list[Page]:
+        return recorded(super().escalate(now))
+
+    def failed(self, message: core.Message, error: str, now: float, wall: float) -> tuple[list[Page], list[Page]]:
+        changed, dead = super().failed(message, error, now, wall)
+        return recorded(changed), dead
 
 
 def statuses(pages: list[Page]) -> list[tuple[str, str]]:
@@ -29,6 +50,15 @@ def send_all(pager: Pager, now: float, wall: float) -> list[str]:
         pager.delivered(m, now)
         sent.append(m.contact.recipient)
     return sent
+
+
+def test_a_page_does_not_go_before_it_is_recorded() -> None:
+    pager = core.Pager(ROSTER, Policy(digest_window=0))
+    now = at("2025-07-08T09:00")
+    pages = pager.admit(due_soon("D1"), 0, now)
+    assert pager.messages(now, 0.0) == []
+    recorded(pages)
+    assert len(pager.messages(now, 0.0)) == 2
 
 
 def test_admission_pages_each_recipient_once_and_records_what_reaches_no_one() -> None:
