@@ -13,6 +13,7 @@ from grafana_foundation_sdk.builders import dashboard as dash
 from grafana_foundation_sdk.models import dashboard as model
 
 from dashboards import queries
+from dashboards.alerting import notifications_panel
 from dashboards.clickhouse import DATASOURCE
 from dashboards.panels import (
     DAY,
@@ -245,6 +246,7 @@ def pipeline_health() -> dash.Dashboard:
               "GROUP BY kind ORDER BY so_canh_bao DESC, loai")
     grid.place(bargauge.Panel().title("Cảnh báo theo loại").datasource(DATASOURCE).with_target(sql_target(alerts))
                .reduce_options(common_reduce(values=True)), 12, 8)
+    grid.place(notifications_panel(), 24, 8)
     return _finish(_base("health", "10s", "now-1h", "now"), grid)
 
 
