@@ -26,6 +26,7 @@ import typer
 from clickhouse_driver import Client
 
 from dossier.calendar import day_number, day_start
+from notify.demo import DemoPaging
 from producers import kafka
 from producers.cli import choose_provinces
 from producers.output import paced, produce
@@ -170,6 +171,7 @@ def demo(
     children: list[Child] = []
     stop = threading.Event()
     notes = (logs / "simulator.log").open("wb")
+    paging: DemoPaging | None = None
     simulator = threading.Thread(
         target=_simulator,
         args=(stop, f"{topic_prefix}{kafka.TOPIC}", seed, codes, first_day, history, speedup, notes),
@@ -190,10 +192,14 @@ def demo(
         children.append(_start("sink", ["sink", "--topic-prefix", topic_prefix, "--group",
                                         f"{topic_prefix}motcua-sink", "--database", target, "--health-port",
                                         str(health_port), "--batch-seconds", "0.5"], {}, logs))
+        paging = DemoPaging(logs, codes)  # officials paged through a local mailbox, on the live day only
+        children.append(_start("notify", paging.args(topic_prefix, target, f"{first_day}T06:55:00+07:00"),
+                               paging.env(), logs))
         simulator.start()
         say(f"demo: provinces {', '.join(codes)}; {history} days of history, then {first_day} at x{speedup:g}; "
             f"logs in {logs}\n")
         say(f"demo: streams worker pid {children[0].proc.pid}, sink pid {children[1].proc.pid}\n")
+        say(f"demo: pages to officials: motcua alerts tail --mailbox {paging.maildir}\n")
         settings = {**Settings().clickhouse_settings(), "database": target}
         if sys.stdout.isatty():
             run_top(settings, health_url=f"http://127.0.0.1:{health_port}/health")
@@ -212,6 +218,8 @@ def demo(
             if child.proc.poll() is not None and child.proc.returncode not in (0, -signal.SIGTERM):
                 say(f"{child.name} had exited early with {child.proc.returncode}; its log: {child.log}\n")
             say(_stop(child) + "\n")  # say never raises: a closed pipe does not leave the streams running
+        if paging is not None:
+            paging.stop()
         say((logs / "simulator.log").read_text())
         if started_stack and not keep_stack:
             for line in control.down():

@@ -3,6 +3,7 @@ notify`` process on the real Kafka and ClickHouse of the local stack, and what i
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import signal
@@ -16,6 +17,7 @@ import orjson
 from clickhouse_driver import Client
 
 from dossier.calendar import format_instant
+from notify.roster import HEADER
 from producers.pseudonym import Pseudonymiser
 from stack.services import free_port
 from tests.notify.helpers import PROVINCE, at
@@ -41,9 +43,8 @@ class Official:
 
 
 def write_roster(path: Path, officials: list[Official]) -> Path:
-    lines = ["official_id,unit,role,name,notify_url"]
-    lines += [f"{o.official_id},{o.unit},{o.role},{o.name},{o.url}" for o in officials]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with path.open("w", encoding="utf-8", newline="") as out:
+        csv.writer(out).writerows([HEADER, *((o.official_id, o.unit, o.role, o.name, o.url) for o in officials)])
     return path
 
 
