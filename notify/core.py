@@ -124,9 +124,12 @@ class Pager:
         return ready, busy
 
     def candidates(self, now: float, wall: float) -> set[tuple[str, str]]:
-        """(province, dossier_id) of the dossier alerts about to be sent or escalated: ask whether they finished."""
+        """(province, dossier_id) of the dossier alerts about to be escalated, or sent after waiting (quiet hours,
+        retries: older than ``recheck_after``): the service asks whether those dossiers have finished. A page
+        sent as its alert arrives does not ask: the streams raised the alert because the dossier was open."""
         ready, busy = self._ready(now, wall)
-        acting = [p.alert for group in digest_groups(ready, busy, wall, self.policy) for p in group]
+        acting = [p.alert for group in digest_groups(ready, busy, wall, self.policy) for p in group
+                  if now - p.alert.at > self.policy.recheck_after]
         acting += [next(iter(self.open[a].values())).alert for a, t in self.deadlines.items() if t <= now]
         return {(a.province, a.dossier_id) for a in acting if a.dossier_id}
 

@@ -36,6 +36,7 @@ class Policy:
     attempts: int = 8  # delivery attempts of a page before it fails over to the next level and the DLQ
     retry_first: float = 2.0  # wall seconds before the second attempt; doubling up to retry_max
     retry_max: float = 300.0
+    recheck_after: float = 300.0  # a page whose alert is older than this asks first whether the dossier finished
 
 
 def release_at(kind: str, role: str, now: float, calendar: WorkingCalendar, policy: Policy) -> float:

@@ -131,11 +131,13 @@ async def persist(what: str, call: Callable[[], Awaitable[T]]) -> T:
 class Recorder:
     """Rows to ClickHouse by group commit: every caller waits for the INSERT that holds its rows.
 
-    ClickHouse down: the INSERT is retried with backoff until it succeeds (nothing is committed meanwhile).
+    Its own connection and thread, so that INSERTs never queue behind the notifier's reads. ClickHouse down:
+    the INSERT is retried with backoff until it succeeds (nothing is committed meanwhile).
     """
 
-    def __init__(self, run: Callable[..., Awaitable[Any]], store: Store) -> None:
-        self._run, self._store = run, store
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="notify-recorder")
         self._pending: list[tuple[Any, ...]] = []
         self._waiters: list[asyncio.Future[None]] = []
         self._flushing: asyncio.Task[None] | None = None
@@ -157,10 +159,15 @@ class Recorder:
         while self._pending:
             rows, waiters = self._pending, self._waiters
             self._pending, self._waiters = [], []
-            await persist(f"recording {len(rows)} notification rows", partial(self._run, self._store.write, rows))
+            write = partial(asyncio.get_running_loop().run_in_executor, self._thread, self._store.write, rows)
+            await persist(f"recording {len(rows)} notification rows", write)
             for waiter in waiters:
                 if not waiter.done():
                     waiter.set_result(None)
+
+    def close(self) -> None:
+        self._thread.shutdown(wait=True)
+        self._store.close()
 
 
 class Notifier:
@@ -169,10 +176,11 @@ class Notifier:
         self.roster = roster
         self.link_key = link_key
         self.pager = Pager(roster, config.policy)
-        self.store = Store(config.clickhouse or Settings().clickhouse_settings(), config.database)
+        connection = config.clickhouse or Settings().clickhouse_settings()
+        self.store = Store(connection, config.database)  # reads, in the store thread
         self._store_thread = ThreadPoolExecutor(1, thread_name_prefix="notify-store")
         self._send_threads = ThreadPoolExecutor(config.senders, thread_name_prefix="notify-send")
-        self.recorder = Recorder(self._in_store, self.store)
+        self.recorder = Recorder(Store(connection, config.database))
         self.clock = Clock(config.clock)
         self._lock = asyncio.Lock()
         self._sending: set[asyncio.Task[None]] = set()
@@ -221,6 +229,7 @@ class Notifier:
             self._send_threads.shutdown(wait=False, cancel_futures=True)
             self._store_thread.shutdown(wait=True)
             self.store.close()
+            self.recorder.close()
 
     async def _consume(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

@@ -117,12 +117,14 @@ def test_a_finished_dossier_resolves_its_alerts_held_pages_are_never_sent() -> N
     pager = Pager(ROSTER, WINDOW)
     pager.admit(due_soon("D1", when="2025-07-08T20:00"), 0, at("2025-07-08T20:00"))
     pager.admit(due_soon("D2", when="2025-07-08T20:00"), 0, at("2025-07-08T20:00"))
+    pager.admit(due_soon("D3", when="2025-07-09T07:00"), 0, at("2025-07-09T07:00"))
     assert pager.candidates(at("2025-07-09T07:00"), 0.0) == set()  # released, in the window
+    # the held ones ask whether their dossier finished overnight; a page sent as its alert arrives does not
     assert pager.candidates(at("2025-07-09T07:00"), 10.0) == {("79", "D1"), ("79", "D2")}
     assert statuses(pager.resolve_dossiers({"D1"}, at("2025-07-09T07:00"))) == [("an", "resolved"),
                                                                                 ("binh", "resolved")]
     messages = pager.messages(at("2025-07-09T07:00"), 20.0)
-    assert sorted(p.alert.dossier_id for m in messages for p in m.pages) == ["D2", "D2"]
+    assert sorted(p.alert.dossier_id for m in messages for p in m.pages) == ["D2", "D2", "D3", "D3"]
 
 
 def test_failed_attempts_back_off_then_fail_over_to_the_next_level_and_the_dlq() -> None:
