@@ -12,6 +12,7 @@ is never paged twice for one alert, even when escalation reaches someone already
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -24,6 +25,15 @@ from notify.roster import Roster
 from notify.routing import Route, escalation, route
 
 NO_ROUTE = "no route and no fallback on the roster"
+
+
+@dataclass(slots=True)
+class Wake:
+    """When the next scheduler turn may find a page ready: on the notifier's clock, on the wall clock."""
+
+    now: float = math.inf
+    wall: float = math.inf
+    unsure: bool = False  # some page waits for its first record: look again next turn
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +53,8 @@ class Pager:
         self.open: dict[str, dict[str, Page]] = {}  # alert_id -> recipient -> page
         self.deadlines: dict[str, float] = {}  # alert_id -> when its current level escalates
         self.counts: Counter[str] = Counter()
+        self._wake = Wake()
+        self._changed = True  # pages were added or changed since the last scheduler turn
 
     # ------------------------------------------------------------------------------------------- admission
 
@@ -69,6 +81,7 @@ class Pager:
 
     def _new_pages(self, alert: Alert, chosen: Route, owner: int, now: float) -> list[Page]:
         pages = self.open.setdefault(alert.alert_id, {})
+        self._changed = True
         new = []
         for contact in chosen.contacts:
             if contact.recipient in pages:
@@ -85,6 +98,7 @@ class Pager:
         by_alert: dict[str, list[Page]] = {}
         for page in pages:
             by_alert.setdefault(page.alert.alert_id, []).append(page)
+        self._changed = True
         for alert_id, group in by_alert.items():
             if alert_id in self.open:
                 continue
@@ -105,37 +119,53 @@ class Pager:
 
     # ---------------------------------------------------------------------------------------------- time
 
-    def _ready(self, now: float, wall: float) -> tuple[list[Page], set[str]]:
-        """Pages that may go now (held ones released on the way), and recipients with a message on its way."""
+    def _ready(self, now: float, wall: float) -> tuple[list[Page], set[str], Wake]:
+        """Pages that may go now (held ones released on the way), recipients with a message on its way, and
+        when a page not ready now will be (its release, or the end of its retry wait)."""
         ready, busy = [], set()
+        wake = Wake()
         for pages in self.open.values():
             for p in pages.values():
                 if p.sending:
                     busy.add(p.recipient)
-                    continue
-                if not p.recorded:
-                    continue
-                if p.status == "held" and p.release_at <= now:
+                elif not p.recorded:
+                    wake.unsure = True  # it may go once recorded, which the pager does not see
+                elif p.status == "held" and p.release_at > now:
+                    wake.now = min(wake.now, p.release_at)
+                elif p.status in ("held", "queued"):
                     p.status = "queued"
-                if p.status == "queued" and p.retry_wall <= wall:
+                    if p.retry_wall > wall:
+                        wake.wall = min(wake.wall, p.retry_wall)
+                        continue
                     if p.ready_wall is None:
                         p.ready_wall = wall
                     ready.append(p)
-        return ready, busy
+        return ready, busy, wake
+
+    def _idle(self, now: float, wall: float) -> bool:
+        """Nothing can have become ready since the last turn (no change, no release, no window or retry ended)."""
+        return not self._changed and now < self._wake.now and wall < self._wake.wall
 
     def candidates(self, now: float, wall: float) -> set[tuple[str, str]]:
         """(province, dossier_id) of the dossier alerts about to be escalated, or sent after waiting (quiet hours,
         retries: older than ``recheck_after``): the service asks whether those dossiers have finished. A page
         sent as its alert arrives does not ask: the streams raised the alert because the dossier was open."""
-        ready, busy = self._ready(now, wall)
-        acting = [p.alert for group in digest_groups(ready, busy, wall, self.policy) for p in group
-                  if now - p.alert.at > self.policy.recheck_after]
-        acting += [next(iter(self.open[a].values())).alert for a, t in self.deadlines.items() if t <= now]
+        acting = [next(iter(self.open[a].values())).alert for a, t in self.deadlines.items() if t <= now]
+        if not self._idle(now, wall):
+            ready, busy, _ = self._ready(now, wall)
+            acting += [p.alert for group in digest_groups(ready, busy, wall, self.policy) for p in group
+                       if now - p.alert.at > self.policy.recheck_after]
         return {(a.province, a.dossier_id) for a in acting if a.dossier_id}
 
     def messages(self, now: float, wall: float) -> list[Message]:
-        """The messages to send now (their pages are marked as on their way)."""
-        ready, busy = self._ready(now, wall)
+        """The messages to send now (their pages are marked as on their way).
+
+        Each turn would look at every open page; a turn after which nothing can have become ready (the
+        thousands of pages of a morning wave waiting out their window) is skipped instead.
+        """
+        if self._idle(now, wall):
+            return []
+        ready, busy, wake = self._ready(now, wall)
         out = []
         for group in digest_groups(ready, busy, wall, self.policy):
             for p in group:
@@ -143,6 +173,10 @@ class Pager:
             contact = group[0].contact
             assert contact is not None
             out.append(Message(message_id(contact.recipient, group), contact, tuple(group)))
+        waiting = [p.ready_wall for p in ready if not p.sending and p.recipient not in busy
+                   and p.ready_wall is not None]
+        wake.wall = min([wake.wall, *(first + self.policy.digest_window for first in waiting)])
+        self._wake, self._changed = wake, wake.unsure
         return out
 
     def escalate(self, now: float) -> list[Page]:
@@ -179,6 +213,7 @@ class Pager:
     # ----------------------------------------------------------------------------------------- delivery
 
     def delivered(self, message: Message, now: float) -> list[Page]:
+        self._changed = True  # the recipient may have more pages waiting
         for p in message.pages:
             p.sending, p.sent_at, p.message_id, p.error = False, now, message.id, ""
             p.attempts += 1
@@ -198,6 +233,7 @@ class Pager:
         """
         changed: list[Page] = []
         dead: list[Page] = []
+        self._changed = True
         for p in message.pages:
             p.sending, p.error = False, error
             p.attempts += 1
