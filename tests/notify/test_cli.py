@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import mailbox
 import os
 import subprocess
+from email.message import EmailMessage
 from pathlib import Path
 
 from notify.demo import DemoPaging
@@ -64,3 +66,18 @@ def test_the_service_refuses_a_malformed_roster_naming_the_line(tmp_path: Path) 
     done = subprocess.run([MOTCUA, "notify", "--roster", str(roster)], capture_output=True, text=True, timeout=60,
                           env={**os.environ, "MOTCUA_HMAC_KEY": KEY})
     assert (done.returncode, done.stderr.strip()) == (2, "notify: line 6: 3 fields, expected 5")
+
+
+def test_alerts_tail_shows_the_pages_of_a_mailbox(tmp_path: Path) -> None:
+    box = mailbox.Maildir(tmp_path / "mailbox")  # what the demo's aiosmtpd Mailbox handler writes
+    message = EmailMessage()
+    message["Subject"], message["To"] = "[motcua] 1 hồ sơ đến hạn hôm nay", "cb@motcua.demo"
+    message["Date"] = "Tue, 08 Jul 2025 09:00:00 +0700"
+    message.set_content("Kính gửi Cán bộ,\n\nref: due_soon:D1:2025-07-08T09:00:00+07:00\n")
+    box.add(message)
+    shown = subprocess.run([MOTCUA, "alerts", "tail", "--mailbox", str(tmp_path / "mailbox"), "--no-follow"],
+                           capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.splitlines()[:2] == ["--- Tue, 08 Jul 2025 09:00:00 +0700  to cb@motcua.demo",
+                                             "[motcua] 1 hồ sơ đến hạn hôm nay"]
+    assert "ref: due_soon:D1:2025-07-08T09:00:00+07:00" in shown.stdout

@@ -5,7 +5,13 @@ stops it. The event clock moves with the alerts read, so the tests move it with 
 
 from __future__ import annotations
 
+import json
+import re
+import subprocess
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 
 import orjson
 import pytest
@@ -14,7 +20,7 @@ from dossier.calendar import format_instant
 from tests.notify.harness import Official, Paging, dossier_alert, ref, unit_alert, write_roster
 from tests.notify.helpers import COMMUNE, JUSTICE, PROVINCE, at
 from tests.notify.receivers import Mailbox, Webhook, deliveries, wait_until
-from tests.sinks.pipeline import batch_of, land
+from tests.sinks.pipeline import MOTCUA, batch_of, land
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
@@ -113,3 +119,37 @@ def test_escalation_fires_after_its_working_time_delay_and_an_ack_or_the_dossier
     (b_row,) = [r for r in rows.values() if r["status"] == "acked"]
     assert b_row["acked_by"] == officer.recipient
     assert notifier.health()["escalations"] == 2
+
+
+def test_the_signed_link_in_a_page_acknowledges_it_and_alerts_tail_shows_the_log(
+        paging: Paging, mailbox: Mailbox, webhook: Webhook) -> None:
+    officer = roster(paging, mailbox, webhook)
+    record = dossier_alert("due_soon", "L1", "2025-07-08T09:00", JUSTICE, "cb-an")
+    paging.send(record)
+    notifier = paging.notifier(paging.tmp_path / "roster.csv", *OPTIONS)
+    wait_until(lambda: bool(mailbox.snapshot()), 30, "the page")
+    (page,) = mailbox.snapshot()
+    link = re.search(r"http://\S+/ack\?\S+", page.body)
+    assert link is not None
+    with urllib.request.urlopen(link.group(0), timeout=10) as shown:  # a GET only shows the form
+        assert shown.status == 200 and "Xác nhận đã nhận" in shown.read().decode()
+    assert paging.rows("status = 'acked'") == []
+    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(link.group(0)).query))
+    forged = urllib.parse.urlencode({**query, "r": "someone-else"}).encode()
+    with pytest.raises(urllib.error.HTTPError, match="403"):
+        urllib.request.urlopen(f"http://127.0.0.1:{notifier.port}/ack", data=forged, timeout=10)
+    with urllib.request.urlopen(f"http://127.0.0.1:{notifier.port}/ack", data=urllib.parse.urlencode(query).encode(),
+                                timeout=10) as done:
+        assert "Đã xác nhận 1 cảnh báo" in done.read().decode()
+    wait_until(lambda: paging.rows("status = 'acked'") != [], 30, "the acknowledgement")
+    (row,) = paging.rows(f"alert_id = '{ref(record)}'")
+    assert (row["acked_by"], row["acked_at"]) == (officer.recipient, at("2025-07-08T09:00"))
+    tick(paging, "2025-07-08T11:00")  # past the escalation deadline: nothing more
+    time.sleep(QUIET)
+    assert [r.to for r in mailbox.snapshot()] == ["an@example.org"]
+
+    shown = subprocess.run([MOTCUA, "alerts", "tail", "--database", paging.database, "--no-follow"],
+                           capture_output=True, text=True, timeout=60)
+    lines = [json.loads(line) for line in shown.stdout.splitlines()]
+    assert [(r["status"], r["ref"]) for r in lines if r["kind"] == "due_soon"] == [
+        ("queued", ref(record)), ("sent", ref(record)), ("acked", ref(record))]
