@@ -94,7 +94,6 @@ def notify(
         raise typer.Exit(2) from None
     connection, db = _clickhouse(database)
     config = NotifyConfig(
-        roster=Path(path),
         policy=_policy(digest_window, max_items, wake, escalate, max_age, since, attempts, retry_first, retry_max),
         clock=clock,  # type: ignore[arg-type]
         bootstrap=settings.bootstrap_servers(), clickhouse=connection, database=db, group_id=group,

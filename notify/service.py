@@ -32,7 +32,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import orjson
@@ -65,7 +64,6 @@ SHUTDOWN_GRACE = 20.0  # seconds a stopping notifier waits for messages on their
 
 @dataclass(frozen=True)
 class NotifyConfig:
-    roster: Path
     policy: Policy = field(default_factory=Policy)
     clock: Literal["wall", "event"] = "wall"
     bootstrap: str = ""
@@ -216,9 +214,13 @@ class Notifier:
         log.info("notify: %d contacts, clock %s, listening on %s:%d", len(self.roster.contacts), cfg.clock,
                  cfg.host, cfg.port)
         tasks = [asyncio.create_task(self._consume(stop)), asyncio.create_task(self._schedule(stop))]
+        stopping = asyncio.create_task(stop.wait())
         try:
-            await stop.wait()
+            done, _ = await asyncio.wait([stopping, *tasks], return_when=asyncio.FIRST_COMPLETED)
+            for task in done - {stopping}:
+                task.result()  # a loop that ended by itself failed: raise it (exit 1), never limp on without it
         finally:
+            stopping.cancel()
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
