@@ -21,7 +21,8 @@ help:
 
 setup: system-packages venv jars
 
-# Debian's clickhouse-server (18.16); java and mvn must already be there (Java 17, Maven).
+# Debian's clickhouse-server (18.16) and chromium (Playwright's Python API drives it: no browser download);
+# java and mvn must already be there (Java 17, Maven).
 system-packages:
 	@command -v java >/dev/null || { echo "error: Java 17 is required (apt-get install openjdk-17-jre-headless)"; exit 1; }
 	@command -v mvn >/dev/null || { echo "error: Maven is required (apt-get install maven)"; exit 1; }
@@ -29,6 +30,11 @@ system-packages:
 		echo "installing clickhouse-server with apt-get"; \
 		$(SUDO) apt-get update -q && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q clickhouse-server; \
+	fi
+	@if [ ! -x /usr/bin/chromium ]; then \
+		echo "installing chromium with apt-get (the browser test of motcua screen drives it headless)"; \
+		$(SUDO) apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium; \
 	fi
 
 # the venv is (re)installed when pyproject.toml is newer than the stamp

@@ -217,7 +217,7 @@ def main() -> None:
             "machine": info,
             "software": software(),
             "events": loaded,
-            "store": Settings().streams_store,
+            "store": "disk:// (streams/store.py)",
             "raw_aiokafka": raw_result,
             "aiokafka_plus_decode": decode,
             "faust_reading_only": floor,

@@ -21,6 +21,7 @@ from typing import Any
 
 from grafana_foundation_sdk.builders import alerting, expr, table
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models import dashboard as model
 from grafana_foundation_sdk.models.alerting import RelativeTimeRange
 from grafana_foundation_sdk.models.common import DataSourceRef
 
@@ -137,11 +138,22 @@ def provisioning(folder: str) -> dict[str, Any]:
     }
 
 
+#: The notifications table's columns and their Vietnamese headers.
+NOTIFICATION_COLUMNS = {
+    "kind": "Loại cảnh báo", "route": "Tuyến", "channel": "Kênh", "status": "Trạng thái",
+    "so_thong_bao": "Số thông báo", "so_lan_gui": "Số lần gửi", "da_xac_nhan": "Đã xác nhận",
+    "chuyen_cap": "Chuyển cấp",
+}
+
+
 def notifications_panel() -> table.Panel:
     """The pipeline-health screen's table of pages: by kind, route, channel and status, with attempts and acks."""
-    sql = ("SELECT kind AS loai, route AS tuyen, channel AS kenh, status AS trang_thai, count() AS so_thong_bao, "
-           "sum(attempts) AS so_lan_gui, countIf(acked_at IS NOT NULL) AS da_xac_nhan, "
-           "countIf(escalated_to != '') AS chuyen_cap FROM notifications_latest WHERE $__timeFilter(updated_at) "
-           "GROUP BY kind, route, channel, status ORDER BY so_thong_bao DESC, loai, tuyen, kenh, trang_thai")
-    return table.Panel().title("Thông báo gửi cán bộ (motcua notify)").datasource(DATASOURCE).with_target(
+    sql = ("SELECT kind, route, channel, status, count() AS so_thong_bao, sum(attempts) AS so_lan_gui, "
+           "countIf(acked_at IS NOT NULL) AS da_xac_nhan, countIf(escalated_to != '') AS chuyen_cap "
+           "FROM notifications_latest WHERE $__timeFilter(updated_at) GROUP BY kind, route, channel, status "
+           "ORDER BY so_thong_bao DESC, kind, route, channel, status")
+    panel = table.Panel().title("Thông báo gửi cán bộ (motcua notify)").datasource(DATASOURCE).with_target(
         sql_target(sql))
+    for column, label in NOTIFICATION_COLUMNS.items():
+        panel.override_by_name(column, [model.DynamicConfigValue(id_val="displayName", value=label)])
+    return panel

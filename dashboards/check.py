@@ -15,7 +15,7 @@ DEFAULT_MAX_DATA_POINTS = 1000
 
 
 class Executor(Protocol):
-    def execute(self, query: str) -> Any: ...
+    def execute(self, query: str, *args: Any, **kwargs: Any) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,7 @@ class Outcome:
     rows: list[tuple[Any, ...]]
     ms: float
     error: str = ""
+    columns: tuple[tuple[str, str], ...] = ()  # (name, ClickHouse type), when asked for
 
 
 def _variable_models(board: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -39,13 +40,25 @@ def _panels(board: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         yield from panel.get("panels", [])
 
 
-def _run(executor: Executor, sql: str) -> tuple[list[tuple[Any, ...]], float, str]:
+def _run(executor: Executor, sql: str, with_column_types: bool = False
+         ) -> tuple[list[tuple[Any, ...]], float, str, tuple[tuple[str, str], ...]]:
     started = time.perf_counter()
+    columns: tuple[tuple[str, str], ...] = ()
     try:
-        rows = [tuple(r) for r in executor.execute(sql)]
+        if with_column_types:
+            answer, types = executor.execute(sql, with_column_types=True)
+            columns = tuple((str(n), str(t)) for n, t in types)
+        else:
+            answer = executor.execute(sql)
+        rows = [tuple(r) for r in answer]
     except Exception as error:  # any server error is the check's finding
-        return [], (time.perf_counter() - started) * 1000, " ".join(str(error).split())[:400]
-    return rows, (time.perf_counter() - started) * 1000, ""
+        return [], (time.perf_counter() - started) * 1000, " ".join(str(error).split())[:400], ()
+    return rows, (time.perf_counter() - started) * 1000, "", columns
+
+
+def _selected(chosen: list[str] | None, options: tuple[str, ...], include_all: bool) -> list[str]:
+    """What Grafana keeps of a selection: the values that are options (All where allowed)."""
+    return [v for v in chosen or [] if v in options or (include_all and v == ALL)]
 
 
 def resolve_variables(executor: Executor, board: Mapping[str, Any], time_from: datetime, time_to: datetime,
@@ -58,16 +71,19 @@ def resolve_variables(executor: Executor, board: Mapping[str, Any], time_from: d
         if kind == "query":
             ctx = QueryContext(time_from, time_to, 1000, variables)
             sql = expand(str(model.get("query", "")), ctx)
-            rows, ms, error = _run(executor, sql)
+            rows, ms, error, _ = _run(executor, sql)
             outcomes.append(Outcome(board["uid"], f"variable {name}", model.get("label", name), sql, rows, ms, error))
             options = tuple(str(r[0]) for r in rows)
-            variables[name] = Variable(name, options, tuple(chosen or [ALL]), bool(model.get("multi")),
-                                       bool(model.get("includeAll")), model.get("allValue"))
+            include_all = bool(model.get("includeAll"))
+            picked = _selected(chosen, options, include_all) or ([ALL] if include_all else list(options[:1]))
+            variables[name] = Variable(name, options, tuple(picked), bool(model.get("multi")), include_all,
+                                       model.get("allValue"))
         elif kind == "custom":
             options = tuple(v.strip() for v in str(model.get("query", "")).split(",") if v.strip())
             current = model.get("current", {}).get("value")
             default = [current] if isinstance(current, str) else list(current or options[:1])
-            variables[name] = Variable(name, options, tuple(chosen or default), bool(model.get("multi")))
+            variables[name] = Variable(name, options, tuple(_selected(chosen, options, False) or default),
+                                       bool(model.get("multi")))
         elif kind == "textbox":
             value = (chosen or [str(model.get("query", ""))])[0]
             variables[name] = Variable(name, (value,), (value,))
@@ -79,10 +95,18 @@ def check_dashboard(executor: Executor, board: Mapping[str, Any], time_from: dat
     outcomes: list[Outcome] = []
     variables = resolve_variables(executor, board, time_from, time_to, selections or {}, outcomes)
     for panel in _panels(board):
-        points = int(panel.get("maxDataPoints") or DEFAULT_MAX_DATA_POINTS)
-        ctx = QueryContext(time_from, time_to, interval_ms(time_from, time_to, points), variables)
-        for target in panel.get("targets", []):
-            sql = expand(str(target.get("rawSql", "")), ctx)
-            rows, ms, error = _run(executor, sql)
-            outcomes.append(Outcome(board["uid"], f"panel {panel['id']}", panel.get("title", ""), sql, rows, ms, error))
+        outcomes += check_panel(executor, board["uid"], panel, time_from, time_to, variables)
+    return outcomes
+
+
+def check_panel(executor: Executor, uid: str, panel: Mapping[str, Any], time_from: datetime, time_to: datetime,
+                variables: Mapping[str, Variable], with_column_types: bool = False) -> list[Outcome]:
+    """Every target of one panel, expanded with its own interval (the panel's max data points)."""
+    points = int(panel.get("maxDataPoints") or DEFAULT_MAX_DATA_POINTS)
+    ctx = QueryContext(time_from, time_to, interval_ms(time_from, time_to, points), variables)
+    outcomes = []
+    for target in panel.get("targets", []):
+        sql = expand(str(target.get("rawSql", "")), ctx)
+        rows, ms, error, columns = _run(executor, sql, with_column_types)
+        outcomes.append(Outcome(uid, f"panel {panel['id']}", panel.get("title", ""), sql, rows, ms, error, columns))
     return outcomes

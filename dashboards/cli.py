@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -77,5 +78,61 @@ def check_command(
     raise typer.Exit(1 if failed else 0)
 
 
+@dashboards_app.command("push")
+def push_command(
+    url: Annotated[str, typer.Option(envvar="GRAFANA_URL", help="Grafana's address, e.g. http://127.0.0.1:3000.")],
+    token: Annotated[str | None, typer.Option(envvar="GRAFANA_TOKEN",
+                                              help="A service account token (Bearer).")] = None,
+    user: Annotated[str | None, typer.Option(envvar="GRAFANA_USER", help="Basic auth user (with --password).")] = None,
+    password: Annotated[str | None, typer.Option(envvar="GRAFANA_PASSWORD", help="Basic auth password.")] = None,
+    dry_run: Annotated[bool, typer.Option(help="Read Grafana, print the writes, send none.")] = False,
+    full: Annotated[bool, typer.Option(help="Print whole request bodies (secrets redacted).")] = False,
+    provisioning: Annotated[Path | None, typer.Option(help="The tree to push (default: the committed one).")] = None,
+) -> None:
+    """Put the folders, datasources, dashboards and alerting of the provisioning tree into a Grafana, by uid;
+    only what differs is written, so a second push writes nothing."""
+    from grafana_client.client import GrafanaException
+
+    from dashboards.provisioning import PROVISIONING
+    from dashboards.push import GrafanaApi, PushError, push, wanted_from
+
+    credential: str | tuple[str, str] | None = token or ((user, password or "") if user else None)
+    try:
+        wanted = wanted_from(provisioning or PROVISIONING)
+        grafana = GrafanaApi(url, credential)
+        made = push(grafana, wanted, dry_run, typer.echo, None if full else 200)
+    except PushError as error:
+        raise typer.Exit(f"dashboards push: {error}") from None
+    except (GrafanaException, OSError) as error:
+        typer.echo(f"dashboards push: Grafana at {url} answered: {error}", err=True)
+        raise typer.Exit(1) from None
+    counts = (f"{len(wanted.folders)} folders, {len(wanted.datasources)} datasources, {len(wanted.dashboards)} "
+              f"dashboards, {len(wanted.rule_groups)} rule groups, {len(wanted.contact_points)} contact points")
+    verb = "would write" if dry_run else "wrote"
+    typer.echo(f"{counts}: {verb} {len(made)} changes" if made else f"{counts}: Grafana already has them all")
+
+
+SCREEN_PORT = 3300  # plus MOTCUA_PORT_OFFSET
+
+
+def screen(
+    port: Annotated[int | None, typer.Option(help="Port (default 3300 + MOTCUA_PORT_OFFSET; 0: any free one).")] = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    now: Annotated[str, typer.Option(help="What 'now' is: wall (the clock), pipeline (the newest event time in "
+                                          "ClickHouse: a replayed history) or an ISO instant.")] = "wall",
+    database: Annotated[str | None, typer.Option(help="Database (default MOTCUA_CLICKHOUSE_DATABASE).")] = None,
+) -> None:
+    """Serve the generated dashboards at http://HOST:PORT, their panels run on the configured ClickHouse."""
+    from dashboards.screen.serve import serve
+    from wire.settings import Settings
+
+    settings = Settings()
+    clickhouse = settings.clickhouse_settings()
+    if database:
+        clickhouse["database"] = database
+    serve(clickhouse, host, settings.port(port, SCREEN_PORT), now, lambda line: typer.echo(line))
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(dashboards_app, name="dashboards")
+    app.command("screen")(screen)

@@ -19,19 +19,27 @@ Periods are materialised up to the watermark only, plus ``AHEAD``: a dossier acc
 watermark comes within ``AHEAD`` of its acceptance. Counting it at once would append every day period up to
 it and carry every open dossier into each (a worker went from 572 MB to 14 GB on 24 such events). Rows are
 unaffected once final: a held dossier is counted before the watermark reaches the first period it is in.
+
+Memory follows the open dossiers, not every dossier seen, when the caller keeps the summaries (an
+``Archive``: the streams worker's table on disk). A finished dossier is needed again only when a later
+event changes its summary (to uncount the old one) or when earlier periods are added: it is then read
+from the archive. Without an archive every summary stays in memory.
 """
 
 from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date
 from functools import cache
 from typing import Any
 
+import msgspec
+
 from dossier.calendar import WorkingCalendar, date_of_day, format_instant, local_day
 from dossier.kpi import (
+    CARRIED_OVER,
     COUNT_FIELDS,
     OPEN_DUE_SOON,
     OPEN_OVERDUE,
@@ -63,6 +71,20 @@ Tally = list[int]
 _ZERO = (0,) * len(COUNT_FIELDS)
 AHEAD = 2 * 86400.0
 """How far past the watermark a dossier's acceptance may lie and still be counted (seconds)."""
+PACK_AFTER = 3 * 86400.0
+"""Final periods that ended this long before the watermark keep their rows packed (seconds)."""
+_pack = msgspec.msgpack.Encoder().encode
+_unpack = msgspec.msgpack.Decoder(list[tuple[str, str, list[int]]]).decode
+
+
+class Archive:
+    """Where the caller keeps every summary it passed to ``LiveKpis.update``, written after the call."""
+
+    def __init__(
+        self, get: Callable[[str], DossierSummary | None], every: Callable[[], Iterable[DossierSummary]]
+    ) -> None:
+        self.get = get  # the summary last passed for a dossier (None: never)
+        self.every = every  # every summary of the province, as last passed
 
 
 def row_key_text(row: dict[str, Any]) -> str:
@@ -85,13 +107,36 @@ class _RowTable(PeriodTable):
 
     def __init__(self, kind: PeriodKind, first: Period, calendar: WorkingCalendar) -> None:
         self.kind = kind
-        self.rows: list[dict[ScopeId, Counts]] = []  # per period index
+        self.rows: list[dict[ScopeId, Counts] | bytes] = []  # per period index; bytes: packed (``pack_through``)
         self.touched: set[RowKey] = set()
+        self.packed_through = -1
+        self._unpacked: set[int] = set()  # packed periods a late change unpacked since
         super().__init__([first], calendar)
 
     def append_period(self, period: Period) -> int:
         self.rows.append({})
         return super().append_period(period)
+
+    def period_rows(self, i: int) -> dict[ScopeId, Counts]:
+        """Period ``i``'s rows (unpacked if they were packed)."""
+        rows = self.rows[i]
+        if isinstance(rows, bytes):
+            rows = self.rows[i] = {(scope, scope_id): counts for scope, scope_id, counts in _unpack(rows)}
+            self._unpacked.add(i)
+        return rows
+
+    def pack_through(self, last: int) -> list[tuple[int, list[ScopeId]]]:
+        """Pack the rows of periods up to ``last`` (final ones long over: only a late event changes them), and
+        those unpacked since; returns the periods newly packed with their rows. A packed period's rows take
+        a tenth of the memory, so that the rows of the days gone by do not make a worker grow day after day."""
+        newly = [(i, list(self.period_rows(i))) for i in range(self.packed_through + 1, last + 1)]
+        for i in (*(i for i, _ in newly), *self._unpacked):
+            rows = self.rows[i]
+            if not isinstance(rows, bytes):
+                self.rows[i] = _pack([(scope, scope_id, counts) for (scope, scope_id), counts in rows.items()])
+        self.packed_through = max(self.packed_through, last)
+        self._unpacked.clear()
+        return newly
 
     def add_to_period(self, s: DossierSummary, i: int, sign: int = 1) -> None:
         delta = [0] * len(COUNT_FIELDS)
@@ -117,11 +162,15 @@ class _RowTable(PeriodTable):
                 add_contribution(delta, new, self._starts[i], self._ends[i], calendar, 1)
             self._apply(delta, cell, i)
 
+    def add_counts(self, delta: Counts, cell: Cell, i: int) -> None:
+        """Add the counts of several dossiers of one cell to period ``i``."""
+        self._apply(delta, cell, i)
+
     def _apply(self, delta: Counts, cell: Cell, i: int) -> None:
         changes = [(k, v) for k, v in enumerate(delta) if v]
         if not changes:
             return
-        rows, kind, touched = self.rows[i], self.kind, self.touched
+        rows, kind, touched = self.period_rows(i), self.kind, self.touched
         for scope_id in _scope_ids(cell):
             counts = rows.get(scope_id)
             if counts is None:
@@ -136,6 +185,31 @@ def _open_key(s: DossierSummary) -> tuple[object, ...]:
     return (cell_of(s), s.accepted_ts, s.end_ts, s.due_ts, s.pauses, s.request_times)
 
 
+def _status_at(s: DossierSummary, at: float, calendar: WorkingCalendar) -> tuple[OpenStatus, float]:
+    """An open dossier's status at ``at``, and the first instant after which it may differ (inf: never).
+
+    Status only moves forward (within due, due soon, overdue), at the instants ``dossier.transitions`` gives.
+    """
+    status = open_status(at, s.due_ts, s.pauses, s.request_times, calendar)
+    recheck = math.inf
+    if status != "overdue":
+        for instant in (due_soon_at(s, calendar), overdue_at(s)):
+            if instant is not None and instant >= at:
+                recheck = min(recheck, instant if instant > at else math.nextafter(at, math.inf))
+    return status, recheck
+
+
+def _add_status(tally: list[int], status: OpenStatus, sign: int) -> None:
+    """Count an open dossier in a [open, overdue, within due, due soon] tally."""
+    tally[0] += sign
+    if status == "overdue":
+        tally[1] += sign
+    else:
+        tally[2] += sign
+        if status == "due_soon":
+            tally[3] += sign
+
+
 def _open_at_end(s: DossierSummary, end: float) -> bool:
     """Whether the dossier is still open at a period's end (the table counts it as open there)."""
     return s.accepted_ts < end and (s.end_ts is None or s.end_ts >= end)
@@ -144,14 +218,19 @@ def _open_at_end(s: DossierSummary, end: float) -> bool:
 class LiveKpis:
     """The KPI rows of every scope and period kind of one province (pure: no I/O, no wall clock)."""
 
-    def __init__(self, calendar: WorkingCalendar) -> None:
+    def __init__(
+        self, calendar: WorkingCalendar, archive: Archive | None = None, pack_after: float = PACK_AFTER
+    ) -> None:
         self._calendar = calendar
-        self._summaries: dict[str, DossierSummary] = {}
+        self._archive = archive
+        self._pack_after = pack_after
+        self._summaries: dict[str, DossierSummary] = {}  # counted; with an archive, only the unfinished ones
         self._tables: dict[PeriodKind, _RowTable] = {}
         self._unfinished: set[str] = set()  # dossiers that may still be open at the start of a new period
         self._watermark = _NO_WATERMARK
         self._emitted: dict[tuple[Scope, str, PeriodKind, date], tuple[bool, tuple[int, ...]]] = {}
         self._final_through: dict[PeriodKind, int] = {kind: -1 for kind in PERIOD_KINDS}
+        self._forgotten_through: dict[PeriodKind, date] = {kind: date.min for kind in PERIOD_KINDS}  # see _emitted
         self._rebuilt = False
         # open dossiers of the provisional periods, classified at the watermark
         self._open: dict[tuple[PeriodKind, int], dict[ScopeId, Tally]] = {}
@@ -169,20 +248,41 @@ class LiveKpis:
 
     def update(self, dossier_id: str, summary: DossierSummary | None) -> None:
         """Replace a dossier's summary (None: the dossier no longer counts, e.g. never accepted)."""
+        if dossier_id in self._held:
+            old = None  # held: not counted
+            del self._held[dossier_id]
+        else:
+            old = self._summaries.get(dossier_id)
+            if old is None and self._archive is not None:
+                old = self._archive.get(dossier_id)  # counted once, forgotten since (finished)
+        self._replace(dossier_id, old, summary)
+
+    def restore(self, summary: DossierSummary) -> None:
+        """Count a summary the archive already holds (a rebuild from it): it was never counted here.
+
+        Call ``start_at`` with the earliest acceptance first, so that no period has to be added before the
+        first one while the archive is half counted.
+        """
+        self._replace(summary.dossier_id, None, summary)
+
+    def start_at(self, accepted_ts: float) -> None:
+        """Make the periods start early enough for a dossier accepted at ``accepted_ts``."""
+        self._cover(accepted_ts)
+
+    def _replace(self, dossier_id: str, old: DossierSummary | None, summary: DossierSummary | None) -> None:
         if summary is not None and summary.accepted_ts >= self._watermark + AHEAD:
-            self._count(dossier_id, None)
+            self._count(dossier_id, old, None)
             self._held[dossier_id] = summary
             heapq.heappush(self._held_order, (summary.accepted_ts, dossier_id))
             return
-        self._held.pop(dossier_id, None)
-        self._count(dossier_id, summary)
+        self._count(dossier_id, old, summary)
 
-    def _count(self, dossier_id: str, summary: DossierSummary | None) -> None:
-        if summary is None and dossier_id not in self._summaries:
+    def _count(self, dossier_id: str, old: DossierSummary | None, summary: DossierSummary | None) -> None:
+        if summary is None and old is None:
             return
         if summary is not None:
             self._cover(summary.accepted_ts)  # before the old summary leaves: new periods count it, then move it
-        old = self._summaries.pop(dossier_id, None)
+        self._summaries.pop(dossier_id, None)
         self._unfinished.discard(dossier_id)
         for table in self._tables.values():
             table.recount(old, summary)
@@ -207,7 +307,7 @@ class LiveKpis:
             s = self._held.get(dossier_id)
             if s is not None and s.accepted_ts == accepted_ts:
                 del self._held[dossier_id]
-                self._count(dossier_id, s)
+                self._count(dossier_id, None, s)
         self._recheck_statuses()
         if self._tables:
             self._cover(watermark)
@@ -227,7 +327,7 @@ class LiveKpis:
             first = 0 if self._rebuilt else self._final_through[kind] + 1
             self._final_through[kind] = last_final = self._last_final_index(kind)
             for i in range(first, len(table.periods) if self._rebuilt else last_final + 1):
-                candidates.update((scope, scope_id, kind, i) for scope, scope_id in table.rows[i])
+                candidates.update((scope, scope_id, kind, i) for scope, scope_id in table.period_rows(i))
             for i in range(first, last_final + 1):
                 self._open.pop((kind, i), None)
         if self._rebuilt:  # rows sent before that the recount leaves empty must be sent once more, as deletions
@@ -238,7 +338,7 @@ class LiveKpis:
         for key in sorted(candidates):
             scope, scope_id, kind, i = key
             table = self._tables[kind]
-            counts = list(table.rows[i].get((scope, scope_id), _ZERO))
+            counts = list(table.period_rows(i).get((scope, scope_id), _ZERO))
             final = i <= self._final_through[kind]
             if not final:  # open dossiers as they stand at the watermark, not at the period's end
                 tally = self._open.get((kind, i), {}).get((scope, scope_id), (0, 0, 0))
@@ -246,14 +346,32 @@ class LiveKpis:
             period = table.periods[i]
             emitted_key = (scope, scope_id, kind, period.start)
             state = (final, tuple(counts))
-            if self._emitted.get(emitted_key) == state or (emitted_key not in self._emitted and not counts[TO_PROCESS]):
+            emitted = self._emitted.get(emitted_key)
+            # what was emitted of a packed period's rows is forgotten (a rebuild's new tables included): send,
+            # even a deletion
+            packed = period.start <= self._forgotten_through[kind]
+            if emitted == state or (emitted is None and not packed and not counts[TO_PROCESS]):
                 continue
-            self._emitted[emitted_key] = state
+            if not packed:
+                self._emitted[emitted_key] = state
             row = kpi_row(scope, scope_id, period, counts)
             row["provisional"] = not final
             row["watermark"] = format_instant(self._watermark) if self._watermark != _NO_WATERMARK else None
             changed.append(row)
+        self._pack_old_periods()
         return changed
+
+    def _pack_old_periods(self) -> None:
+        """Pack the final periods that ended ``pack_after`` before the watermark; forget what was emitted of them."""
+        for kind, table in self._tables.items():
+            last = self._final_through[kind]
+            while last > table.packed_through and table.periods[last].end_ts > self._watermark - self._pack_after:
+                last -= 1
+            for i, scope_ids in table.pack_through(last):
+                start = table.periods[i].start
+                for scope, scope_id in scope_ids:
+                    self._emitted.pop((scope, scope_id, kind, start), None)
+                self._forgotten_through[kind] = max(self._forgotten_through[kind], start)
 
     # ---------------------------------------------------------------------------------------- periods
 
@@ -264,37 +382,104 @@ class LiveKpis:
             for kind in PERIOD_KINDS:
                 self._tables[kind] = _RowTable(kind, make_period(kind, period_start(kind, day)), self._calendar)
                 self._tally_period(kind, 0)
-            return
-        if ts < min(table.periods[0].start_ts for table in self._tables.values()):
+            # and on to the watermark, as ``advance`` would have made them: a watermark known before the first
+            # dossier (a rebuild that reads it first) left the periods after the last acceptance uncreated,
+            # and their carried-over rows missing, until the next advance (which, after the last tick, never came)
+            ts = max(ts, self._watermark)
+        elif ts < min(table.periods[0].start_ts for table in self._tables.values()):
             self._rebuild_from(day)
             return
-        appended = False
+        appended: list[tuple[_RowTable, int]] = []
         for kind, table in self._tables.items():
             while table.periods[-1].end_ts <= ts:
-                i = table.append_period(make_period(kind, table.periods[-1].end))
-                self._carry_over_into(table, i)
-                self._tally_period(kind, i)
-                appended = True
+                appended.append((table, table.append_period(make_period(kind, table.periods[-1].end))))
         if appended:
+            self._carry_over_into(appended)
+            for table, i in appended:
+                self._tally_period(table.kind, i)
             self._forget_finished()
 
-    def _carry_over_into(self, table: _RowTable, i: int) -> None:
-        """Count, in a newly appended period, the dossiers still open at its start."""
-        start = table.periods[i].start_ts
+    def _carry_over_into(self, appended: list[tuple[_RowTable, int]]) -> None:
+        """Count, in newly appended periods, the dossiers still open at their start (every counted dossier was
+        accepted before: its acceptance's periods existed when it was counted).
+
+        Work follows what changed, not periods x open dossiers: the dossiers with no end yet are counted per
+        cell (carried over, and their status at each period's end, which moves at known instants), going
+        through the periods in time order; only those with an end are counted one by one. A clock tick a
+        year ahead appends 365 day periods: that is 365 x cells, plus each open dossier's status changes.
+        """
+        still_open: list[DossierSummary] = []
         for dossier_id in self._unfinished:
             s = self._summaries[dossier_id]
-            if (s.end_ts is None or s.end_ts >= start) and s.accepted_ts < start:
-                table.add_to_period(s, i)
+            if s.end_ts is None:
+                still_open.append(s)
+                continue
+            for table, i in appended:
+                if s.end_ts >= table.periods[i].start_ts:
+                    table.add_to_period(s, i)
+        if not still_open:
+            return
+        by_end = sorted(appended, key=lambda pair: pair[0].periods[pair[1]].end_ts)
+        calendar, first_end = self._calendar, by_end[0][0].periods[by_end[0][1]].end_ts
+        tallies: dict[Cell, list[int]] = {}  # cell -> [open, overdue, within due (due soon included), due soon]
+        statuses: list[OpenStatus] = []
+        changes: list[tuple[float, int]] = []  # heap: (instant after which a status may change, dossier's index)
+        for n, s in enumerate(still_open):
+            status, recheck = _status_at(s, first_end, calendar)
+            statuses.append(status)
+            _add_status(tallies.setdefault(cell_of(s), [0, 0, 0, 0]), status, 1)
+            if recheck != math.inf:
+                changes.append((recheck, n))
+        heapq.heapify(changes)
+        for table, i in by_end:
+            end = table.periods[i].end_ts
+            while changes and changes[0][0] <= end:
+                _, n = heapq.heappop(changes)
+                s = still_open[n]
+                status, recheck = _status_at(s, end, calendar)
+                if status != statuses[n]:
+                    tally = tallies[cell_of(s)]
+                    _add_status(tally, statuses[n], -1)
+                    _add_status(tally, status, 1)
+                    statuses[n] = status
+                if recheck != math.inf:
+                    heapq.heappush(changes, (recheck, n))
+            for cell, (count, overdue, within_due, due_soon) in tallies.items():
+                delta = [0] * len(COUNT_FIELDS)
+                delta[CARRIED_OVER] = delta[TO_PROCESS] = count
+                delta[OPEN_OVERDUE], delta[OPEN_WITHIN_DUE], delta[OPEN_DUE_SOON] = overdue, within_due, due_soon
+                table.add_counts(delta, cell, i)
 
     def _forget_finished(self) -> None:
-        """Drop from ``_unfinished`` the dossiers finished before every table's last period started."""
-        horizon = min(table.periods[-1].start_ts for table in self._tables.values())
-        self._unfinished = {d for d in self._unfinished if (end := self._summaries[d].end_ts) is None or end >= horizon}
+        """Drop from ``_unfinished`` the dossiers that no period to come can count as carried over or open.
+
+        Every period appended later starts at or after the end of its kind's last period, so a dossier
+        finished before all of those ends is carried into none. With an archive its summary leaves memory
+        too, once it is also finished by the watermark (so that no provisional period tallies it as open).
+        """
+        horizon = min(table.periods[-1].end_ts for table in self._tables.values())
+        if self._archive is not None:  # kept until both hold, however long the watermark lags the events
+            horizon = min(horizon, self._watermark)
+        unfinished: set[str] = set()
+        for dossier_id in self._unfinished:
+            end = self._summaries[dossier_id].end_ts
+            if end is None or end >= horizon:
+                unfinished.add(dossier_id)
+            elif self._archive is not None:
+                del self._summaries[dossier_id]
+                self._status.pop(dossier_id, None)
+        self._unfinished = unfinished
+
+    def _counted(self) -> list[DossierSummary]:
+        """Every dossier counted now (from the archive when there is one)."""
+        if self._archive is None:
+            return list(self._summaries.values())
+        return [s for s in self._archive.every() if s.dossier_id not in self._held]
 
     def _rebuild_from(self, day: date) -> None:
         """A dossier accepted before the first period: start every table earlier and count everyone again."""
         last = max(table.periods[-1].start_ts for table in self._tables.values())
-        summaries = list(self._summaries.values())
+        summaries = self._counted()
         self._tables = {
             kind: _RowTable(kind, make_period(kind, period_start(kind, day)), self._calendar) for kind in PERIOD_KINDS
         }
@@ -309,7 +494,7 @@ class LiveKpis:
                 table.add(s)
         for kind, table in self._tables.items():
             for i in range(len(table.periods)):
-                self._tally_period(kind, i, self._summaries)
+                self._tally_period(kind, i, summaries)
 
     def _last_final_index(self, kind: PeriodKind) -> int:
         periods = self._tables[kind].periods
@@ -325,13 +510,7 @@ class LiveKpis:
         known = self._status.get(dossier_id)
         if known is not None:
             return known[0]
-        at = max(self._watermark, s.accepted_ts)
-        status = open_status(at, s.due_ts, s.pauses, s.request_times, self._calendar)
-        recheck = math.inf
-        if status != "overdue":  # the status can change only where the watermark reaches one of these
-            for instant in (due_soon_at(s, self._calendar), overdue_at(s)):
-                if instant is not None and instant >= at:
-                    recheck = min(recheck, instant if instant > at else math.nextafter(at, math.inf))
+        status, recheck = _status_at(s, max(self._watermark, s.accepted_ts), self._calendar)
         self._status[dossier_id] = (status, recheck)
         if recheck != math.inf:
             heapq.heappush(self._rechecks, (recheck, dossier_id))
@@ -350,17 +529,18 @@ class LiveKpis:
                 status = self._status_of(s.dossier_id, s)
             self._count_open(kind, i, cell_of(s), status, sign)
 
-    def _tally_period(self, kind: PeriodKind, i: int, candidates: Iterable[str] | None = None) -> None:
+    def _tally_period(self, kind: PeriodKind, i: int, candidates: Iterable[DossierSummary] | None = None) -> None:
         """Start the open tally of a period not yet over from ``candidates``, the dossiers that may be open
-        at its end (default: those not finished before the last periods started, enough for a new period)."""
+        at its end (default: ``_unfinished``, enough for a new period)."""
         end = self._tables[kind].periods[i].end_ts
         if end <= self._watermark:
             return  # final: its rows classify open dossiers at its end, as the batch does
         self._open[(kind, i)] = {}
-        for dossier_id in self._unfinished if candidates is None else candidates:
-            s = self._summaries[dossier_id]
+        if candidates is None:
+            candidates = (self._summaries[dossier_id] for dossier_id in self._unfinished)
+        for s in candidates:
             if _open_at_end(s, end):
-                self._count_open(kind, i, cell_of(s), self._status_of(dossier_id, s), 1)
+                self._count_open(kind, i, cell_of(s), self._status_of(s.dossier_id, s), 1)
 
     def _count_open(self, kind: PeriodKind, i: int, cell: Cell, status: OpenStatus, sign: int) -> None:
         tallies = self._open[(kind, i)]

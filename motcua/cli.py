@@ -24,6 +24,7 @@ ROOMS: dict[str, str] = {
     "top": "sinks.cli",
     "demo": "motcua.demo",
     "dashboards": "dashboards.cli",
+    "screen": "dashboards.cli",
     "notify": "notify.cli",
     "alerts": "notify.cli",
 }

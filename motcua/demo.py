@@ -1,7 +1,9 @@
 """`motcua demo`: the whole pipeline on the local stack, watched live.
 
 The demo starts (and on Ctrl-C or SIGTERM stops) only what it started: the local stack unless it already
-runs, a streams worker, the sink, and a simulator thread. On a terminal it shows `motcua top`'s live view;
+runs, a streams worker, the sink, `motcua screen` (the dashboards in a browser; its URL is printed, its
+"now" is the pipeline's event time) and a simulator thread. On a terminal it shows `motcua top`'s live view
+under a progress bar of the replay (events/s, the simulated day; ``motcua.replay``);
 piped (`motcua demo | tee demo.log`) it prints a plain line per province every ``PLAIN_EVERY`` seconds
 (rich's live view writes nothing to a non-terminal until it ends). The simulator replays the history of the days
 before the demo day as fast as it can, then the demo day's working hours at a speed-up (300: a
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -25,7 +28,9 @@ from typing import Annotated, Any, BinaryIO
 import typer
 from clickhouse_driver import Client
 
+from dashboards.cli import SCREEN_PORT
 from dossier.calendar import day_number, day_start
+from motcua.replay import Replay, ReplayBar
 from notify.demo import DemoPaging
 from producers import kafka
 from producers.cli import choose_provinces
@@ -75,6 +80,18 @@ def _stop(child: Child, timeout: float = 30.0) -> str:
     return f"{child.name}: stopped (exit {child.proc.returncode}; log {child.log})"
 
 
+def _screen_port() -> int:
+    """``motcua screen``'s own port (3300 + MOTCUA_PORT_OFFSET) when free, else any free one."""
+    wanted = Settings().port(None, SCREEN_PORT)
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as aiohttp binds: TIME_WAIT is no obstacle
+        try:
+            probe.bind(("127.0.0.1", wanted))
+        except OSError:
+            return services.free_port()
+    return wanted
+
+
 def plain_lines(view: TopView) -> list[str]:
     """What the live view shows, as plain text lines (a piped demo)."""
     head = (f"{time.strftime('%H:%M:%S')} events {view.events:,}, open overdue {view.overdue:,}, due soon "
@@ -92,8 +109,8 @@ def plain_lines(view: TopView) -> list[str]:
     return lines
 
 
-def _run_plain(settings: dict[str, Any], health_url: str) -> None:
-    """Until interrupted, print the view as plain lines every ``PLAIN_EVERY`` seconds."""
+def _run_plain(settings: dict[str, Any], health_url: str, replay: Replay) -> None:
+    """Until interrupted, print the replay's progress and the view as plain lines every ``PLAIN_EVERY`` seconds."""
     client = Client(**settings, connect_timeout=2, send_receive_timeout=10)
     try:
         while True:
@@ -102,7 +119,7 @@ def _run_plain(settings: dict[str, Any], health_url: str) -> None:
             except Exception as error:  # ClickHouse restarting, a table not yet there: say so, retry
                 view = TopView(error=f"ClickHouse: {str(error).splitlines()[0][:120]}")
                 client.disconnect()
-            print("\n".join(plain_lines(view)), flush=True)
+            print("\n".join([replay.line(), *plain_lines(view)]), flush=True)
             time.sleep(PLAIN_EVERY)
     finally:
         client.disconnect()
@@ -124,14 +141,20 @@ def _until(stop: threading.Event, emissions: Iterable[Emission]) -> Iterator[Emi
         yield emission
 
 
+def _replay(day: date, history: int, health_url: str) -> Replay:
+    start = int(day_start(day_number(day)))
+    return Replay(first=int(day_start(day_number(day - timedelta(days=history)))), live=start + LIVE_FROM,
+                  health_url=health_url)
+
+
 def _simulator(stop: threading.Event, topic: str, seed: int, provinces: list[str], day: date, history: int,
-               speedup: float, report: BinaryIO) -> None:
+               speedup: float, report: BinaryIO, replay: Replay) -> None:
     emissions = simulate(seed, provinces, day - timedelta(days=history), day + timedelta(days=1),
                          tick_every=TICK_EVERY)
-    live = paced(_until(stop, emissions), int(day_start(day_number(day))) + LIVE_FROM, speedup)
+    live = paced(_until(stop, emissions), replay.live, speedup)
     try:
         with kafka.EventProducer(topic, **kafka.LOW_LATENCY) as producer:
-            sent = produce(_until(stop, live), producer)
+            sent = produce(replay.counted(_until(stop, live)), producer)
         report.write(f"simulator: {sent:,} events sent to {topic}\n".encode())
     except Exception as error:  # shown after the live view ends; the demo itself keeps running
         report.write(f"simulator failed: {error}\n".encode())
@@ -171,10 +194,12 @@ def demo(
     children: list[Child] = []
     stop = threading.Event()
     notes = (logs / "simulator.log").open("wb")
+    health_port = services.free_port()
+    replay = _replay(first_day, history, f"http://127.0.0.1:{health_port}/health")
     paging: DemoPaging | None = None
     simulator = threading.Thread(
         target=_simulator,
-        args=(stop, f"{topic_prefix}{kafka.TOPIC}", seed, codes, first_day, history, speedup, notes),
+        args=(stop, f"{topic_prefix}{kafka.TOPIC}", seed, codes, first_day, history, speedup, notes, replay),
         daemon=True,
     )
     try:
@@ -188,23 +213,26 @@ def demo(
                        "MOTCUA_STREAMS_APP_ID": f"{topic_prefix}motcua-streams",
                        "MOTCUA_STREAMS_DATADIR": str(streams_data)}
         children.append(_start("streams", ["streams", "worker"], streams_env, logs))
-        health_port = services.free_port()
         children.append(_start("sink", ["sink", "--topic-prefix", topic_prefix, "--group",
                                         f"{topic_prefix}motcua-sink", "--database", target, "--health-port",
                                         str(health_port), "--batch-seconds", "0.5"], {}, logs))
+        screen_port = _screen_port()
+        children.append(_start("screen", ["screen", "--port", str(screen_port), "--now", "pipeline", "--database",
+                                          target], {}, logs))
         paging = DemoPaging(logs, codes)  # officials paged through a local mailbox, on the live day only
         children.append(_start("notify", paging.args(topic_prefix, target, f"{first_day}T06:55:00+07:00"),
                                paging.env(), logs))
         simulator.start()
+        say(f"demo: the screens (Grafana's dashboards, drawn locally): http://127.0.0.1:{screen_port}/d/motcua-province\n")
         say(f"demo: provinces {', '.join(codes)}; {history} days of history, then {first_day} at x{speedup:g}; "
             f"logs in {logs}\n")
         say(f"demo: streams worker pid {children[0].proc.pid}, sink pid {children[1].proc.pid}\n")
         say(f"demo: pages to officials: motcua alerts tail --mailbox {paging.maildir}\n")
         settings = {**Settings().clickhouse_settings(), "database": target}
         if sys.stdout.isatty():
-            run_top(settings, health_url=f"http://127.0.0.1:{health_port}/health")
+            run_top(settings, health_url=f"http://127.0.0.1:{health_port}/health", above=ReplayBar(replay))
         else:
-            _run_plain(settings, f"http://127.0.0.1:{health_port}/health")
+            _run_plain(settings, f"http://127.0.0.1:{health_port}/health", replay)
     except KeyboardInterrupt:  # Ctrl-C (or SIGTERM): stop all
         pass
     except BrokenPipeError:  # the pipe's reader went away (Ctrl-C reached `tee` too): stop all the same,

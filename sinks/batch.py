@@ -33,6 +33,15 @@ class TableRows:
 
 
 @dataclass(slots=True)
+class Span:
+    """What a batch read of one topic-partition: its first offset, records, and the rows they made."""
+
+    first_offset: int
+    records: int = 0
+    rows: int = 0
+
+
+@dataclass(slots=True)
 class Batch:
     """Records consumed since the last flush; ``next_offsets`` is what to commit once they are stored."""
 
@@ -42,6 +51,8 @@ class Batch:
     records: int = 0
     skipped: int = 0
     opened_at: float | None = None  # time.monotonic() of the first record
+    spans: dict[tuple[str, int], Span] = field(default_factory=dict)
+    highwater: dict[tuple[str, int], int] = field(default_factory=dict)  # set when the batch is submitted
 
     def add(self, topic: str, partition: int, messages: Sequence[Message], processed: Processed) -> None:
         """Add a chunk of one partition's records (in offset order) and what its processor made of them."""
@@ -57,6 +68,11 @@ class Batch:
         self.skipped += processed.skipped
         self.records += len(messages)
         self.next_offsets[(topic, partition)] = messages[-1].offset + 1
+        span = self.spans.get((topic, partition))
+        if span is None:
+            span = self.spans[(topic, partition)] = Span(messages[0].offset)
+        span.records += len(messages)
+        span.rows += len(processed.sources)
 
     def age(self, now: float) -> float:
         return 0.0 if self.opened_at is None else now - self.opened_at
@@ -66,3 +82,13 @@ class Batch:
 
     def non_empty(self) -> Iterator[TableRows]:
         return (t for t in self.tables.values() if len(t))
+
+    def log_rows(self, written_at: float, write_ms: float) -> list[tuple[Any, ...]]:
+        """``sink_batches`` rows: one per topic-partition; lag is -1 when the high watermark is unknown."""
+        return [
+            (int(written_at), topic, partition, span.first_offset, self.next_offsets[(topic, partition)],
+             span.records, span.rows,
+             self.highwater[(topic, partition)] - self.next_offsets[(topic, partition)]
+             if (topic, partition) in self.highwater else -1, write_ms)
+            for (topic, partition), span in self.spans.items()
+        ]

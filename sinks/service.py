@@ -133,6 +133,10 @@ class Sink:
 
     def _submit(self) -> None:
         batch, self._batch = self._batch, Batch()
+        for topic, partition in batch.next_offsets:  # for sink_batches.lag
+            highwater = self._consumer.highwater(TopicPartition(topic, partition))
+            if highwater is not None:
+                batch.highwater[(topic, partition)] = highwater
         future = asyncio.get_running_loop().run_in_executor(self._executor, self._writer.write, batch)
         self._in_flight = _InFlight(batch, future, self._generation)
 

@@ -64,4 +64,10 @@ DLQ = Table(
     ),
 )
 
-TABLES: tuple[Table, ...] = (EVENTS, TRANSITIONS, KPIS, ALERTS, DLQ)
+SINK_BATCHES = Table(
+    "sink_batches",
+    ("written_at", "topic", "partition", "first_offset", "next_offset", "records", "rows", "lag", "write_ms"),
+)
+"""The sink's own log: one row per topic-partition of each batch it wrote (``Batch.log_columns``)."""
+
+TABLES: tuple[Table, ...] = (EVENTS, TRANSITIONS, KPIS, ALERTS, DLQ, SINK_BATCHES)

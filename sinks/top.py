@@ -117,22 +117,26 @@ def render(view: TopView) -> RenderableType:
 
 
 def run_top(settings: dict[str, Any], interval: float = 1.0, units: int = 10, once: bool = False,
-            health_url: str | None = None) -> None:
-    """Refresh the view every ``interval`` seconds until interrupted (``once``: print one frame)."""
+            health_url: str | None = None, above: RenderableType | None = None) -> None:
+    """Refresh the view every ``interval`` seconds until interrupted (``once``: print one frame); ``above`` is
+    drawn over it (the demo's replay progress)."""
     client = clickhouse_client(settings, connect_timeout=2, send_receive_timeout=10)
     try:
         if once:
             Console().print(render(snapshot(client, units, health_url)))
             return
         view = TopView()
-        with Live(render(view), refresh_per_second=4, screen=False) as live:
+        def frame(view: TopView) -> RenderableType:
+            return render(view) if above is None else Group(above, render(view))
+
+        with Live(frame(view), refresh_per_second=4, screen=False) as live:
             while True:
                 try:
                     view = snapshot(client, units, health_url)
                 except Exception as error:  # ClickHouse restarting, a table not yet there: say so, retry
                     view.error = f"ClickHouse: {str(error).splitlines()[0][:120]}"
                     client.disconnect()
-                live.update(render(view))
+                live.update(frame(view))
                 time.sleep(interval)
     except KeyboardInterrupt:
         pass

@@ -20,7 +20,7 @@ from clickhouse_driver.errors import ServerException, TypeMismatchError
 
 from sinks.batch import Batch, TableRows
 from sinks.processors import Message, Refusal
-from sinks.tables import Table
+from sinks.tables import SINK_BATCHES, Table
 from wire.runtime import clickhouse_client
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 #: Server codes that blame the inserted data (parse, range and type errors; too many partitions per block).
 DATA_ERROR_CODES = frozenset({6, 27, 38, 41, 53, 69, 70, 72, 117, 131, 321})
 TOO_MANY_PARTS = 252
+#: Seconds between ``sink_batches`` inserts. One more INSERT per batch cost ~10% of a 15,000-event batch's
+#: write on ClickHouse 18.16 (a new part each time); the log's rows wait for the next flush instead.
+LOG_EVERY = 10.0
 
 
 class Stopped(Exception):
@@ -71,13 +74,35 @@ class ClickHouseWriter:
         self.stop = stop or threading.Event()
         self.on_retry = on_retry
         self.on_insert = on_insert
+        self._log_rows: list[tuple[Any, ...]] = []
+        self._logged_at = -LOG_EVERY  # the first batch's rows go at once
 
     def write(self, batch: Batch) -> list[Refusal]:
         """Store every table of the batch; returns the rows ClickHouse refused (as DLQ refusals)."""
+        started = time.monotonic()
         refused: list[Refusal] = []
         for rows in batch.non_empty():
             refused += self._until_acknowledged(rows)
+        self._log(batch, (time.monotonic() - started) * 1000)
         return refused
+
+    def _log(self, batch: Batch, write_ms: float) -> None:
+        self._log_rows += batch.log_rows(time.time(), write_ms)
+        if self._log_rows and time.monotonic() - self._logged_at >= LOG_EVERY:
+            self.flush_log()
+
+    def flush_log(self) -> None:
+        """One try at the ``sink_batches`` rows kept so far: telemetry never holds the data back (no retry)."""
+        rows, self._log_rows, self._logged_at = self._log_rows, [], time.monotonic()
+        if not rows:
+            return
+        try:
+            self._client.execute(SINK_BATCHES.insert_sql(self.database), [list(c) for c in zip(*rows, strict=True)],
+                                 columnar=True)
+        except Exception as error:  # e.g. a database not yet migrated to 0006: the data is stored all the same
+            self._client.disconnect()
+            log.warning("%d sink_batches rows not written: %s", len(rows),
+                        str(error).splitlines()[0] if str(error) else error)
 
     def _until_acknowledged(self, rows: TableRows) -> list[Refusal]:
         attempt = 0
@@ -113,4 +138,5 @@ class ClickHouseWriter:
         return []
 
     def close(self) -> None:
+        self.flush_log()
         self._client.disconnect()

@@ -66,13 +66,17 @@ def kafka_version(jars: Path | None = None) -> str:
     return found[0].name.removeprefix("kafka_2.13-").removesuffix(".jar") if found else "?"
 
 
-def _java(node_heap: str, *args: str, log_dir: Path) -> list[str]:
+def _java(node_heap: str, *args: str, log_dir: Path, fixed_heap: bool = False) -> list[str]:
+    """The java command line; ``fixed_heap`` (a broker): the whole heap reserved and touched at start, as
+    Kafka's own operations advice has it, so that a broker's memory is known up front and stays flat."""
     java = shutil.which("java")
     if java is None:
         raise StackError("java is not installed: Kafka needs Java 17 (apt-get install openjdk-17-jre-headless)")
     # kafka.logs.dir must always be set: log4j2.properties names its file through it
     props = [f"-Dlog4j2.configurationFile={services.CONF_DIR / 'log4j2.properties'}", f"-Dkafka.logs.dir={log_dir}"]
-    return [java, "-Xms256m", f"-Xmx{node_heap}", *JVM_FLAGS, *props, "-cp", f"{services.jars_dir()}/*", *args]
+    heap = [f"-Xms{node_heap}", "-XX:+AlwaysPreTouch"] if fixed_heap else ["-Xms64m"]
+    heap.append(f"-Xmx{node_heap}")
+    return [java, *heap, *JVM_FLAGS, *props, "-cp", f"{services.jars_dir()}/*", *args]
 
 
 def render_properties(node: KafkaNode, nodes: list[KafkaNode]) -> Path:
@@ -137,7 +141,8 @@ def prepare(nodes: list[KafkaNode]) -> None:
 
 
 def command(node: KafkaNode) -> list[str]:
-    return _java(node.heap, "kafka.Kafka", str(node.workdir / "server.properties"), log_dir=node.log_dir)
+    properties = str(node.workdir / "server.properties")
+    return _java(node.heap, "kafka.Kafka", properties, log_dir=node.log_dir, fixed_heap=True)
 
 
 def server_log(node: KafkaNode) -> Path:

@@ -8,7 +8,7 @@ own variables:
 |---|---|---|
 | MOTCUA_KAFKA_CONTROLLER_PORT | 19093 | single-node KRaft controller |
 | MOTCUA_KAFKA_CLUSTER_PORT | 19100 | 3-broker cluster: brokers on +0..+2 (``wire.settings``), controllers on +10..+12 |
-| MOTCUA_KAFKA_HEAP | 1g (512m per node of the cluster) | JVM -Xmx |
+| MOTCUA_KAFKA_HEAP | 1g (512m per node of the cluster) | a broker's JVM heap, fixed (-Xms = -Xmx, pre-touched) |
 | MOTCUA_CLICKHOUSE_INTERSERVER_PORT | 19009 | replication (unused, moved off 9009) |
 | MOTCUA_JARS | ``$MOTCUA_HOME/jars`` | the Kafka classpath resolved by stack/pom.xml |
 """
@@ -16,6 +16,7 @@ own variables:
 from __future__ import annotations
 
 import os
+import random
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,8 +130,21 @@ def clickhouse_workdir() -> Path:
     return home() / "clickhouse"
 
 
+FREE_PORTS = range(23_000, 32_000)
+"""Where ``free_port`` looks: above the stack's ports (even moved by MOTCUA_PORT_OFFSET=3000), below the
+kernel's ephemeral range (32768 on), from which every outgoing connection takes its local port."""
+
+
 def free_port() -> int:
-    """A local TCP port nothing listens on now (for a second sink, worker or ingest beside the defaults)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A local TCP port nothing uses now (for a second sink, worker or ingest beside the defaults).
+
+    Not an ephemeral port: a worker restarted on the port it had (a SIGKILL test) found it taken by some
+    client's outgoing connection in between, on a busy machine."""
+    for port in random.sample(FREE_PORTS, 200):
+        with socket.socket() as s:
+            try:
+                s.bind(("0.0.0.0", port))  # faust's web server binds every address
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free TCP port in {FREE_PORTS.start}-{FREE_PORTS.stop - 1}")

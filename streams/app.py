@@ -23,23 +23,23 @@ import logging
 import math
 import os
 import time
-import weakref
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
 from dataclasses import asdict
 from typing import Any
 
 import faust
 import orjson
-from faust.streams import _current_event  # faust has no public way to set which partition a write is for
 from faust.types import EventT
 from kafka import KafkaAdminClient
 
 from dossier.calendar import default_calendar, format_instant
 from dossier.contract import ClockTick, InvalidRecord, parse_timestamp
 from dossier.lifecycle import DossierSummary
+from dossier.live_kpis import Archive
 from dossier.transitions import unit_rate_alert
+from streams import store
 from streams.codec import (
+    StoredDossier,
     WatermarkRecord,
     decode_dossier,
     decode_float,
@@ -53,8 +53,9 @@ from streams.codec import (
 from streams.config import DOSSIERS_TABLE, PARTIALS_TABLE, SUMMARIES_TABLE, StreamsConfig
 from streams.kpi_partition import KpiPartition
 from streams.partition import NO_WATERMARK, PartitionProcessor, decode_record
-from streams.rollup import Rollup, row_key
+from streams.rollup import Partial, Rollup, row_key
 from streams.sender import BatchSender, in_chunks
+from streams.store import disk_table
 from streams.watchdog import Progress
 from wire.dlq import dlq_headers, reason_text
 from wire.partitioner import key_partition
@@ -78,14 +79,30 @@ def _watermark_key(partition: int, source_partition: int | None = None) -> bytes
     return _META + f"wm:{partition}:{source_partition}".encode()
 
 
-@contextmanager
-def event_context(event: EventT) -> Iterator[None]:
-    """Make table writes go to ``event``'s partition (faust takes it from the event being processed)."""
-    token = _current_event.set(weakref.ref(event))
-    try:
-        yield
-    finally:
-        _current_event.reset(token)
+def _partial_key(row_key: str, province: str) -> bytes:
+    return f"{row_key}\x00{province}".encode()
+
+
+class _TablePartials:
+    """The partials table's rows of one partition, as the rollup reads them."""
+
+    def __init__(self, table: store.DiskTable, partition: int) -> None:
+        self._table, self._partition = table, partition
+
+    def of(self, key: str) -> dict[str, Partial]:
+        partials = (orjson.loads(value) for _, value in self._table.with_prefix(_partial_key(key, "")))
+        return {partial.pop("province"): partial for partial in partials}
+
+    def every(self) -> Iterator[tuple[str, str]]:
+        for key, _ in self._table.items(self._partition):
+            row, province = key.decode().split("\x00")
+            yield row, province
+
+
+def _decode_summary(value: bytes) -> DossierSummary:
+    summary = decode_summaries_record(value)
+    assert isinstance(summary, DossierSummary)
+    return summary
 
 
 def committed_offsets(config: StreamsConfig, topic: str) -> dict[int, int]:
@@ -110,7 +127,6 @@ class StreamsApp:
         self.rollups: dict[int, Rollup] = {}
         self.sent_unit_alerts: set[str] = set()
         self.refused = 0
-        self._store_by_partition = not config.store.startswith("memory")
         self._next_emission = self._next_rollup_emission = 0.0
         self._kpis_ready = self._rollups_ready = False  # set by the recovery callbacks
         self.progress = Progress(config.stall_seconds)
@@ -119,7 +135,7 @@ class StreamsApp:
         app = self.app = faust.App(
             config.app_id,
             broker=[f"kafka://{server}" for server in config.bootstrap.split(",")],
-            store=config.store,
+            store=f"{store.SCHEME}://",
             datadir=str(config.datadir),
             topic_partitions=config.partitions,
             topic_replication_factor=replication,
@@ -152,7 +168,7 @@ class StreamsApp:
             self.dossiers = app.Table(DOSSIERS_TABLE, **as_bytes)
             self.dossiers.on_recover(self._recover_dossiers)
             app.agent(self.events_topic, name="dossiers", concurrency=1)(
-                self._batch_agent(self.process_dossier_batch, self.dossier_out)
+                self._batch_agent(self.process_dossier_batch, self.dossiers, self.dossier_out)
             )
         if config.stages in ("all", "kpis"):
             self.summaries = app.Table(SUMMARIES_TABLE, **as_bytes)
@@ -160,10 +176,10 @@ class StreamsApp:
             self.summaries.on_recover(self._recover_kpis)
             self.partials.on_recover(self._recover_rollups)
             app.agent(self.summaries_topic, name="kpis", concurrency=1)(
-                self._batch_agent(self.process_kpi_batch, self.kpi_out)
+                self._batch_agent(self.process_kpi_batch, self.summaries, self.kpi_out)
             )
             app.agent(self.partials_topic, name="rollup", concurrency=1)(
-                self._batch_agent(self.process_rollup_batch, self.rollup_out)
+                self._batch_agent(self.process_rollup_batch, self.partials, self.rollup_out)
             )
             # ticks four times per interval: what is due waits a quarter of it, not a whole one
             app.timer(interval=config.kpi_interval / TICKS_PER_INTERVAL, name="emit-kpis")(self._emit_kpis)
@@ -185,14 +201,16 @@ class StreamsApp:
         self._kpis_ready = self._rollups_ready = False
 
     def _batch_agent(
-        self, process: Callable[[Sequence[EventT]], None], out: BatchSender
+        self, process: Callable[[Sequence[EventT]], None], table: faust.Table, out: BatchSender
     ) -> Callable[[faust.StreamT], Awaitable[None]]:
-        """An agent that processes its stream in batches (synchronously: nothing interleaves), then sends."""
+        """An agent that processes its stream in batches (synchronously: nothing interleaves), then ends the
+        batch's store transaction and sends what it produced."""
 
         async def agent(stream: faust.StreamT) -> None:
             async for events in stream.take_events(self.config.batch, within=self.config.batch_within):
                 try:
                     process(events)
+                    disk_table(table).commit()
                     await out.send()
                 except Exception:
                     # faust acks a batch even when its processing raised (take_events acks in a finally)
@@ -204,13 +222,12 @@ class StreamsApp:
 
     def _write(self, table: faust.Table, event: EventT, key: bytes, value: bytes | None, out: BatchSender) -> None:
         """A table write (None: a deletion): its changelog record through the sender, to the event's partition."""
-        out.add(table.changelog_topic.get_topic_name(), key, value, event.message.partition)
-        # A RocksDB store picks its partition database from the current event; the memory store needs none.
-        with event_context(event) if self._store_by_partition else nullcontext():
-            if value is None:
-                table.data.pop(key, None)
-            else:
-                table.data[key] = value
+        partition = event.message.partition
+        out.add(table.changelog_topic.get_topic_name(), key, value, partition)
+        if value is None:
+            disk_table(table).pop(key, None)
+        else:
+            disk_table(table).put(key, value, partition)
 
     # ------------------------------------------------------------------------------------ dossier agent
 
@@ -238,13 +255,10 @@ class StreamsApp:
                 )
                 self.dossier_out.add(self.config.topics.dlq, message.key, raw, 0, headers)
                 continue
-            # a RocksDB store reads a dossier evicted from the processor's cache from the current event's
-            # partition database, so the event being processed must be the current one
-            with event_context(event) if self._store_by_partition else nullcontext():
-                if isinstance(record, ClockTick):
-                    processor.on_tick(message.offset, parse_timestamp(record.at))
-                else:
-                    processor.on_event(message.offset, raw, record)
+            if isinstance(record, ClockTick):
+                processor.on_tick(message.offset, parse_timestamp(record.at))
+            else:
+                processor.on_event(message.offset, raw, record)
         for partition, event in last_of.items():
             self._flush_processor(self.processors[partition], event)
 
@@ -283,35 +297,27 @@ class StreamsApp:
         """Rebuild the processors of the assigned partitions from the table; re-send uncommitted outputs."""
         assigned = self._assigned(self.config.topics.events)
         committed = await asyncio.to_thread(committed_offsets, self.config, self.config.topics.events)
-        by_partition: dict[int, list[tuple[str, Any]]] = {p: [] for p in assigned}
-        watermarks: dict[int, float] = {}
-        for key, value in self.dossiers.items():
-            if key.startswith(_META):
-                partition = int(key.split(b":")[1])
-                if partition in assigned:
-                    watermarks[partition] = decode_float(value)
-                continue
-            stored = decode_dossier(value)
-            if stored.partition in assigned:
-                by_partition[stored.partition].append((key.decode(), stored))
+        store = disk_table(self.dossiers)
+        cache_size = max(1, self.config.cache // max(1, len(assigned)))  # MOTCUA_STREAMS_CACHE is per worker
         self.processors = {}
         for partition in sorted(assigned):
-            processor = PartitionProcessor(partition, self.calendar, self._load_dossier, self.config.cache)
+            watermark = store.get(_watermark_key(partition))
+            entries = (  # streamed from the store: a partition's dossiers are never all in memory at once
+                (key.decode(), decode_dossier(value))
+                for key, value in store.items(partition)
+                if not key.startswith(_META)
+            )
+            processor = PartitionProcessor(partition, self.calendar, self._load_dossier, cache_size)
             processor.recover(
-                by_partition[partition], watermarks.get(partition, NO_WATERMARK), committed.get(partition)
+                entries, NO_WATERMARK if watermark is None else decode_float(watermark), committed.get(partition)
             )
             self.processors[partition] = processor
             self._send_outputs(processor)
         await self.dossier_out.send()
-        log.info(
-            "dossier partitions %s recovered (%d dossiers), committed offsets %s",
-            sorted(assigned),
-            sum(len(entries) for entries in by_partition.values()),
-            committed,
-        )
+        log.info("dossier partitions %s recovered, committed offsets %s", sorted(assigned), committed)
 
-    def _load_dossier(self, dossier_id: str) -> Any:
-        value = self.dossiers.get(dossier_id.encode())
+    def _load_dossier(self, dossier_id: str) -> StoredDossier | None:
+        value = disk_table(self.dossiers).get(dossier_id.encode())
         return None if value is None else decode_dossier(value)
 
     # ---------------------------------------------------------------------------------------- KPI agent
@@ -325,8 +331,7 @@ class StreamsApp:
             record = decode_summaries_record(message.value)
             if isinstance(record, list):
                 for encoded in record:
-                    summary = decode_summaries_record(encoded)
-                    assert isinstance(summary, DossierSummary)
+                    summary = _decode_summary(encoded)
                     kpis.on_summary(summary)
                     self._write(self.summaries, event, summary.dossier_id.encode(), encoded, self.kpi_out)
             elif isinstance(record, WatermarkRecord):
@@ -339,21 +344,23 @@ class StreamsApp:
                 self._write(self.summaries, event, record.dossier_id.encode(), message.value, self.kpi_out)
 
     async def _recover_kpis(self) -> None:
-        """Rebuild the live KPIs of the assigned summaries partitions; the next emission re-sends every row."""
+        """Rebuild the live KPIs of the assigned summaries partitions; the next emission re-sends every row.
+
+        Two passes over each partition's summaries, streamed from the store: the earliest acceptance of
+        each province, then the counting (so that no period is ever added before the first one).
+        """
         assigned = self._assigned(self.config.summaries_topic)
         partitions = self.config.partitions
-        parts = {q: KpiPartition(q, self.calendar, partitions) for q in assigned}
-        for key, value in self.summaries.items():
-            if key.startswith(_META):
-                _, q, source = key.split(b":")
-                if int(q) in parts:
-                    parts[int(q)].on_watermark(int(source), decode_float(value), partitions)
-                continue
-            summary = decode_summaries_record(value)
-            assert isinstance(summary, DossierSummary)
-            q = key_partition(summary.province.encode(), partitions)
-            if q in parts:
-                parts[q].on_summary(summary)
+        parts = {q: KpiPartition(q, self.calendar, partitions, self._summary_archive) for q in assigned}
+        for q, kpis in parts.items():
+            earliest: dict[str, float] = {}
+            for key, value in disk_table(self.summaries).items(q):
+                if key.startswith(_META):
+                    kpis.on_watermark(int(key.split(b":")[2]), decode_float(value), partitions)
+                    continue
+                summary = _decode_summary(value)
+                earliest[summary.province] = min(earliest.get(summary.province, math.inf), summary.accepted_ts)
+            kpis.restore(earliest, lambda q=q: self._stored_summaries(q))
         self.kpi_partitions = parts
         self._kpis_ready = True
         out = self.timer_out
@@ -363,6 +370,24 @@ class StreamsApp:
         self._send_partials(out)
         await out.send()
         log.info("summaries partitions %s recovered", sorted(assigned))
+
+    def _stored_summaries(self, q: int, province: str | None = None) -> Iterator[DossierSummary]:
+        """The summaries the table holds for summaries partition ``q`` (of one province), streamed."""
+        for key, value in disk_table(self.summaries).items(q):
+            if not key.startswith(_META):
+                summary = _decode_summary(value)
+                if province is None or summary.province == province:
+                    yield summary
+
+    def _summary_archive(self, province: str) -> Archive:
+        """A province's summaries in the table, for ``LiveKpis`` to read the finished ones it forgot."""
+        store, q = disk_table(self.summaries), key_partition(province.encode(), self.config.partitions)
+
+        def get(dossier_id: str) -> DossierSummary | None:
+            value = store.get(dossier_id.encode())
+            return None if value is None else _decode_summary(value)
+
+        return Archive(get, lambda: self._stored_summaries(q, province))
 
     async def _emit_kpis(self, _app: Any = None) -> None:  # faust passes the app to timers
         """Each province's changed rows to the rollup; the rollup's changed sums to the KPI topic.
@@ -426,27 +451,22 @@ class StreamsApp:
                     )
                 )
                 for key, province in dropped:
-                    self._write(self.partials, event, f"{key}\x00{province}".encode(), None, self.rollup_out)
+                    self._write(self.partials, event, _partial_key(key, province), None, self.rollup_out)
                 continue
             for partial in payload:
-                stored = orjson.dumps(partial)
-                province = partial.pop("province")
-                rollup.on_partial(province, partial)
-                key = f"{row_key(partial)}\x00{province}".encode()
+                key = _partial_key(row_key(partial), partial["province"])
+                stored = orjson.dumps(partial) if partial["to_process"] else None  # 0: the row no longer exists
                 self._write(self.partials, event, key, stored, self.rollup_out)
+                rollup.on_partial(partial)
         if self._rollups_ready and time.monotonic() >= self._next_rollup_emission:
             self._add_rollup_rows(self.rollup_out)
 
     async def _recover_rollups(self) -> None:
-        """Rebuild the rollups of the assigned partials partitions; the next emission re-sends their rows."""
+        """Rollups over the assigned partials partitions of the table; the next emission re-sends their rows."""
         assigned = self._assigned(self.config.partials_topic)
-        rollups = {q: Rollup() for q in assigned}
-        for key, value in self.partials.items():
-            rollup = rollups.get(key_partition(key.split(b"\x00")[0], self.config.partitions))
-            if rollup is not None:
-                partial = orjson.loads(value)
-                rollup.on_partial(partial.pop("province"), partial)
-        self.rollups = rollups
+        self.rollups = {q: Rollup(_TablePartials(disk_table(self.partials), q)) for q in assigned}
+        for rollup in self.rollups.values():
+            rollup.mark_all()
         self._rollups_ready = True
         log.info("partial rows partitions %s recovered", sorted(assigned))
 

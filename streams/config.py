@@ -6,8 +6,7 @@
 | MOTCUA_STREAMS_APP_ID | motcua-streams | faust app id: consumer group, prefix of changelog/internal topics |
 | MOTCUA_STREAMS_TOPIC_PREFIX | (empty) | prefix of the five pipeline topics (tests use a unique one) |
 | MOTCUA_STREAMS_PARTITIONS | 6 | partitions of dossier.events (tables and the summaries topic match it) |
-| MOTCUA_STREAMS_STORE | memory:// | table store URL; rocksdb:// (needs rocksdict) is experimental: docs/streams.md |
-| MOTCUA_STREAMS_DATADIR | $MOTCUA_HOME/streams/<app id>-<web port> | where RocksDB tables live |
+| MOTCUA_STREAMS_DATADIR | $MOTCUA_HOME/streams/<app id>-<web port> | the tables' SQLite files (streams/store.py) |
 | MOTCUA_STREAMS_WEB_HOST / _WEB_PORT | 127.0.0.1 / 6066 | health endpoint and faust's web metrics |
 | MOTCUA_STREAMS_BATCH / _BATCH_WITHIN | 2000 / 0.2 | records per batch, seconds to wait for a full one |
 | MOTCUA_STREAMS_COMPRESSION | gzip | compression of everything the worker produces (gzip, lz4, snappy, none) |
@@ -15,7 +14,7 @@
 | MOTCUA_STREAMS_UNIT_ALERT_RATE / _UNIT_ALERT_MIN | 0.2 / 10 | unit overdue-rate alert: threshold, minimum to_process |
 | MOTCUA_STREAMS_SESSION_TIMEOUT | 30 | seconds before Kafka declares a silent worker dead and rebalances |
 | MOTCUA_STREAMS_STANDBYS | 0 | standby table replicas (faster fail-over, twice the changelog reading) |
-| MOTCUA_STREAMS_CACHE | 200000 | decoded dossiers kept in memory per worker |
+| MOTCUA_STREAMS_CACHE | 50000 | decoded dossiers kept in memory per worker (the others are read from the table) |
 | MOTCUA_STREAMS_LOGLEVEL | info | faust worker log level |
 | MOTCUA_STREAMS_STAGES | all | `dossiers` or `kpis` runs one stage only (benchmarks; every worker of an app id alike) |
 | MOTCUA_STREAMS_STALL_SECONDS | 180 | records pending, no progress this long: /health 503, exit 75 (watchdog.py) |
@@ -37,7 +36,6 @@ class StreamsConfig:
     app_id: str
     topics: Topics
     partitions: int
-    store: str
     datadir: Path
     web_host: str
     web_port: int
@@ -74,7 +72,6 @@ class StreamsConfig:
             app_id=app_id,
             topics=Topics.with_prefix(env.streams_topic_prefix),
             partitions=env.streams_partitions,
-            store=env.streams_store,
             datadir=datadir if datadir else env.home_dir / "streams" / f"{app_id}-{web_port}",
             web_host=env.streams_web_host,
             web_port=web_port,

@@ -8,16 +8,25 @@ partitions, known once each of them has sent one: only then has event time reach
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from dossier.calendar import WorkingCalendar
 from dossier.lifecycle import DossierSummary
-from dossier.live_kpis import LiveKpis
+from dossier.live_kpis import Archive, LiveKpis
 
 
 class KpiPartition:
-    def __init__(self, partition: int, calendar: WorkingCalendar, source_partitions: int) -> None:
+    def __init__(
+        self,
+        partition: int,
+        calendar: WorkingCalendar,
+        source_partitions: int,
+        archive: Callable[[str], Archive] | None = None,
+    ) -> None:
+        """``archive``: a province's ``Archive`` (where the caller keeps its summaries), if any."""
         self.partition = partition
+        self._archive = archive
         self.source_watermarks: dict[int, float] = {}
         self._source_partitions = source_partitions
         self._calendar = calendar
@@ -31,12 +40,23 @@ class KpiPartition:
         return min(self.source_watermarks.values())
 
     def on_summary(self, s: DossierSummary) -> None:
-        live = self._provinces.get(s.province)
+        self._live(s.province).update(s.dossier_id, s)
+
+    def restore(self, earliest: dict[str, float], summaries: Callable[[], Iterable[DossierSummary]]) -> None:
+        """Count the summaries the archive holds (a rebuild): ``earliest`` acceptance per province first."""
+        for province, accepted_ts in earliest.items():
+            self._live(province).start_at(accepted_ts)
+        for s in summaries():
+            self._live(s.province).restore(s)
+
+    def _live(self, province: str) -> LiveKpis:
+        live = self._provinces.get(province)
         if live is None:
-            live = self._provinces[s.province] = LiveKpis(self._calendar)
+            archive = None if self._archive is None else self._archive(province)
+            live = self._provinces[province] = LiveKpis(self._calendar, archive)
             if self.watermark > -math.inf:
                 live.advance(self.watermark)
-        live.update(s.dossier_id, s)
+        return live
 
     def on_watermark(self, source_partition: int, watermark: float, source_partitions: int) -> None:
         self._source_partitions = source_partitions

@@ -254,16 +254,19 @@ class PartitionProcessor:
     # ----------------------------------------------------------------------------------------- state
 
     def _dossier(self, dossier_id: str) -> LiveDossier | None:
-        d = self._cache.get(dossier_id)
+        """A dossier from the cache (now its most recently used) or, decoded again, from the table."""
+        d = self._cache.pop(dossier_id, None)
         if d is None:
             stored = self._load(dossier_id)
             if stored is None:
                 return None
-            d = self._cache[dossier_id] = LiveDossier.from_stored(stored, self._calendar)
+            d = LiveDossier.from_stored(stored, self._calendar)
+        self._cache[dossier_id] = d
         return d
 
     def take_dirty(self) -> list[tuple[str, StoredDossier]]:
-        """The dossiers changed since the last call (to write to the table), then trim the cache."""
+        """The dossiers changed since the last call (to write to the table), then trim the cache to its size,
+        least recently used first (finished dossiers age out: few events come after the end)."""
         dirty = [(dossier_id, d.stored) for dossier_id, d in self._dirty.items()]
         self._dirty.clear()
         cache = self._cache

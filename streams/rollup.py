@@ -14,9 +14,9 @@ every row it has.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date
-from typing import Any
+from typing import Any, Protocol
 
 from dossier.kpi import COUNT_FIELDS, kpi_row
 from dossier.periods import make_period
@@ -28,47 +28,55 @@ def row_key(row: dict[str, Any]) -> str:
     return f"{row['scope']}/{row['scope_id']}/{row['period']}/{row['period_start']}"
 
 
-class Rollup:
-    """The latest partial row of every (row key, province), and the rows whose sum changed."""
+class PartialRows(Protocol):
+    """Where the caller keeps the latest partial row of every (row key, province) with ``to_process`` > 0."""
 
-    def __init__(self) -> None:
-        self._partials: dict[str, dict[str, Partial]] = {}
+    def of(self, key: str) -> dict[str, Partial]:
+        """Province -> its latest partial row for ``key``."""
+        ...
+
+    def every(self) -> Iterable[tuple[str, str]]:
+        """(row key, province) of every partial row kept."""
+        ...
+
+
+class Rollup:
+    """The rows whose sum changed, summed from the partial rows the caller keeps (in the worker, the
+    partials table on disk: memory holds only what changed since the last emission)."""
+
+    def __init__(self, partials: PartialRows) -> None:
+        self._partials = partials
         self._dirty: set[str] = set()
 
-    def on_partial(self, province: str, row: Partial) -> None:
-        key = row_key(row)
-        by_province = self._partials.setdefault(key, {})
-        if row["to_process"]:
-            by_province[province] = row
-        else:
-            by_province.pop(province, None)  # to_process 0: that province's row no longer exists
-        self._dirty.add(key)
+    def on_partial(self, row: Partial) -> None:
+        """A province's partial row for its key changed (the caller keeps it, or drops it at ``to_process`` 0)."""
+        self._dirty.add(row_key(row))
 
     def reset(self, of_source: Callable[[str], bool]) -> list[tuple[str, str]]:
-        """Drop the partials of every province ``of_source`` selects; returns the (row key, province) dropped."""
-        dropped = []
-        for key, by_province in self._partials.items():
-            for province in [p for p in by_province if of_source(p)]:
-                del by_province[province]
-                dropped.append((key, province))
-                self._dirty.add(key)
+        """The (row key, province) of every partial of a province ``of_source`` selects, for the caller to
+        drop; their rows are summed again at the next ``changed_rows``."""
+        dropped = [(key, province) for key, province in self._partials.every() if of_source(province)]
+        self._dirty.update(key for key, _ in dropped)
         return dropped
 
+    def mark_all(self) -> None:
+        """Every row is summed and emitted again at the next ``changed_rows`` (after a rebuild)."""
+        self._dirty.update(key for key, _ in self._partials.every())
+
     def provinces(self, key: str) -> list[str]:
-        return sorted(self._partials.get(key, ()))
+        return sorted(self._partials.of(key))
 
     def changed_rows(self) -> list[dict[str, Any]]:
         """The summed row (kpi-row/1 fields, provisional, watermark) of every key changed since the last call.
 
-        A key none of whose provinces has a row any more comes back once with ``to_process`` 0 (a deletion).
+        A key none of whose provinces has a row any more comes back with ``to_process`` 0 (a deletion).
         """
         rows = []
         for key in sorted(self._dirty):
-            partials = list(self._partials.get(key, {}).values())
+            partials = list(self._partials.of(key).values())
             if not partials:
                 scope, scope_id, kind, start = key.split("/", 3)
                 rows.append(_row(scope, scope_id, kind, start, [0] * len(COUNT_FIELDS), False, None))
-                del self._partials[key]
                 continue
             counts = [sum(p[name] for p in partials) for name in COUNT_FIELDS]
             watermarks = [p["watermark"] for p in partials if p["watermark"] is not None]

@@ -77,8 +77,6 @@ class Settings(BaseSettings):
     streams_app_id: str = _env("MOTCUA_STREAMS_APP_ID", "motcua-streams")
     streams_topic_prefix: str = _env("MOTCUA_STREAMS_TOPIC_PREFIX", "")
     streams_partitions: int = _env("MOTCUA_STREAMS_PARTITIONS", 6)
-    #: Tables in memory, rebuilt from their changelogs on every assignment (RocksDB: docs/streams.md, Known limits).
-    streams_store: str = _env("MOTCUA_STREAMS_STORE", "memory://")
     streams_datadir: Path | None = _env("MOTCUA_STREAMS_DATADIR")
     streams_web_host: str = _env("MOTCUA_STREAMS_WEB_HOST", "127.0.0.1")
     streams_web_port: int = _env("MOTCUA_STREAMS_WEB_PORT", 6066)
@@ -90,7 +88,7 @@ class Settings(BaseSettings):
     streams_unit_alert_min: int = _env("MOTCUA_STREAMS_UNIT_ALERT_MIN", 10)
     streams_session_timeout: float = _env("MOTCUA_STREAMS_SESSION_TIMEOUT", 30.0)
     streams_standbys: int = _env("MOTCUA_STREAMS_STANDBYS", 0)
-    streams_cache: int = _env("MOTCUA_STREAMS_CACHE", 200_000)
+    streams_cache: int = _env("MOTCUA_STREAMS_CACHE", 50_000)
     streams_loglevel: str = _env("MOTCUA_STREAMS_LOGLEVEL", "info")
     streams_stages: str = _env("MOTCUA_STREAMS_STAGES", "all")
     streams_stall_seconds: float = _env("MOTCUA_STREAMS_STALL_SECONDS", 180.0)

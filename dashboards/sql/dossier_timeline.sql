@@ -1,6 +1,7 @@
 -- A dossier's timeline: its events (each once, as first received) and its transitions, in event time.
 -- Events at the same instant keep their arrival order; a transition comes after the events at its instant.
--- Params: dossier_id.
+-- Params: dossier_id. PREWHERE: read the other columns of only its rows (explicit: with the aliases below,
+-- ClickHouse 18.16 does not move the condition itself; 3x faster on a year of two provinces).
 SELECT at, at_us, what, kind, status, unit, officer, detail
 FROM
 (
@@ -15,7 +16,7 @@ FROM
         event_id AS detail,
         min(_offset) AS arrival
     FROM events
-    WHERE dossier_id = %(dossier_id)s
+    PREWHERE dossier_id = %(dossier_id)s
     GROUP BY event_id
     UNION ALL
     SELECT
@@ -29,7 +30,7 @@ FROM
         concat(any(outcome), if(any(end_type) = '', '', concat(' (', any(end_type), ')'))) AS detail,
         toUInt64(18446744073709551615) AS arrival
     FROM transitions
-    WHERE dossier_id = %(dossier_id)s
+    PREWHERE dossier_id = %(dossier_id)s
     GROUP BY transition_id
 )
 ORDER BY at, at_us, arrival, kind

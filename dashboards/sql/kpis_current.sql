@@ -30,7 +30,7 @@ FROM
 ANY LEFT JOIN
 (
     SELECT unit AS unit_key, any(province) AS unit_province
-    FROM dossiers_current
+    FROM dossiers
     GROUP BY unit
 ) AS u USING unit_key
 ORDER BY overdue_rate DESC NULLS LAST, scope_id

@@ -4,7 +4,6 @@ fails on either, both engines agree, and the stats equal what `motcua kpi` print
 
 from __future__ import annotations
 
-import json
 import subprocess
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -15,11 +14,13 @@ import pytest
 from clickhouse_driver import Client
 
 from dashboards.check import Outcome, check_dashboard
+from dashboards.macros import interval_ms
 from dashboards.panels import RATES
 from dashboards.provisioning import dashboard_json
 from dashboards.screens import BUILDERS, TITLES
+from tests.dashboards.kpi import kpi_rows, rollup
 from tests.sinks.chdb_executor import ChdbExecutor
-from tests.sinks.pipeline import MOTCUA, motcua_kpi
+from tests.sinks.pipeline import MOTCUA
 from tests.sinks.test_queries import DAY, FIRST, Landed
 from tests.sinks.test_queries import _plain as plain_value
 
@@ -69,21 +70,7 @@ def test_every_query_runs_on_both_engines_and_they_agree(engines: Engines, key: 
 
 
 def _kpi_rows(engines: Engines, period: str, start: date, end: date) -> list[dict[str, Any]]:
-    out = motcua_kpi(["--events", str(engines.events), "--period", period, "--from", start.isoformat(),
-                      "--to", end.isoformat(), "--scope", "province"])
-    return [json.loads(line) for line in out.splitlines() if line.strip()]
-
-
-def _rollup(rows: list[dict[str, Any]], provinces: set[str] | None, numerator: str, denominator: str) -> float | None:
-    picked = [r for r in rows if provinces is None or r["scope_id"] in provinces]
-
-    def total(expr: str) -> int:
-        if " - " in expr:
-            a, b = expr.split(" - ")
-            return total(a) - total(b)
-        return sum(r[c.strip()] for r in picked for c in expr.split("+"))
-    den = total(denominator)
-    return None if den == 0 else total(numerator) / den
+    return kpi_rows(engines.events, period, start, end)
 
 
 def test_the_rate_stats_are_what_motcua_kpi_prints(engines: Engines) -> None:
@@ -95,7 +82,7 @@ def test_the_rate_stats_are_what_motcua_kpi_prints(engines: Engines) -> None:
         checked = 0
         for rate in RATES:
             for label, rows in (("hôm nay", day_rows), ("tháng này", month_rows)):
-                expected = _rollup(rows, provinces, rate.numerator, rate.denominator)
+                expected = rollup(rows, provinces, rate.numerator, rate.denominator)
                 got = stats[f"{rate.title} ({label})"][0][0]
                 assert got == (None if expected is None else pytest.approx(expected)), (rate.column, label, selection)
                 checked += expected is not None
@@ -130,3 +117,17 @@ def test_the_check_command_passes_on_pipeline_data_and_fails_on_any_error(engine
     finally:
         ch.execute(f"DROP DATABASE {unique_name}")
     assert failed.returncode == 1 and "ERROR" in failed.stdout and "failing queries" in failed.stdout
+
+
+def test_the_health_screen_counts_what_the_sink_wrote_batch_by_batch(engines: Engines) -> None:
+    """The landing went through the sink's writer just now, which logged its batch in ``sink_batches``."""
+    now = datetime.now(LOCAL)
+    outcomes = check_dashboard(engines.server, dashboard_json("health"), now - timedelta(hours=1), now)
+    by_title = {o.title: o for o in outcomes}
+    events = by_title["Sự kiện vào mỗi giây (sink đã ghi)"]
+    interval = interval_ms(now - timedelta(hours=1), now, 300) // 1000  # the panel's max data points
+    logged = engines.server.execute("SELECT sum(records) FROM sink_batches WHERE topic = 'dossier.events'")[0][0]
+    assert logged == len(engines.events.read_bytes().splitlines()) > 0
+    assert round(sum(r[1] for r in events.rows) * interval) == logged
+    writes = by_title["Lô ghi của sink (lượt phân vùng và số dòng)"]
+    assert sum(r[1] for r in writes.rows) == engines.server.execute("SELECT count() FROM sink_batches")[0][0] >= 4

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -67,3 +68,23 @@ def test_the_wall_screen_refreshes_every_10_s_and_shows_percentages() -> None:
     names = [v["name"] for v in board["templating"]["list"]]
     assert names == ["province", "unit", "procedure", "field"]
     assert all(v["multi"] and v["includeAll"] for v in board["templating"]["list"])
+
+
+_REFERENCE = re.compile(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)|\[\[(\w+)\]\]")
+
+
+@pytest.mark.parametrize("key", list(BUILDERS))
+def test_every_variable_a_query_names_exists_and_every_link_opens_a_dashboard(key: str) -> None:
+    board = dashboard_json(key)
+    names = {v["name"] for v in board.get("templating", {}).get("list", [])}
+    queries = [t["rawSql"] for p in board["panels"] for t in p["targets"]]
+    queries += [v["query"] for v in board.get("templating", {}).get("list", []) if v["type"] == "query"]
+    for sql in queries:
+        for match in _REFERENCE.finditer(sql):
+            name = next(g for g in match.groups() if g)
+            assert name in names or name.startswith("__"), f"{key}: ${name} is not a variable"  # or a macro
+    urls = [link["url"] for link in board["links"]]
+    urls += [link["url"] for p in board["panels"] for o in p.get("fieldConfig", {}).get("overrides", [])
+             for prop in o["properties"] if prop["id"] == "links" for link in prop["value"]]
+    for url in urls:
+        assert url.startswith("/d/") and url[3:].split("?")[0] in UIDS.values(), url

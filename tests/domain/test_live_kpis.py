@@ -12,11 +12,12 @@ from hypothesis import strategies as st
 
 from audit.eventfile import read_event_lines
 from audit.kpi_report import kpi_table
+from dossier import kpi, live_kpis
 from dossier.calendar import default_calendar
 from dossier.contract import decode_event, parse_timestamp
 from dossier.kpi import OPEN_DUE_SOON, OPEN_OVERDUE, OPEN_WITHIN_DUE, SCOPES, KpiTable, kpi_row, scope_id_of
 from dossier.lifecycle import in_state_machine_order, summarize
-from dossier.live_kpis import AHEAD, LiveKpis, row_key_text
+from dossier.live_kpis import AHEAD, PACK_AFTER, LiveKpis, row_key_text
 from dossier.periods import PERIOD_KINDS
 from dossier.sla import open_status
 from tests.domain.event_factory import LOCAL, event_stream
@@ -27,9 +28,13 @@ CAL = default_calendar()
 STARTS = st.sampled_from([None, datetime(2024, 12, 10, 8, tzinfo=LOCAL)])
 
 
-def replay_live(events: list[dict[str, Any]], rng: random.Random) -> tuple[dict[str, dict[str, Any]], LiveKpis]:
-    """Feed events one by one in a shuffled order; return the latest row per key and the live state."""
-    live = LiveKpis(CAL)
+def replay_live(
+    events: list[dict[str, Any]], rng: random.Random, pack_after: float = PACK_AFTER
+) -> tuple[dict[str, dict[str, Any]], LiveKpis]:
+    """Feed events one by one in a shuffled order; return the latest row per key and the live state.
+
+    ``pack_after`` 0: every final period is packed as soon as it is final, so late events unpack them."""
+    live = LiveKpis(CAL, pack_after=pack_after)
     by_dossier: dict[str, dict[str, Any]] = {}
     latest: dict[str, dict[str, Any]] = {}
     seen_max = float("-inf")
@@ -49,8 +54,14 @@ def replay_live(events: list[dict[str, Any]], rng: random.Random) -> tuple[dict[
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 2**32), dossiers=st.integers(1, 25), order=st.integers(0, 2**32), start=STARTS)
-def test_final_live_rows_equal_the_batch_rows(seed, dossiers, order, start):
+@given(
+    seed=st.integers(0, 2**32),
+    dossiers=st.integers(1, 25),
+    order=st.integers(0, 2**32),
+    start=STARTS,
+    pack_after=st.sampled_from([PACK_AFTER, 0.0]),
+)
+def test_final_live_rows_equal_the_batch_rows(seed, dossiers, order, start, pack_after):
     events = event_stream(seed, dossiers, start)
     rng = random.Random(order)
     shuffled = events[:]
@@ -60,7 +71,14 @@ def test_final_live_rows_equal_the_batch_rows(seed, dossiers, order, start):
         j = min(len(shuffled) - 1, i + rng.randrange(1, 6))
         shuffled[i], shuffled[j] = shuffled[j], shuffled[i]
     shuffled += rng.sample(events, k=min(3, len(events)))
-    latest, live = replay_live(shuffled, rng)
+    latest, live = replay_live(shuffled, rng, pack_after)
+    assert_final_rows_equal_the_batch(latest, live, events)
+
+
+def assert_final_rows_equal_the_batch(
+    latest: dict[str, dict[str, Any]], live: LiveKpis, events: list[dict[str, Any]]
+) -> None:
+    """The final rows among ``latest`` are exactly the batch rows of the live tables' final periods."""
     live_rows = {k: r for k, r in latest.items() if r["to_process"] > 0 and not r["provisional"]}
     log = read_event_lines(b"\n".join(orjson.dumps(e) for e in events), lambda n, v: None)
     batch_rows = {}
@@ -75,6 +93,25 @@ def test_final_live_rows_equal_the_batch_rows(seed, dossiers, order, start):
                 batch_rows[row_key_text(row)] = row
     strip = lambda r: {k: v for k, v in r.items() if k not in ("provisional", "watermark")}  # noqa: E731
     assert {k: strip(r) for k, r in live_rows.items()} == batch_rows
+
+
+def test_a_watermark_known_before_any_dossier_still_makes_every_period_up_to_it():
+    """A rebuild from the worker's table reads the watermark first (its keys sort first): the periods from
+    the last acceptance to the watermark must exist all the same, with their carried-over rows (they were
+    missing after a SIGKILLed worker's restart, until a later tick that never came)."""
+    events = event_stream(3, 15)
+    decoded = [decode_event(orjson.dumps(e)) for e in events]
+    watermark = max(e.occurred_ts for e in decoded) + 86400 * 40
+    live = LiveKpis(CAL)
+    live.advance(watermark)
+    histories: dict[str, dict[str, Any]] = {}
+    for event in decoded:
+        histories.setdefault(event.record.dossier_id, {}).setdefault(event.record.event_id, event)
+    for dossier_id, history in histories.items():
+        live.update(dossier_id, summarize(in_state_machine_order(history.values()), CAL))
+    latest = {row_key_text(r): r for r in live.changed_rows()}
+    assert max(p.end_ts for p in live._tables["day"].periods) > watermark
+    assert_final_rows_equal_the_batch(latest, live, events)
 
 
 def test_provisional_rows_classify_open_dossiers_at_the_watermark():
@@ -229,3 +266,34 @@ def test_a_dossier_accepted_far_ahead_is_held_until_the_watermark_nears_it():
     assert all(p.end.year < 2099 for table in live._tables.values() for p in table.periods)
     live.advance(parse_timestamp("2099-01-04T09:00:00+07:00"))  # a tick that far: now it counts
     assert any(r["period_start"] == "2099-01-05" and r["received"] == 1 for r in live.changed_rows())
+
+
+def test_a_tick_a_year_ahead_costs_the_open_dossiers_status_changes_not_days_times_dossiers(monkeypatch):
+    """Issue 14: a trusted clock tick far ahead appends every period up to it. The open dossiers are carried
+    into them per cell, their status at each period's end followed through its (at most two) changes: the
+    status is computed a few times per dossier, not 365 x 4 period kinds times."""
+    acceptances: dict[str, dict[str, Any]] = {}
+    for event in event_stream(5, 200):  # in event-time order: the first acceptance of each dossier
+        if event["type"] == "accepted":
+            acceptances.setdefault(event["dossier_id"], event)
+    live = LiveKpis(CAL)
+    for dossier_id, event in acceptances.items():  # every dossier still open: only its acceptance is known
+        live.update(dossier_id, summarize([decode_event(orjson.dumps(event))], CAL))
+    newest = max(parse_timestamp(e["occurred_at"]) for e in acceptances.values())
+    live.advance(newest)
+    latest = {row_key_text(r): r for r in live.changed_rows()}
+    calls = 0
+    real_open_status = live_kpis.open_status
+
+    def counted(*args: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        return real_open_status(*args)
+
+    for module in (live_kpis, kpi):  # wherever the live rows may classify a dossier
+        monkeypatch.setattr(module, "open_status", counted)
+    live.advance(newest + 366 * 86400)
+    latest.update((row_key_text(r), r) for r in live.changed_rows())
+    assert len(acceptances) > 100
+    assert calls <= 4 * len(acceptances), f"{calls} status computations for {len(acceptances)} open dossiers"
+    assert_final_rows_equal_the_batch(latest, live, list(acceptances.values()))

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -59,12 +61,18 @@ def test_the_piped_demo_prints_plain_lines_and_ctrl_c_stops_what_it_started(kafk
         wait_until("a plain line of province 01", a_province_line, timeout=30, every=0.0)
         pids = [int(p) for p in re.findall(r"(?:streams worker|sink) pid (\d+)", errors.read_text())]
         assert len(pids) == 2 and all(alive(pid) for pid in pids)
+        assert any(line.startswith(("replaying history: simulated 20", "live day: simulated 20")) for line in lines)
+        screen = re.search(r"(http://127\.0\.0\.1:\d+)/d/motcua-province", errors.read_text())
+        assert screen, errors.read_text()
+        with urllib.request.urlopen(f"{screen.group(1)}/api/search", timeout=10) as answer:
+            assert len(json.load(answer)) == 5  # the dashboards, served by the demo's `motcua screen`
         demo.stdout.close()  # what `| tee` does when Ctrl-C reaches it as well
         demo.send_signal(signal.SIGINT)  # what Ctrl-C sends
         demo.wait(timeout=90)
         stderr = errors.read_text()
         assert demo.returncode == 0, stderr
         assert "sink: stopped (exit 0" in stderr and "streams: stopped (exit 0" in stderr, stderr
+        assert "screen: stopped (exit 0" in stderr, stderr
         assert "simulator:" in stderr and "events sent" in stderr, stderr
         time.sleep(1)
         assert not any(alive(pid) for pid in pids)

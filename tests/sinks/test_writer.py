@@ -47,6 +47,33 @@ def test_rows_clickhouse_refuses_are_returned_alone_and_the_rest_stored(ch: Clie
         ch.execute(f"DROP DATABASE IF EXISTS {database}")
 
 
+def test_each_batch_is_logged_per_partition_and_a_missing_log_table_holds_nothing_back(ch: Client,
+                                                                                       unique_name: str) -> None:
+    messages = [_event(i) for i in range(10, 40)]
+    batch = Batch()
+    batch.add("dossier.events", 3, messages[:20], process_events("dossier.events", 3, messages[:20]))
+    batch.add("dossier.events", 3, messages[20:], process_events("dossier.events", 3, messages[20:]))
+    batch.highwater[("dossier.events", 3)] = 100
+    try:
+        database = fresh_database(ch, unique_name)
+        writer = ClickHouseWriter(Settings().clickhouse_settings(), database)
+        assert writer.write(batch) == []  # the first batch's rows are inserted at once
+        rows = ch.execute(f"SELECT topic, partition, first_offset, next_offset, records, rows, lag, write_ms > 0, "
+                          f"abs(toUInt32(written_at) - toUInt32(now())) < 60 FROM {database}.sink_batches")
+        assert rows == [("dossier.events", 3, 10, 40, 30, 30, 60, 1, 1)]
+        assert writer.write(batch) == []  # the next wait for LOG_EVERY seconds, or the writer's close
+        assert ch.execute(f"SELECT count() FROM {database}.sink_batches")[0][0] == 1
+        writer.close()
+        assert ch.execute(f"SELECT count() FROM {database}.sink_batches")[0][0] == 2
+        ch.execute(f"DROP TABLE {database}.sink_batches")  # a database not migrated to 0006 yet
+        writer = ClickHouseWriter(Settings().clickhouse_settings(), database)
+        assert writer.write(batch) == []  # once, no retry loop: the data is what matters
+        writer.close()
+        assert ch.execute(f"SELECT count() FROM {database}.events")[0][0] == 90
+    finally:
+        ch.execute(f"DROP DATABASE IF EXISTS {unique_name}")
+
+
 def test_an_unreachable_server_is_retried_with_backoff_until_stopped() -> None:
     stop = threading.Event()
     errors: list[BaseException] = []

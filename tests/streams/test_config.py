@@ -14,7 +14,6 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in (
         "MOTCUA_STREAMS_APP_ID",
         "MOTCUA_STREAMS_TOPIC_PREFIX",
-        "MOTCUA_STREAMS_STORE",
         "MOTCUA_KAFKA_BOOTSTRAP",
     ):
         monkeypatch.delenv(name, raising=False)
@@ -23,7 +22,7 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert config.topics.events == "dossier.events" and config.topics.kpis == "dossier.kpis"
     assert config.summaries_topic == "motcua-streams-summaries"
     assert config.partitions == 6 and config.batch == 2000 and config.kpi_interval == 1.0
-    assert config.store == "memory://"
+    assert config.cache == 50_000
     assert config.compression == "gzip"
     assert config.bootstrap == Settings().bootstrap_servers()  # the local stack's address API
 
@@ -31,13 +30,13 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MOTCUA_STREAMS_APP_ID", "a1")
     monkeypatch.setenv("MOTCUA_STREAMS_TOPIC_PREFIX", "t.")
-    monkeypatch.setenv("MOTCUA_STREAMS_STORE", "memory://")
+    monkeypatch.setenv("MOTCUA_STREAMS_CACHE", "1000")
     monkeypatch.setenv("MOTCUA_STREAMS_COMPRESSION", "none")
     monkeypatch.setenv("MOTCUA_STREAMS_UNIT_ALERT_RATE", "0.5")
     monkeypatch.setenv("MOTCUA_KAFKA_BOOTSTRAP", "kafka:9092")
     config = StreamsConfig.from_env()
     assert config.topics.alerts == "t.dossier.alerts" and config.partials_topic == "a1-kpi-partials"
-    assert config.store == "memory://" and config.compression is None
+    assert config.cache == 1000 and config.compression is None
     assert config.unit_alert_rate == 0.5 and config.bootstrap == "kafka:9092"
 
 

@@ -182,7 +182,12 @@ def assert_same_rows(live: dict[str, dict[str, Any]], expected: dict[str, dict[s
     only_live, only_audit = sorted(live.keys() - expected.keys()), sorted(expected.keys() - live.keys())
     assert not only_live and not only_audit, f"only live: {only_live[:5]}, only audit: {only_audit[:5]}"
     different = [key for key in expected if live[key] != expected[key]]
-    assert not different, f"{len(different)} rows differ, e.g. {different[0]}: {live[different[0]]}"
+    if different:
+        fields = {
+            key: {f: (live[key].get(f), value) for f, value in expected[key].items() if live[key].get(f) != value}
+            for key in different[:3]
+        }
+        raise AssertionError(f"{len(different)} rows differ; (live, audit) of the first: {fields}")
 
 
 def test_one_worker_kpis_equal_the_audit_and_transitions_are_deterministic(

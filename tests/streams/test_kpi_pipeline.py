@@ -12,17 +12,20 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 
 from audit.eventfile import read_event_file
 from audit.kpi_report import kpi_table
 from dossier.calendar import default_calendar
 from dossier.contract import ClockTick, parse_timestamp
 from dossier.kpi import COUNT_FIELDS, SCOPES
+from dossier.lifecycle import DossierSummary
+from dossier.live_kpis import Archive
 from dossier.periods import PERIOD_KINDS
 from streams.codec import decode_dossier, decode_summaries_record, encode_dossier, encode_summary_record
 from streams.kpi_partition import KpiPartition
 from streams.partition import PartitionProcessor, decode_record
-from streams.rollup import Rollup, row_key
+from streams.rollup import Partial, Rollup, row_key
 from tests.domain.event_factory import event_stream
 from wire.partitioner import key_partition
 
@@ -31,15 +34,52 @@ SOURCES = 3
 END = "2026-01-01T00:00:00+07:00"
 
 
-class Pipeline:
-    """The three stages, wired as the worker wires them, with dicts and lists for topics and tables."""
+class MemoryPartials:
+    """The partials table: the latest partial row per (row key, province) with ``to_process`` > 0."""
 
     def __init__(self) -> None:
+        self.rows: dict[str, dict[str, Partial]] = {}
+
+    def put(self, province: str, row: Partial) -> None:
+        by_province = self.rows.setdefault(row_key(row), {})
+        if row["to_process"]:
+            by_province[province] = row
+        else:
+            by_province.pop(province, None)
+
+    def drop(self, key: str, province: str) -> None:
+        self.rows.get(key, {}).pop(province, None)
+
+    def of(self, key: str) -> dict[str, Partial]:
+        return dict(self.rows.get(key, {}))
+
+    def every(self) -> list[tuple[str, str]]:
+        return [(key, province) for key, by_province in self.rows.items() for province in by_province]
+
+
+class Pipeline:
+    """The three stages, wired as the worker wires them, with dicts and lists for topics and tables.
+
+    ``archived``: the live KPIs keep only the unfinished dossiers' summaries and read the others from the
+    summaries table, as the worker's do.
+    """
+
+    def __init__(self, archived: bool = False) -> None:
         self.table: dict[str, bytes] = {}
+        self.summaries: dict[str, DossierSummary] = {}
         self.processors = [PartitionProcessor(p, CAL, self.load) for p in range(SOURCES)]
-        self.kpis = KpiPartition(0, CAL, SOURCES)  # one summaries partition holds both provinces here
-        self.rollup = Rollup()
+        self.archive_reads = 0
+        self.kpis = KpiPartition(0, CAL, SOURCES, self.archive if archived else None)  # both provinces here
+        self.partials = MemoryPartials()
+        self.rollup = Rollup(self.partials)
         self.topic: dict[str, dict[str, Any]] = {}  # the compacted KPI topic: latest row per key
+
+    def archive(self, province: str) -> Archive:
+        def get(dossier_id: str) -> DossierSummary | None:
+            self.archive_reads += 1
+            return self.summaries.get(dossier_id)
+
+        return Archive(get, lambda: [s for s in self.summaries.values() if s.province == province])
 
     def load(self, dossier_id: str) -> Any:
         value = self.table.get(dossier_id)
@@ -58,22 +98,28 @@ class Pipeline:
             for dossier_id, stored in processor.take_dirty():
                 self.table[dossier_id] = encode_dossier(stored)
             for summary in processor.take_outputs().summaries.values():
-                self.kpis.on_summary(decode_summaries_record(encode_summary_record(summary)))  # type: ignore[arg-type]
+                decoded = decode_summaries_record(encode_summary_record(summary))
+                assert isinstance(decoded, DossierSummary)
+                self.kpis.on_summary(decoded)
+                self.summaries[decoded.dossier_id] = decoded  # written after the KPIs saw it, as the worker does
             if processor.watermark_changed:
                 self.kpis.on_watermark(processor.partition, processor.watermark, SOURCES)
                 processor.watermark_changed = False
 
     def emit(self) -> None:
         for province, row in self.kpis.changed_rows():
-            self.rollup.on_partial(province, orjson.loads(orjson.dumps(row)))
+            partial = orjson.loads(orjson.dumps(row))
+            self.partials.put(province, partial)
+            self.rollup.on_partial(partial)
         for row in self.rollup.changed_rows():
             self.topic[row_key(row)] = row
 
 
-def test_live_rows_after_the_final_tick_equal_the_audit_rows(tmp_path: Path) -> None:
+@pytest.mark.parametrize("archived", [False, True], ids=["summaries in memory", "finished summaries archived"])
+def test_live_rows_after_the_final_tick_equal_the_audit_rows(tmp_path: Path, archived: bool) -> None:
     events = event_stream(11, 600)
     assert {e["province"] for e in events} == {"01", "79"}
-    pipeline = Pipeline()
+    pipeline = Pipeline(archived)
     offsets = itertools.count()
     for i, event in enumerate(events):
         raw = orjson.dumps(event)
@@ -105,6 +151,10 @@ def test_live_rows_after_the_final_tick_equal_the_audit_rows(tmp_path: Path) -> 
     assert live == expected
     shared = [k for k in live if k.startswith("procedure/") and len(pipeline.rollup.provinces(k)) == 2]
     assert shared, "some procedure rows add both provinces"
+    if archived:  # finished dossiers left memory, and late events brought some of them back from the archive
+        assert pipeline.archive_reads > 0
+        in_memory = {d for live in pipeline.kpis._provinces.values() for d in live._summaries}
+        assert in_memory == {d for d, s in pipeline.summaries.items() if s.end_ts is None}
 
 
 def test_a_reset_drops_a_sources_partials_until_its_rows_come_again() -> None:
@@ -113,12 +163,16 @@ def test_a_reset_drops_a_sources_partials_until_its_rows_come_again() -> None:
         counts = {**dict.fromkeys(COUNT_FIELDS, 0), "to_process": to_process, "received": to_process}
         return {**row, **counts, "provisional": False, "watermark": "2025-07-02T00:00:00+07:00"}
 
-    rollup = Rollup()
-    rollup.on_partial("01", partial(2))
-    rollup.on_partial("79", partial(3))
+    partials = MemoryPartials()
+    rollup = Rollup(partials)
+    for province, row in (("01", partial(2)), ("79", partial(3))):
+        partials.put(province, row)
+        rollup.on_partial(row)
     assert rollup.changed_rows()[0]["to_process"] == 5
     assert rollup.reset(lambda province: province == "01") == [("procedure/P1/day/2025-07-01", "01")]
+    partials.drop("procedure/P1/day/2025-07-01", "01")
     assert rollup.changed_rows()[0]["to_process"] == 3
-    rollup.reset(lambda province: province == "79")
+    for key, province in rollup.reset(lambda province: province == "79"):
+        partials.drop(key, province)
     deleted = rollup.changed_rows()
     assert deleted[0]["to_process"] == 0 and deleted[0]["on_time_rate"] is None

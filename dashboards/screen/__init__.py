@@ -1,0 +1,1 @@
+"""``motcua screen``: the local viewer of the generated dashboards."""
