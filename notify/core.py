@@ -168,11 +168,12 @@ class Pager:
         ready, busy, wake = self._ready(now, wall)
         out = []
         for group in digest_groups(ready, busy, wall, self.policy):
-            for p in group:
-                p.sending = True
             contact = group[0].contact
             assert contact is not None
-            out.append(Message(message_id(contact.recipient, group), contact, tuple(group)))
+            message = Message(message_id(contact.recipient, group), contact, tuple(group))
+            for p in group:
+                p.sending, p.message_id = True, message.id
+            out.append(message)
         waiting = [p.ready_wall for p in ready if not p.sending and p.recipient not in busy
                    and p.ready_wall is not None]
         wake.wall = min([wake.wall, *(first + self.policy.digest_window for first in waiting)])
@@ -319,6 +320,10 @@ class Pager:
         if alert_id in self.deadlines or any(p.sending or p.status in ("held", "queued") for p in pages.values()):
             return
         del self.open[alert_id]
+
+    def alerts_of_message(self, message_id: str) -> set[str]:
+        """The open alerts a message of this notifier carries (its rows may not have landed yet)."""
+        return {a for a, pages in self.open.items() if any(p.message_id == message_id for p in pages.values())}
 
     def open_pages(self) -> int:
         return sum(len(p) for p in self.open.values())

@@ -436,7 +436,8 @@ class Notifier:
         if signed is None:
             return _page("Liên kết không hợp lệ", "Liên kết xác nhận không đúng hoặc đã bị sửa.", 403)
         message_id, recipient = signed
-        alert_ids = await self._in_store(self.store.alerts_of_message, message_id)
+        stored = await self._in_store(self.store.alerts_of_message, message_id)
+        alert_ids = sorted(self.pager.alerts_of_message(message_id).union(stored))
         if not alert_ids:
             return _page("Không tìm thấy", "Không có cảnh báo nào ứng với liên kết này.", 404)
         at = format_instant(round(time.time()))

@@ -107,6 +107,8 @@ def test_an_acknowledgement_stops_the_escalation() -> None:
     now = at("2025-07-08T09:00")
     pager.admit(due_soon("D1"), 0, now)
     send_all(pager, now, 100.0)
+    message_ids = {p.message_id for pages in pager.open.values() for p in pages.values()}
+    assert [pager.alerts_of_message(m) for m in message_ids] == [{"due_soon:D1:2025-07-08T09:00"}] * 2
     changed = pager.ack("due_soon:D1:2025-07-08T09:00", "binh", at("2025-07-08T10:00"))
     assert statuses(changed) == [("an", "acked"), ("binh", "acked")]
     assert {(p.acked_by, p.acked_at) for p in changed} == {("binh", at("2025-07-08T10:00"))}
