@@ -1,4 +1,4 @@
-# The image of motcua's app services in docker-compose.yml (streams, sink, ingest, topics): the same CLI a
+# The image of motcua's app services in docker-compose.yml (streams, sink, ingest, notify, topics): the same CLI a
 # developer runs. Kafka, ClickHouse and Grafana run from their own images.
 FROM python:3.11-slim
 
@@ -15,6 +15,7 @@ COPY streams ./streams
 COPY sinks ./sinks
 COPY dashboards ./dashboards
 COPY stack ./stack
+COPY notify ./notify
 RUN pip install --no-cache-dir . && useradd --system --uid 10001 motcua
 
 USER motcua

@@ -2,7 +2,8 @@
 
 ``dashboards/provisioning/`` holds ``datasources/clickhouse.yaml`` (the ClickHouse plugin, native
 protocol, the read-only user), ``dashboards/motcua.yaml`` (a file provider) with one JSON file per screen
-under ``dashboards/json/``, and ``alerting/motcua.yaml`` (no rules yet: the paging issue adds them).
+under ``dashboards/json/``, and ``alerting/motcua.yaml`` (the alert rules and their contact point, the webhook
+of ``motcua notify``: dashboards/alerting.py).
 Everything is generated from the builders; the committed files must equal a fresh build.
 """
 
@@ -69,7 +70,10 @@ def dashboard_provider() -> dict[str, Any]:
 
 
 def alerting() -> dict[str, Any]:
-    return {"apiVersion": 1, "groups": [], "contactPoints": [], "policies": []}
+    """The alert rules, contact point and policy (dashboards/alerting.py)."""
+    from dashboards.alerting import provisioning
+
+    return provisioning(FOLDER)
 
 
 def _yaml(data: dict[str, Any]) -> str:

@@ -15,6 +15,7 @@ from grafana_foundation_sdk.builders import dashboard as dash
 from grafana_foundation_sdk.models import dashboard as model
 
 from dashboards import queries
+from dashboards.alerting import notifications_panel
 from dashboards.clickhouse import DATASOURCE
 from dashboards.panels import (
     COLUMN_LABELS,
@@ -302,6 +303,7 @@ def pipeline_health() -> dash.Dashboard:
               "WHERE $__timeFilter(at) GROUP BY alert_id) GROUP BY kind ORDER BY so_canh_bao DESC, loai")
     grid.place(bargauge.Panel().title("Cảnh báo theo loại").datasource(DATASOURCE).with_target(sql_target(alerts))
                .reduce_options(common_reduce(values=True)), 8, 8)
+    grid.place(notifications_panel(), 24, 8)
     # its time is the machines' own (when batches were written), never a replayed history's event time
     return _finish(_base("health", "10s", "now-1h", "now").tags(["motcua", WALL_CLOCK_TAG]), grid)
 

@@ -239,6 +239,7 @@ def dossier_alert(s: DossierSummary, t: Transition) -> dict[str, Any] | None:
         "province": s.province,
         "unit": s.unit,
         "dossier_id": s.dossier_id,
+        "procedure_code": s.procedure_code,
         "officer": s.officer,
         "due_at": due,
         "message": message,

@@ -25,6 +25,8 @@ ROOMS: dict[str, str] = {
     "demo": "motcua.demo",
     "dashboards": "dashboards.cli",
     "screen": "dashboards.cli",
+    "notify": "notify.cli",
+    "alerts": "notify.cli",
 }
 
 

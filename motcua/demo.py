@@ -31,6 +31,7 @@ from clickhouse_driver import Client
 from dashboards.cli import SCREEN_PORT
 from dossier.calendar import day_number, day_start
 from motcua.replay import Replay, ReplayBar
+from notify.demo import DemoPaging
 from producers import kafka
 from producers.cli import choose_provinces
 from producers.output import paced, produce
@@ -195,6 +196,7 @@ def demo(
     notes = (logs / "simulator.log").open("wb")
     health_port = services.free_port()
     replay = _replay(first_day, history, f"http://127.0.0.1:{health_port}/health")
+    paging: DemoPaging | None = None
     simulator = threading.Thread(
         target=_simulator,
         args=(stop, f"{topic_prefix}{kafka.TOPIC}", seed, codes, first_day, history, speedup, notes, replay),
@@ -217,11 +219,15 @@ def demo(
         screen_port = _screen_port()
         children.append(_start("screen", ["screen", "--port", str(screen_port), "--now", "pipeline", "--database",
                                           target], {}, logs))
+        paging = DemoPaging(logs, codes)  # officials paged through a local mailbox, on the live day only
+        children.append(_start("notify", paging.args(topic_prefix, target, f"{first_day}T06:55:00+07:00"),
+                               paging.env(), logs))
         simulator.start()
         say(f"demo: the screens (Grafana's dashboards, drawn locally): http://127.0.0.1:{screen_port}/d/motcua-province\n")
         say(f"demo: provinces {', '.join(codes)}; {history} days of history, then {first_day} at x{speedup:g}; "
             f"logs in {logs}\n")
         say(f"demo: streams worker pid {children[0].proc.pid}, sink pid {children[1].proc.pid}\n")
+        say(f"demo: pages to officials: motcua alerts tail --mailbox {paging.maildir}\n")
         settings = {**Settings().clickhouse_settings(), "database": target}
         if sys.stdout.isatty():
             run_top(settings, health_url=f"http://127.0.0.1:{health_port}/health", above=ReplayBar(replay))
@@ -240,6 +246,8 @@ def demo(
             if child.proc.poll() is not None and child.proc.returncode not in (0, -signal.SIGTERM):
                 say(f"{child.name} had exited early with {child.proc.returncode}; its log: {child.log}\n")
             say(_stop(child) + "\n")  # say never raises: a closed pipe does not leave the streams running
+        if paging is not None:
+            paging.stop()
         say((logs / "simulator.log").read_text())
         if started_stack and not keep_stack:
             for line in control.down():

@@ -53,6 +53,7 @@ class Alert(msgspec.Struct, frozen=True, gc=False):
     province: NonEmpty
     unit: str = ""
     dossier_id: str | None = None
+    procedure_code: str = ""
     officer: str | None = None
     due_at: str | None = None
     rate: float | None = None

@@ -19,6 +19,10 @@ ports, JVM heap, the Kafka jars) stay in ``stack.services``.
 | MOTCUA_CLICKHOUSE_USER / _PASSWORD / _DATABASE | default / empty / default | |
 | MOTCUA_HMAC_KEY / MOTCUA_HMAC_KEY_FILE | (unset) | the pseudonymisation key, or a file outside the repo holding it |
 | MOTCUA_STREAMS_* | | a streams worker's settings: the table in streams/config.py |
+| MOTCUA_NOTIFY_ROSTER | (unset) | the notifier's roster file (outside the repository: officials' contacts) |
+| MOTCUA_NOTIFY_HOST / _PORT | 127.0.0.1 / 18095 | the notifier's HTTP receiver (Grafana's webhook, ack links) |
+| MOTCUA_NOTIFY_PUBLIC_URL | http://host:port | the base of the acknowledgement links in the messages |
+| MOTCUA_NOTIFY_WEBHOOK_TOKEN | (unset) | when set, Grafana's webhook must send ``Authorization: Bearer <token>`` |
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ DEFAULT_KAFKA_PORT = 19092
 DEFAULT_KAFKA_CLUSTER_PORT = 19100
 DEFAULT_CLICKHOUSE_PORT = 19000
 DEFAULT_CLICKHOUSE_HTTP_PORT = 18123
+DEFAULT_NOTIFY_PORT = 18095
 CLUSTER_SIZE = 3
 
 
@@ -62,6 +67,12 @@ class Settings(BaseSettings):
     clickhouse_database: str = _env("MOTCUA_CLICKHOUSE_DATABASE", "default")
     hmac_key: str | None = _env("MOTCUA_HMAC_KEY")
     hmac_key_file: Path | None = _env("MOTCUA_HMAC_KEY_FILE")
+
+    notify_roster: Path | None = _env("MOTCUA_NOTIFY_ROSTER")
+    notify_host: str = _env("MOTCUA_NOTIFY_HOST", "127.0.0.1")
+    notify_port: int | None = _env("MOTCUA_NOTIFY_PORT")
+    notify_public_url: str = _env("MOTCUA_NOTIFY_PUBLIC_URL", "")
+    notify_webhook_token: str = _env("MOTCUA_NOTIFY_WEBHOOK_TOKEN", "")
 
     streams_app_id: str = _env("MOTCUA_STREAMS_APP_ID", "motcua-streams")
     streams_topic_prefix: str = _env("MOTCUA_STREAMS_TOPIC_PREFIX", "")
@@ -128,6 +139,10 @@ class Settings(BaseSettings):
     @property
     def clickhouse_http(self) -> int:
         return self.port(self.clickhouse_http_port, DEFAULT_CLICKHOUSE_HTTP_PORT)
+
+    @property
+    def notify_http_port(self) -> int:
+        return self.port(self.notify_port, DEFAULT_NOTIFY_PORT)
 
     def clickhouse_settings(self) -> dict[str, Any]:
         """Keyword arguments for ``clickhouse_driver.Client(**clickhouse_settings())``."""

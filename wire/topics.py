@@ -85,8 +85,19 @@ def streams_internal_topics(app_id: str = STREAMS_APP_ID, partitions: int = 6) -
     )
 
 
-#: What `motcua stack up` and `motcua stack topics` create: the pipeline and the default streams app's topics.
-STACK_TOPICS = PIPELINE_TOPICS + streams_internal_topics()
+def notify_topics(prefix: str = "") -> tuple[TopicSpec, ...]:
+    """The notifier's (``motcua notify``, docs/topics.md): its inbox of acknowledgements and Grafana alerts, keyed
+    by ``alert_id`` with as many partitions as the alerts topic (so that a range assignment gives one notifier
+    both partitions of an alert), and its DLQ of pages that could not be delivered, kept forever."""
+    return (
+        TopicSpec(f"{prefix}dossier.notify-inbox", _LAYOUT["alerts"][0]),
+        TopicSpec(f"{prefix}dossier.notify-dlq", 1, {"retention.ms": FOREVER}),
+    )
+
+
+#: What `motcua stack up` and `motcua stack topics` create: the pipeline's, the default streams app's and the
+#: notifier's topics.
+STACK_TOPICS = PIPELINE_TOPICS + streams_internal_topics() + notify_topics()
 
 
 def replication_for(bootstrap_servers: str, timeout_ms: int = 30_000) -> int:

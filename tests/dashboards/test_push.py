@@ -39,7 +39,12 @@ def test_a_push_puts_everything_by_uid_and_a_second_push_writes_nothing() -> Non
             committed = json.loads((PROVISIONING / "dashboards" / "json" / f"{uid}.json").read_text())
             assert {k: v for k, v in stored["dashboard"].items() if k not in ("id", "version")} == committed
             assert stored["meta"]["folderUid"] == "motcua"
-        assert len(state.writes()) == 1 + 1 + len(UIDS)
+        # the alerting file (dashboards/alerting.py): its rule group, the notifier's contact point, the policy
+        assert [r["uid"] for r in state.rule_groups[("motcua", "motcua-pipeline")]["rules"]] == [
+            "motcua-pipeline-stalled", "motcua-dlq-growing", "motcua-unit-on-time-rate"]
+        assert state.contact_points["motcua-notify-webhook"]["type"] == "webhook"
+        assert state.policies is not None and state.policies["receiver"] == "motcua-notify"
+        assert len(state.writes()) == 1 + 1 + len(UIDS) + 3
         assert f"wrote {len(state.writes())} changes" in first.stdout
 
         state.requests.clear()

@@ -49,7 +49,8 @@ def test_services_and_commands() -> None:
     assert services["sink"]["command"] == ["motcua", "sink"]
     assert services["ingest"]["command"] == ["motcua", "ingest", "serve"]
     assert services["topics"]["command"] == ["motcua", "stack", "topics"]
-    for app in ("streams", "sink", "ingest", "topics"):
+    assert services["notify"]["command"] == ["motcua", "notify"]  # the service when given no sub-command
+    for app in ("streams", "sink", "ingest", "topics", "notify"):
         assert services[app]["environment"]["MOTCUA_KAFKA_BOOTSTRAP"] == "kafka:9092"
 
 

@@ -1,0 +1,1 @@
+"""Paging the responsible officials: roster, routing, digests, working hours, escalation, delivery."""
