@@ -299,7 +299,7 @@ class StreamsApp:
 
     async def _recover_dossiers(self) -> None:
         """Rebuild the processors of the assigned partitions from the table; re-send uncommitted outputs."""
-        assigned = self._assigned(self.config.topics.events)
+        assigned = self._hold(self.dossiers, self.config.topics.events)
         committed = await asyncio.to_thread(committed_offsets, self.config, self.config.topics.events)
         store = disk_table(self.dossiers)
         cache_size = max(1, self.config.cache // max(1, len(assigned)))  # MOTCUA_STREAMS_CACHE is per worker
@@ -361,7 +361,7 @@ class StreamsApp:
         Two passes over each partition's summaries, streamed from the store: the earliest acceptance of
         each province, then the counting (so that no period is ever added before the first one).
         """
-        assigned = self._assigned(self.config.summaries_topic)
+        assigned = self._hold(self.summaries, self.config.summaries_topic)
         partitions = self.config.partitions
         parts = {q: KpiPartition(q, self.calendar, partitions, self._summary_archive) for q in assigned}
         for q, kpis in parts.items():
@@ -476,7 +476,7 @@ class StreamsApp:
 
     async def _recover_rollups(self) -> None:
         """Rollups over the assigned partials partitions of the table; the next emission re-sends their rows."""
-        assigned = self._assigned(self.config.partials_topic)
+        assigned = self._hold(self.partials, self.config.partials_topic)
         self.rollups = {q: Rollup(_TablePartials(disk_table(self.partials), q)) for q in assigned}
         for rollup in self.rollups.values():
             rollup.mark_all()
@@ -485,22 +485,54 @@ class StreamsApp:
 
     # ------------------------------------------------------------------------------------------- health
 
+    def consumed(self) -> dict[str, dict[int, dict[str, Any]]]:
+        """Per source topic and partition held: committed offset, high watermark, whether faust has it paused,
+        and the acknowledged offsets not committed yet (faust commits up to the first gap in them)."""
+        consumer = self.app.consumer
+        sources = {self.config.topics.events, self.config.summaries_topic, self.config.partials_topic}
+        committed, paused, acked = consumer._committed_offset, consumer._paused_partitions, consumer._acked
+        out: dict[str, dict[int, dict[str, Any]]] = {}
+        for tp in sorted(consumer.assignment()):
+            if tp.topic in sources:
+                pending = acked.get(tp) or []
+                out.setdefault(tp.topic, {})[tp.partition] = {
+                    "committed": committed.get(tp) or 0,
+                    "highwater": consumer.highwater(tp) or 0,
+                    "paused": tp in paused,
+                    "acked_uncommitted": len(pending),
+                    "first_acked_uncommitted": min(pending, default=None),
+                }
+        return out
+
     async def _note_progress(self, _app: Any = None) -> None:
         """Note for the watchdog whether records wait on the consumed partitions, and how far commits and
         table recovery have come (faust has no public view of its committed offsets)."""
-        consumer = self.app.consumer
-        sources = {self.config.topics.events, self.config.summaries_topic, self.config.partials_topic}
-        committed = consumer._committed_offset
         lag, offsets = 0, []
-        for tp in consumer.assignment():
-            if tp.topic in sources:
-                done = committed.get(tp) or 0
-                lag += max(0, (consumer.highwater(tp) or 0) - done)
-                offsets.append((tp.topic, tp.partition, done))
+        for topic, partitions in self.consumed().items():
+            for partition, state in partitions.items():
+                lag += max(0, state["highwater"] - state["committed"])
+                offsets.append((topic, partition, state["committed"]))
         recovery = self.app.tables.recovery
         offsets_read = (*recovery.active_offsets.values(), *recovery.standby_offsets.values())
         recovered = sum(offset or 0 for offset in offsets_read)  # None before a partition's first
         self.progress.note(time.monotonic(), lag > 0, (tuple(sorted(offsets)), recovered))
+
+    def _hold(self, table: faust.Table, topic: str) -> set[int]:
+        """The partitions of ``topic`` this worker now holds; the table's store keeps only theirs.
+
+        By the source topic's assignment, not by the changelog partitions faust replayed: those are the same
+        partitions, or the table lacks what it should hold, which is logged as an error (faust leaves a
+        topic it found no metadata for out of its assignment).
+        """
+        assigned = self._assigned(topic)
+        replayed = self._assigned(table.changelog_topic.get_topic_name())
+        if replayed != assigned:
+            log.error("table %s: changelog partitions %s replayed, but %s holds %s", table.name, sorted(replayed),
+                      topic, sorted(assigned))
+        store = disk_table(table)
+        store.keep_partitions(assigned)
+        store.commit()
+        return assigned
 
     def _assigned(self, topic: str) -> set[int]:
         return {tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == topic}
@@ -526,4 +558,5 @@ class StreamsApp:
                 for q, kpis in sorted(self.kpi_partitions.items())
             },
             "refused": self.refused,
+            "consumed": self.consumed(),
         }

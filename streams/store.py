@@ -3,7 +3,7 @@
 faust's memory store keeps every key for good: the dossier table held every dossier's events and the
 summaries table every dossier's summary, so a worker grew by ~2.8 KB per event (10 GB in the 60-minute
 soak). This store behaves like the memory store (it starts empty, every assignment replays the whole
-changelog into it, keys of partitions no longer assigned are dropped once recovery completes), but its
+changelog into it), but its
 data lives in a SQLite database under the worker's data directory, with a bounded page cache: memory
 depends on the working set, not on how many dossiers the worker has seen.
 
@@ -29,7 +29,7 @@ from typing import Any
 
 import faust
 from faust.stores import STORES, memory
-from faust.types import TP, EventT
+from faust.types import EventT
 
 SCHEME = "disk"
 PAGE_CACHE_KIB = 16 * 1024
@@ -174,10 +174,6 @@ class DiskStore(memory.Store):  # type: ignore[misc]
         self.data.put_many(
             (m.key, m.partition, record_version(m.headers), m.value) for m in (e.message for e in batch)
         )
-        self.data.commit()
-
-    async def on_recovery_completed(self, active_tps: set[TP], standby_tps: set[TP]) -> None:
-        self.data.keep_partitions({tp.partition for tp in active_tps})
         self.data.commit()
 
     def _clear(self) -> None:

@@ -114,7 +114,10 @@ def wait_for_drain(bootstrap: str, app_id: str, topics: Topics, workers: list[Wo
         internal = [f"{app_id}-summaries", f"{app_id}-kpi-partials"]
         return group_lag(bootstrap, app_id, [topics.events, *internal]) == 0
 
-    wait_until(drained, 240, "consumer lag 0", every=2.0)
+    try:
+        wait_until(drained, 240, "consumer lag 0", every=2.0)
+    except TimeoutError as error:  # what each worker says of its partitions, for the report
+        raise TimeoutError(f"{error}; workers' /health/ consumed: {[worker_health(w) for w in workers]}") from None
 
     def final() -> bool:
         rows = latest_rows(bootstrap, topics)
@@ -123,6 +126,17 @@ def wait_for_drain(bootstrap: str, app_id: str, topics: Topics, workers: list[Wo
         )
 
     wait_until(final, 120, "every row of a period before the final tick final", every=3.0)
+
+
+def worker_health(worker: WorkerProcess) -> Any:
+    url = f"http://127.0.0.1:{worker.env['MOTCUA_STREAMS_WEB_PORT']}/health/"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return orjson.loads(response.read()).get("consumed")
+    except urllib.error.HTTPError as error:
+        return orjson.loads(error.read()).get("consumed")
+    except OSError as error:
+        return repr(error)
 
 
 def latest_rows(bootstrap: str, topics: Topics) -> dict[str, dict[str, Any]]:
