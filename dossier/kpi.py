@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from dossier.calendar import WorkingCalendar
 from dossier.lifecycle import DossierSummary
+from dossier.merger import Hierarchy, scope_id_in
 from dossier.periods import Period
 from dossier.sla import open_status
 
@@ -66,35 +68,48 @@ COUNT_FIELDS: tuple[str, ...] = (
 
 _OUTCOME_INDEX = {"early": FINISHED_EARLY, "on_time": FINISHED_ON_TIME, "late": FINISHED_LATE}
 
-RATE_FIELDS: tuple[str, ...] = (
-    "on_time_rate",
-    "overdue_rate",
-    "online_rate",
-    "online_completion_rate",
-    "e_result_rate",
-    "digitization_rate",
-    "online_payment_rate",
-    "satisfaction_rate",
-    "apology_compliance_rate",
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """A rate of DOMAIN.md section 4 as counts: (sum of ``plus`` - sum of ``minus``) / ``denominator``.
+
+    The one definition of every rate: the audit's rows, the live rows and the SQL views derive from it.
+    """
+
+    name: str
+    plus: tuple[str, ...]
+    denominator: str
+    minus: tuple[str, ...] = ()
+
+
+RATES: tuple[Rate, ...] = (
+    Rate("on_time_rate", ("finished_early", "finished_on_time", "open_within_due"), "to_process"),
+    Rate("overdue_rate", ("finished_late", "open_overdue"), "to_process"),
+    Rate("online_rate", ("online_received",), "received"),
+    Rate("online_completion_rate", ("full_online_finished",), "full_online_eligible_finished"),
+    Rate("e_result_rate", ("e_result_finished",), "result_finished"),
+    Rate("digitization_rate", ("digitized_received",), "received"),
+    Rate("online_payment_rate", ("paid_online_received",), "fee_received"),
+    Rate("satisfaction_rate", ("finished",), "finished", minus=("satisfaction_failed_finished",)),
+    Rate("apology_compliance_rate", ("late_finished_with_timely_apology",), "finished_late"),
 )
+RATE_FIELDS: tuple[str, ...] = tuple(r.name for r in RATES)
 
 Counts = list[int]
 Cell = tuple[str, str, str, str | None]
 """(province, unit, procedure_code, procedure_field): the finest grain every scope is a sum of."""
 
+_RATE_INDICES = tuple(
+    (tuple(map(COUNT_FIELDS.index, r.plus)), tuple(map(COUNT_FIELDS.index, r.minus)), COUNT_FIELDS.index(r.denominator))
+    for r in RATES
+)
+
 
 def rate_fractions(c: Sequence[int]) -> tuple[tuple[int, int], ...]:
     """(numerator, denominator) of every rate, in ``RATE_FIELDS`` order."""
-    return (
-        (c[FINISHED_EARLY] + c[FINISHED_ON_TIME] + c[OPEN_WITHIN_DUE], c[TO_PROCESS]),
-        (c[FINISHED_LATE] + c[OPEN_OVERDUE], c[TO_PROCESS]),
-        (c[ONLINE_RECEIVED], c[RECEIVED]),
-        (c[FULL_ONLINE_FINISHED], c[FULL_ONLINE_ELIGIBLE_FINISHED]),
-        (c[E_RESULT_FINISHED], c[RESULT_FINISHED]),
-        (c[DIGITIZED_RECEIVED], c[RECEIVED]),
-        (c[PAID_ONLINE_RECEIVED], c[FEE_RECEIVED]),
-        (c[FINISHED] - c[SATISFACTION_FAILED_FINISHED], c[FINISHED]),
-        (c[LATE_FINISHED_WITH_TIMELY_APOLOGY], c[FINISHED_LATE]),
+    return tuple(
+        (sum(c[i] for i in plus) - sum(c[i] for i in minus), c[denominator])
+        for plus, minus, denominator in _RATE_INDICES
     )
 
 
@@ -229,13 +244,17 @@ class KpiTable(PeriodTable):
         for s in summaries:
             self.add(s)
 
-    def rows(self, scope: Scope) -> list[dict[str, Any]]:
-        """The rows of a scope (those with ``to_process`` > 0), sorted by scope id, then period start."""
+    def rows(self, scope: Scope, hierarchy: Hierarchy = "legacy") -> list[dict[str, Any]]:
+        """The rows of a scope (those with ``to_process`` > 0), sorted by scope id, then period start.
+
+        In the ``2025`` hierarchy a province row sums the counts of the former provinces it took in.
+        """
         totals: dict[tuple[str, int], Counts] = {}
         for cell, by_period in self.cells.items():
             scope_id = scope_id_of(cell, scope)
             if scope_id is None:
                 continue
+            scope_id = scope_id_in(hierarchy, scope, scope_id)
             for i, counts in by_period.items():
                 total = totals.get((scope_id, i))
                 if total is None:

@@ -17,6 +17,7 @@ from sinks.migrations import (
     m0002_transitions_and_dossiers,
     m0003_kpi_rows,
     m0004_alerts_and_dlq,
+    m0007_province_merger,
 )
 
 
@@ -35,5 +36,11 @@ class Migration:
 
 MIGRATIONS: tuple[Migration, ...] = tuple(
     Migration(module.__name__.rsplit(".", 1)[1].removeprefix("m"), module.STATEMENTS)
-    for module in (m0001_event_archive, m0002_transitions_and_dossiers, m0003_kpi_rows, m0004_alerts_and_dlq)
+    for module in (
+        m0001_event_archive,
+        m0002_transitions_and_dossiers,
+        m0003_kpi_rows,
+        m0004_alerts_and_dlq,
+        m0007_province_merger,
+    )
 )
