@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from audit.spill import BUCKET_BYTES, Buckets, bucket_count
+from audit.spill import BUCKET_BYTES, Bucket, Buckets, bucket_count
 from dossier.contract import ClockTick, InvalidRecord, ParsedEvent, Violation, decode_record, dossier_key
 from dossier.lifecycle import first_received
 
@@ -101,26 +101,36 @@ class DossierPass:
             self._on_invalid(number, violations)
         self._reports.clear()
 
+    @property
+    def bucket_count(self) -> int:
+        return self._buckets.count
+
     def dossiers(self) -> Iterator[Sequence[ParsedEvent]]:
-        """Each dossier's valid events, deduplicated (the first received wins), in arrival order.
+        """Each dossier's valid events, deduplicated (the first received wins), in arrival order."""
+        for bucket in self.by_bucket():
+            yield from bucket
+
+    def by_bucket(self) -> Iterator[Iterator[Sequence[ParsedEvent]]]:
+        """``dossiers()`` bucket by bucket (consume each before the next).
 
         A bucket's dossiers are decoded one at a time, so that only the records (bytes) of the bucket and
         the events of one dossier are held; the bucket's invalid records are reported after its dossiers.
         """
-        stats, decide = self.stats, self._decide
         for bucket in self._buckets.drain():
-            record = bucket.record
-            for indices in bucket.groups().values():
-                events = [e for e in (decide(bucket.numbers[i], record(i)) for i in indices) if e is not None]
-                if not events:
-                    continue
-                for group in _by_dossier(events):
-                    kept = first_received(group)
-                    stats.events += len(kept)
-                    stats.duplicates += len(group) - len(kept)
-                    yield kept
-            del bucket, record
-            self._report()
+            yield self._bucket_dossiers(bucket)
+
+    def _bucket_dossiers(self, bucket: Bucket) -> Iterator[Sequence[ParsedEvent]]:
+        stats, decide, numbers, record = self.stats, self._decide, bucket.numbers, bucket.record
+        for indices in bucket.groups().values():
+            events = [e for e in (decide(numbers[i], record(i)) for i in indices) if e is not None]
+            if not events:
+                continue
+            for group in _by_dossier(events):
+                kept = first_received(group)
+                stats.events += len(kept)
+                stats.duplicates += len(group) - len(kept)
+                yield kept
+        self._report()
 
 
 def _first(item: tuple[int, list[Violation]]) -> int:

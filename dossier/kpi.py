@@ -240,6 +240,13 @@ class KpiTable(PeriodTable):
             counts = by_period[i] = [0] * len(COUNT_FIELDS)
         add_contribution(counts, s, self._starts[i], self._ends[i], self._calendar, sign)
 
+    def merge(self, cells: dict[Cell, dict[int, Counts]]) -> None:
+        """Add the cells of another table over the same periods (dossiers counted elsewhere: counts add)."""
+        for cell, by_period in cells.items():
+            mine = self.cells.setdefault(cell, {})
+            for i, counts in by_period.items():
+                _add_counts(mine, i, counts)
+
     def add_all(self, summaries: Iterable[DossierSummary]) -> None:
         for s in summaries:
             self.add(s)
@@ -256,17 +263,21 @@ class KpiTable(PeriodTable):
                 continue
             scope_id = scope_id_in(hierarchy, scope, scope_id)
             for i, counts in by_period.items():
-                total = totals.get((scope_id, i))
-                if total is None:
-                    totals[(scope_id, i)] = list(counts)
-                else:
-                    for k, value in enumerate(counts):
-                        total[k] += value
+                _add_counts(totals, (scope_id, i), counts)
         return [
             kpi_row(scope, scope_id, self.periods[i], counts)
             for (scope_id, i), counts in sorted(totals.items())
             if counts[TO_PROCESS] > 0
         ]
+
+
+def _add_counts(totals: dict[Any, Counts], key: Any, counts: Counts) -> None:
+    total = totals.get(key)
+    if total is None:
+        totals[key] = list(counts)
+    else:
+        for k, value in enumerate(counts):
+            total[k] += value
 
 
 def kpi_row(scope: Scope, scope_id: str, period: Period, counts: Sequence[int]) -> dict[str, Any]:

@@ -24,6 +24,7 @@ ROOMS: dict[str, str] = {
     "top": "sinks.cli",
     "demo": "motcua.demo",
     "dashboards": "dashboards.cli",
+    "replay": "audit.replay_cli",
 }
 
 
