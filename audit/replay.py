@@ -28,17 +28,20 @@ from typing import Any, Literal
 
 import orjson
 
+from audit.diff import Evidence, collect
 from audit.dossiers import DossierPass, ReadStats
 from audit.eventfile import no_cyclic_gc
 from audit.kafka_range import PartitionRange, consumer, describe_number, read_ranges, record_number, stop
 from audit.kpi_report import count_dossiers
 from dossier.calendar import default_calendar
 from dossier.contract import ClockTick, InvalidRecord, ParsedEvent, Violation, decode_record, parse_timestamp
-from dossier.kpi import Cell, Counts, KpiTable
+from dossier.kpi import Cell, Counts, KpiTable, Scope
+from dossier.merger import Hierarchy
 from dossier.periods import PeriodKind, periods_overlapping
 
-Output = Literal["rows", "transitions", "alerts"]
+Output = Literal["rows", "transitions", "alerts", "evidence"]
 OUTPUTS: tuple[Output, ...] = ("rows", "transitions", "alerts")
+"""What ``motcua replay --print`` offers (``evidence``: the dossiers of some rows, for ``motcua audit diff``)."""
 RECORD_BYTES_ESTIMATE = 450
 """What a record of the log weighs, to size the buckets before it is read (an estimate: see audit.spill)."""
 
@@ -57,6 +60,9 @@ class Job:
     first: date
     last: date
     out_dir: Path | None = None  # where transitions / alerts go, one file per partition
+    scope: Scope = "province"  # evidence: of the dossiers of these rows
+    hierarchy: Hierarchy = "legacy"
+    scope_ids: frozenset[str] = frozenset()
 
 
 @dataclass(slots=True)
@@ -65,6 +71,7 @@ class Result:
     stats: ReadStats
     cells: dict[Cell, dict[int, Counts]] = field(default_factory=dict)
     files: dict[int, Path] = field(default_factory=dict)
+    evidence: dict[str, Evidence] = field(default_factory=dict)
 
 
 class Progress:
@@ -90,22 +97,40 @@ def run_job(job: Job, progress: Progress) -> Result:
     with no_cyclic_gc():
         if job.output == "rows":
             return _count_rows(job, progress, on_batch)
+        if job.output == "evidence":
+            return _collect_evidence(job, progress, on_batch)
         return _replay_partitions(job, on_batch)
 
 
-def _count_rows(job: Job, progress: Progress, on_batch: Callable[[int, int], None]) -> Result:
-    expected = sum(len(r) for r in job.ranges) * RECORD_BYTES_ESTIMATE
-    with DossierPass(expected, report_invalid) as dossiers:
-        add = dossiers.add
+def _read_dossiers(job: Job, on_batch: Callable[[int, int], None]) -> DossierPass:
+    """Every record of the job's ranges in a ``DossierPass`` (the caller closes it)."""
+    dossiers = DossierPass(sum(len(r) for r in job.ranges) * RECORD_BYTES_ESTIMATE, report_invalid)
+    add = dossiers.add
 
-        def on_record(partition: int, offset: int, value: bytes | None) -> None:
-            add(record_number(partition, offset), value or b"")
+    def on_record(partition: int, offset: int, value: bytes | None) -> None:
+        add(record_number(partition, offset), value or b"")
 
+    try:
         asyncio.run(_read(job, on_record, on_batch))
-        calendar = default_calendar()
-        table = KpiTable(periods_overlapping(job.period, job.first, job.last) if job.first < job.last else [], calendar)
+    except BaseException:
+        dossiers.__exit__(None, None, None)
+        raise
+    return dossiers
+
+
+def _count_rows(job: Job, progress: Progress, on_batch: Callable[[int, int], None]) -> Result:
+    calendar = default_calendar()
+    table = KpiTable(periods_overlapping(job.period, job.first, job.last) if job.first < job.last else [], calendar)
+    with _read_dossiers(job, on_batch) as dossiers:
         count_dossiers(table, _noting_buckets(dossiers, progress, job.worker), calendar)
         return Result(job.worker, dossiers.stats, cells=table.cells)
+
+
+def _collect_evidence(job: Job, progress: Progress, on_batch: Callable[[int, int], None]) -> Result:
+    with _read_dossiers(job, on_batch) as dossiers:
+        found = collect(_noting_buckets(dossiers, progress, job.worker), default_calendar(), job.scope,
+                        job.hierarchy, job.scope_ids)
+        return Result(job.worker, dossiers.stats, evidence=found)
 
 
 def _noting_buckets(dossiers: DossierPass, progress: Progress, worker: int) -> Iterator[Sequence[ParsedEvent]]:

@@ -7,8 +7,9 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from kafka.errors import KafkaError
@@ -27,7 +28,7 @@ from audit.commands import (
 from audit.dossiers import ReadStats
 from audit.kafka_range import PartitionRange, log_ranges, parse_offsets
 from audit.kpi_report import write_rows
-from audit.replay import OUTPUTS, Progress, Result, WorkerFailed, jobs_for, replay
+from audit.replay import OUTPUTS, Output, Progress, Result, WorkerFailed, jobs_for, replay
 from dossier.calendar import day_number, day_start, default_calendar, format_instant
 from dossier.kpi import KpiTable
 from dossier.periods import periods_overlapping
@@ -46,6 +47,10 @@ LogUntilOption = Annotated[
 ]
 TopicOption = Annotated[str | None, typer.Option("--topic", help="The log to read [default: <prefix>dossier.events].")]
 PrefixOption = Annotated[str, typer.Option("--topic-prefix", help="Read <prefix>dossier.events (tests).")]
+WorkersOption = Annotated[int, typer.Option("--workers", min=1, help="Partitions replayed in parallel processes.")]
+ProgressOption = Annotated[
+    bool | None, typer.Option("--progress/--no-progress", help="Progress bar on stderr [default: when a terminal].")
+]
 
 
 def until_ms(log_until: str, query: RowsQuery) -> int | None:
@@ -133,11 +138,10 @@ def replay_command(
     log_until: LogUntilOption = "to",
     output: Annotated[str, typer.Option("--print", help="rows (KPI rows, as motcua kpi prints them), "
                                         "transitions or alerts (as the live worker emits them).")] = "rows",
-    workers: Annotated[int, typer.Option("--workers", min=1, help="Partitions replayed in parallel processes.")] = 1,
+    workers: WorkersOption = 1,
     topic: TopicOption = None,
     topic_prefix: PrefixOption = "",
-    progress: Annotated[bool | None, typer.Option("--progress/--no-progress",
-                                                  help="Progress bar on stderr [default: when a terminal].")] = None,
+    progress: ProgressOption = None,
 ) -> None:
     """Replay a range of the log of record (dossier.events) through the core: print exactly what `motcua kpi
     --events` prints for the same events (or the transitions / alerts). No consumer group is joined, nothing is
@@ -145,47 +149,70 @@ def replay_command(
     query = rows_query(period, from_, to, scope, hierarchy)
     if output not in OUTPUTS:
         usage_error(f"--print: {output!r} is not one of {', '.join(OUTPUTS)}")
-    events_topic = topic or Topics.with_prefix(topic_prefix).events
-    until = until_ms(log_until, query)
-    ranges, whole = read_plan(events_topic, until, offsets)
-    sys.stderr.write(f"motcua replay: {describe_plan(events_topic, ranges, whole, until)}\n")
-    show = sys.stderr.isatty() if progress is None else progress
+    log = LogRange.plan(query, log_until, offsets, topic, topic_prefix)
     with tempfile.TemporaryDirectory(prefix="motcua-replay-") as scratch:
-        results = run(ranges, query, output, workers, events_topic, show, Path(scratch))
+        results = log.run(query, output, workers, progress, out_dir=Path(scratch))  # type: ignore[arg-type]
         if output != "rows":
-            print_outputs(results, ranges)
+            print_outputs(results, log.ranges)
+    stats = total_stats(results)
+    printed = output
+    if output == "rows":
+        rows = merged_table(query, results).rows(query.scope, query.hierarchy)
+        write_rows(rows, sys.stdout.buffer)
+        sys.stdout.flush()
+        printed = f"{len(rows)} rows"
+    sys.stderr.write(f"motcua replay: {describe_stats(stats)}; {printed}\n")
+
+
+def total_stats(results: list[Result]) -> ReadStats:
     stats = ReadStats()
     for result in results:
         stats.add(result.stats)
-    if output == "rows":
-        table = KpiTable(
-            periods_overlapping(query.period, query.first, query.last) if query.first < query.last else [],
-            default_calendar(),
-        )
-        for result in results:
-            table.merge(result.cells)
-        rows = table.rows(query.scope, query.hierarchy)
-        write_rows(rows, sys.stdout.buffer)
-        sys.stdout.flush()
-    summary = stats.summary().replace(" lines:", " records:").removesuffix(", 0 blank")
-    sys.stderr.write(f"motcua replay: {summary}; {f'{len(rows)} rows' if output == 'rows' else output}\n")
+    return stats
 
 
-def run(
-    ranges: list[PartitionRange], query: RowsQuery, output: str, workers: int, topic: str, show: bool, scratch: Path
-) -> list[Result]:
-    """The jobs of the replay, run with a progress bar; exits 1 when a worker fails."""
-    jobs = jobs_for(ranges, workers, bootstrap=Settings().bootstrap_servers(), topic=topic, output=output,
-                    period=query.period, first=query.first, last=query.last, out_dir=scratch)
-    shared = Progress(len(ranges), len(jobs))
-    update, close = progress_display(ranges, shared, len(jobs), show)
-    try:
-        return replay(jobs, shared, update)
-    except WorkerFailed as failure:
-        sys.stderr.write(f"motcua replay: a worker failed:\n{failure}\n")
-        raise typer.Exit(1) from None
-    finally:
-        close()
+def describe_stats(stats: ReadStats) -> str:
+    return stats.summary().replace(" lines:", " records:").removesuffix(", 0 blank")
+
+
+def merged_table(query: RowsQuery, results: list[Result]) -> KpiTable:
+    """The workers' counts added up."""
+    periods = periods_overlapping(query.period, query.first, query.last) if query.first < query.last else []
+    table = KpiTable(periods, default_calendar())
+    for result in results:
+        table.merge(result.cells)
+    return table
+
+
+@dataclass(frozen=True)
+class LogRange:
+    """The range of the log a command reads, planned (and said on stderr) before it is read."""
+
+    topic: str
+    ranges: list[PartitionRange]
+
+    @classmethod
+    def plan(cls, query: RowsQuery, log_until: str, offsets: str | None, topic: str | None, prefix: str) -> LogRange:
+        events_topic = topic or Topics.with_prefix(prefix).events
+        until = until_ms(log_until, query)
+        ranges, whole = read_plan(events_topic, until, offsets)
+        sys.stderr.write(f"motcua: {describe_plan(events_topic, ranges, whole, until)}\n")
+        return cls(events_topic, ranges)
+
+    def run(self, query: RowsQuery, output: Output, workers: int, progress: bool | None, **job: Any) -> list[Result]:
+        """The range replayed by ``workers`` processes with a progress bar; exits 1 when a worker fails."""
+        show = sys.stderr.isatty() if progress is None else progress
+        jobs = jobs_for(self.ranges, workers, bootstrap=Settings().bootstrap_servers(), topic=self.topic,
+                        output=output, period=query.period, first=query.first, last=query.last, **job)
+        shared = Progress(len(self.ranges), len(jobs))
+        update, close = progress_display(self.ranges, shared, len(jobs), show)
+        try:
+            return replay(jobs, shared, update)
+        except WorkerFailed as failure:
+            sys.stderr.write(f"motcua: a replay worker failed:\n{failure}\n")
+            raise typer.Exit(1) from None
+        finally:
+            close()
 
 
 def register(app: typer.Typer) -> None:

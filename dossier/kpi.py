@@ -166,6 +166,15 @@ def add_contribution(
             c[OPEN_DUE_SOON] += sign
 
 
+def contribution(s: DossierSummary, period: Period, calendar: WorkingCalendar) -> Counts | None:
+    """One dossier's counts in the row of ``period``; None when it is not to be processed in that period."""
+    if s.accepted_ts >= period.end_ts or (s.end_ts is not None and s.end_ts < period.start_ts):
+        return None
+    counts = [0] * len(COUNT_FIELDS)
+    add_contribution(counts, s, period.start_ts, period.end_ts, calendar)
+    return counts
+
+
 def cell_of(s: DossierSummary) -> Cell:
     return (s.province, s.unit, s.procedure_code, s.procedure_field)
 

@@ -73,3 +73,10 @@ def province_in(hierarchy: Hierarchy, code: str) -> str:
 def scope_id_in(hierarchy: Hierarchy, scope: str, scope_id: str) -> str:
     """A KPI row's scope id in ``hierarchy``: only province rows change."""
     return province_in(hierarchy, scope_id) if scope == "province" else scope_id
+
+
+def codes_in(hierarchy: Hierarchy, scope: str, scope_id: str) -> list[str]:
+    """The scope ids as sent that count under ``scope_id`` in ``hierarchy`` (a new province: its former ones)."""
+    if scope != "province" or hierarchy == "legacy":
+        return [scope_id]
+    return sorted({scope_id, *(p.code for p in former_provinces() if p.new_code == scope_id)})

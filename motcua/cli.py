@@ -25,6 +25,7 @@ ROOMS: dict[str, str] = {
     "demo": "motcua.demo",
     "dashboards": "dashboards.cli",
     "replay": "audit.replay_cli",
+    "audit": "audit.diff_cli",
 }
 
 
