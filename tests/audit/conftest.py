@@ -16,6 +16,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from clickhouse_driver import Client
 from kafka import KafkaAdminClient, KafkaProducer
 
 from dossier.contract import parse_timestamp
@@ -53,7 +54,7 @@ def _event_ms(line: bytes) -> int | None:
     return int(parse_timestamp(at) * 1000) if isinstance(at, str) else None
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def log(kafka_bootstrap: str, run_id: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Log]:
     lines = simulated_lines(11, ["04", "11"], FROM, TO, tick_every=6 * 3600)
     lines.insert(len(lines) // 2, BAD)
@@ -87,6 +88,19 @@ def log(kafka_bootstrap: str, run_id: str, tmp_path_factory: pytest.TempPathFact
         admin.delete_topics([t for t in admin.list_topics() if t.startswith(name)])
     finally:
         admin.close()
+
+
+def alter_row(ch: Client, database: str, scope: str, scope_id: str, month: str, **changes: int) -> None:
+    """A newer version of a stored month row (a greater watermark: kpis_latest takes it), counts changed."""
+    columns = [c for c, *_ in ch.execute(f"DESCRIBE TABLE {database}.kpis") if not c.startswith("_")]
+    [row] = ch.execute(f"SELECT {', '.join(columns)} FROM {database}.kpis WHERE scope = %(scope)s "
+                       "AND scope_id = %(id)s AND period = 'month' AND period_start = %(month)s "
+                       "ORDER BY _version DESC LIMIT 1", {"scope": scope, "id": scope_id, "month": month})
+    values = dict(zip(columns, row, strict=True))
+    values.update({k: values[k] + v for k, v in changes.items()})
+    values["watermark"] = values["watermark"].replace(year=2026)
+    ch.execute(f"INSERT INTO {database}.kpis ({', '.join(columns)}, _topic, _partition, _offset, _timestamp) VALUES",
+               [{**values, "_topic": "altered", "_partition": 0, "_offset": 0, "_timestamp": values["watermark"]}])
 
 
 def motcua(*args: str, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess[bytes]:

@@ -12,7 +12,7 @@ import pytest
 from clickhouse_driver import Client
 
 from dossier.calendar import day_number, day_start, format_instant
-from tests.audit.conftest import Log, motcua
+from tests.audit.conftest import Log, alter_row, motcua
 from tests.sinks.pipeline import batch_of, event_records, fresh_database, kpi_records, land
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -48,21 +48,9 @@ def test_no_difference_exits_0(log: Log, stored: str) -> None:
     assert done.returncode == 0, done.stdout.decode()
 
 
-def _alter(ch: Client, database: str, scope: str, scope_id: str, **changes: int) -> None:
-    """A newer version of a stored row (greater watermark: kpis_latest takes it), with counts changed."""
-    columns = [c for c, *_ in ch.execute(f"DESCRIBE TABLE {database}.kpis") if not c.startswith("_")]
-    [row] = ch.execute(f"SELECT {', '.join(columns)} FROM {database}.kpis WHERE scope = %(scope)s "
-                       "AND scope_id = %(id)s AND period = 'month'", {"scope": scope, "id": scope_id})
-    values = dict(zip(columns, row, strict=True))
-    values.update({k: values[k] + v for k, v in changes.items()})
-    values["watermark"] = values["watermark"].replace(year=2026)
-    ch.execute(f"INSERT INTO {database}.kpis ({', '.join(columns)}, _topic, _partition, _offset, _timestamp) VALUES",
-               [{**values, "_topic": "altered", "_partition": 0, "_offset": 0, "_timestamp": values["watermark"]}])
-
-
 def test_an_altered_row_is_named_with_its_measure_and_the_dossiers_counted_in_it(log: Log, stored: str,
                                                                                    ch: Client) -> None:
-    _alter(ch, stored, "province", "04", finished_late=1)
+    alter_row(ch, stored, "province", "04", "2025-06-01", finished_late=1)
     done = diff(log, stored, *JUNE, "--scope", "province", "--format", "json")
     assert done.returncode == 1
     report = orjson.loads(done.stdout)
@@ -100,7 +88,7 @@ def test_a_dossier_missing_an_event_in_clickhouse_is_named_with_that_event(log: 
     ch.execute(f"ALTER TABLE {stored}.events DELETE WHERE dossier_id = %(d)s AND type IN ('resolved', 'returned')",
                {"d": dossier_id})
     _wait_for_mutations(ch, stored)
-    _alter(ch, stored, "province", "11", finished=-1, result_finished=-1)
+    alter_row(ch, stored, "province", "11", "2025-06-01", finished=-1, result_finished=-1)
     done = diff(log, stored, *JUNE, "--scope", "province", "--format", "json")
     assert done.returncode == 1
     [row] = orjson.loads(done.stdout)["differing"]
