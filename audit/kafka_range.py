@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiokafka import TopicPartition as AioTopicPartition
 from kafka import KafkaConsumer, TopicPartition
 
@@ -118,12 +118,12 @@ async def read_ranges(
     client: AIOKafkaConsumer,
     topic: str,
     ranges: Iterable[PartitionRange],
-    on_record: Callable[[int, int, bytes | None], None],
+    on_record: Callable[[ConsumerRecord[bytes, bytes]], None],
     on_batch: Callable[[int, int], None] = lambda partition, read: None,
     batch_records: int = 20_000,
 ) -> None:
-    """Every record of the ranges, in offset order per partition: ``on_record(partition, offset, value)``;
-    after each batch ``on_batch(partition, records read of it so far)``."""
+    """Every record of the ranges to ``on_record``, in offset order per partition; after each batch
+    ``on_batch(partition, records read of it so far)``."""
     todo = {AioTopicPartition(topic, r.partition): r for r in ranges if len(r)}
     if not todo:
         return
@@ -141,7 +141,7 @@ async def read_ranges(
             for record in records:
                 if record.offset >= end:
                     break
-                on_record(tp.partition, record.offset, record.value)
+                on_record(record)
             read[tp] = min(end, records[-1].offset + 1) - r.start
             on_batch(tp.partition, read[tp])
         for tp in [tp for tp, r in todo.items() if await client.position(tp) >= r.end]:

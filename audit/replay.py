@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import orjson
+from aiokafka import ConsumerRecord
 
 from audit.diff import Evidence, collect
 from audit.dossiers import DossierPass, ReadStats
@@ -107,8 +108,8 @@ def _read_dossiers(job: Job, on_batch: Callable[[int, int], None]) -> DossierPas
     dossiers = DossierPass(sum(len(r) for r in job.ranges) * RECORD_BYTES_ESTIMATE, report_invalid)
     add = dossiers.add
 
-    def on_record(partition: int, offset: int, value: bytes | None) -> None:
-        add(record_number(partition, offset), value or b"")
+    def on_record(record: ConsumerRecord[bytes, bytes]) -> None:
+        add(record_number(record.partition, record.offset), record.value or b"")
 
     try:
         asyncio.run(_read(job, on_record, on_batch))
@@ -141,7 +142,7 @@ def _noting_buckets(dossiers: DossierPass, progress: Progress, worker: int) -> I
         progress.buckets[2 * worker] = done
 
 
-RecordHandler = Callable[[int, int, bytes | None], None]
+RecordHandler = Callable[[ConsumerRecord[bytes, bytes]], None]
 
 
 async def _read(job: Job, on_record: RecordHandler, on_batch: Callable[[int, int], None]) -> None:
@@ -166,7 +167,8 @@ def _replay_partitions(job: Job, on_batch: Callable[[int, int], None]) -> Result
     outs = {p: path.open("wb") for p, path in files.items()}
     try:
 
-        def on_record(partition: int, offset: int, value: bytes | None) -> None:
+        def on_record(message: ConsumerRecord[bytes, bytes]) -> None:
+            partition, offset, value = message.partition, message.offset, message.value
             stats.lines += 1
             processor = processors[partition]
             try:

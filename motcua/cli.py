@@ -26,6 +26,7 @@ ROOMS: dict[str, str] = {
     "dashboards": "dashboards.cli",
     "replay": "audit.replay_cli",
     "audit": "audit.diff_cli",
+    "dossier": "audit.timeline_cli",
 }
 
 

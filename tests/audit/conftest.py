@@ -13,14 +13,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 from clickhouse_driver import Client
 from kafka import KafkaAdminClient, KafkaProducer
 
+from dossier.calendar import day_number, day_start
 from dossier.contract import parse_timestamp
-from tests.sinks.pipeline import simulated_lines
+from tests.sinks.pipeline import batch_of, event_records, fresh_database, kpi_records, land, simulated_lines
 from tests.streams.harness import create_topics
 from wire.topics import Topics
 
@@ -88,6 +90,18 @@ def log(kafka_bootstrap: str, run_id: str, tmp_path_factory: pytest.TempPathFact
         admin.delete_topics([t for t in admin.list_topics() if t.startswith(name)])
     finally:
         admin.close()
+
+
+@pytest.fixture
+def stored(log: Log, clickhouse_ready: dict[str, Any], ch: Client, unique_name: str) -> Iterator[str]:
+    """A database holding the log's events and its final June rows of every scope, as the pipeline stores them."""
+    fresh_database(ch, unique_name)
+    final = day_start(day_number(date(2025, 8, 1)))
+    batch = batch_of({"events": event_records(log.lines),
+                      "kpis": kpi_records(log.lines, "month", date(2025, 6, 1), date(2025, 7, 1), final, False)})
+    land({**clickhouse_ready, "database": unique_name}, unique_name, batch)
+    yield unique_name
+    ch.execute(f"DROP DATABASE IF EXISTS {unique_name}")
 
 
 def alter_row(ch: Client, database: str, scope: str, scope_id: str, month: str, **changes: int) -> None:

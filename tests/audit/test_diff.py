@@ -4,33 +4,17 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 from typing import Any
 
 import orjson
 import pytest
 from clickhouse_driver import Client
 
-from dossier.calendar import day_number, day_start, format_instant
 from tests.audit.conftest import Log, alter_row, motcua
-from tests.sinks.pipeline import batch_of, event_records, fresh_database, kpi_records, land
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
 JUNE = ["--period", "month", "--from", "2025-06-01", "--to", "2025-07-01"]
-FINAL = day_start(day_number(__import__("datetime").date(2025, 8, 1)))
-
-
-@pytest.fixture
-def stored(log: Log, clickhouse_ready: dict[str, Any], ch: Client, unique_name: str) -> Iterator[str]:
-    """A database holding the log's events and its final June rows of every scope, as the pipeline stores them."""
-    fresh_database(ch, unique_name)
-    first, last = __import__("datetime").date(2025, 6, 1), __import__("datetime").date(2025, 7, 1)
-    batch = batch_of({"events": event_records(log.lines),
-                      "kpis": kpi_records(log.lines, "month", first, last, FINAL, False)})
-    land({**clickhouse_ready, "database": unique_name}, unique_name, batch)
-    yield unique_name
-    ch.execute(f"DROP DATABASE IF EXISTS {unique_name}")
 
 
 def diff(log: Log, database: str, *args: str) -> Any:
@@ -112,4 +96,3 @@ def test_usage_errors(log: Log, stored: str) -> None:
     unreachable = motcua("audit", "diff", "--events", str(log.file), *JUNE, check=False,
                          env={"MOTCUA_CLICKHOUSE_PORT": "1", "MOTCUA_CLICKHOUSE_DATABASE": stored})
     assert unreachable.returncode == 2 and b"cannot read ClickHouse" in unreachable.stderr
-    assert format_instant(FINAL) == "2025-08-01T00:00:00+07:00"
