@@ -15,25 +15,28 @@ CHUNK_BYTES = 8 << 20
 BOM = b"\xef\xbb\xbf"
 
 
-def file_lines(path: Path) -> Iterator[tuple[int, bytes]]:
-    """(1-based line number, line) of a JSON-lines file, read in chunks; a leading BOM and CR LF ends are fine.
-
-    Raises ``OSError`` when the file cannot be read.
-    """
+def file_chunks(path: Path) -> Iterator[tuple[int, list[bytes]]]:
+    """(number of the first line, lines) of a JSON-lines file read in chunks; line numbers are 1-based, a
+    leading BOM and CR LF line ends are fine. Raises ``OSError`` when the file cannot be read."""
     with path.open("rb") as f:
         carry = f.read(CHUNK_BYTES).removeprefix(BOM)
-        number = 0
+        number = 1
         while True:
             chunk = f.read(CHUNK_BYTES)
             lines = (carry + chunk).split(b"\n") if chunk else carry.split(b"\n")
             carry = lines.pop() if chunk else b""
             if not chunk and lines and not lines[-1]:
                 lines.pop()  # the file's final newline ends the last line, it starts none
-            for line in lines:
-                number += 1
-                yield number, line[:-1] if line[-1:] == b"\r" else line
+            yield number, [line[:-1] if line[-1:] == b"\r" else line for line in lines]
+            number += len(lines)
             if not chunk:
                 return
+
+
+def file_lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    """(1-based line number, line) of a JSON-lines file (see ``file_chunks``)."""
+    for first, lines in file_chunks(path):
+        yield from enumerate(lines, first)
 
 
 def read_dossiers(path: Path, on_invalid: InvalidHandler) -> DossierPass:
@@ -43,9 +46,8 @@ def read_dossiers(path: Path, on_invalid: InvalidHandler) -> DossierPass:
     """
     dossiers = DossierPass(path.stat().st_size, on_invalid)
     try:
-        add = dossiers.add
-        for number, line in file_lines(path):
-            add(number, line)
+        for first, lines in file_chunks(path):
+            dossiers.add_many(enumerate(lines, first))
     except BaseException:
         dossiers.__exit__(None, None, None)
         raise
@@ -76,8 +78,7 @@ def read_event_lines(data: bytes, on_invalid: InvalidHandler) -> EventLog:
     if lines and not lines[-1]:
         lines.pop()
     with DossierPass(0, on_invalid) as dossiers:
-        for number, line in enumerate(lines, 1):
-            dossiers.add(number, line[:-1] if line[-1:] == b"\r" else line)
+        dossiers.add_many(enumerate((line[:-1] if line[-1:] == b"\r" else line for line in lines), 1))
         return _event_log(dossiers)
 
 

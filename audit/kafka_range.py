@@ -118,32 +118,26 @@ async def read_ranges(
     client: AIOKafkaConsumer,
     topic: str,
     ranges: Iterable[PartitionRange],
-    on_record: Callable[[ConsumerRecord[bytes, bytes]], None],
-    on_batch: Callable[[int, int], None] = lambda partition, read: None,
+    on_batch: Callable[[int, list[ConsumerRecord[bytes, bytes]], int], None],
     batch_records: int = 20_000,
 ) -> None:
-    """Every record of the ranges to ``on_record``, in offset order per partition; after each batch
-    ``on_batch(partition, records read of it so far)``."""
+    """Every record of the ranges, batch by batch, in offset order per partition:
+    ``on_batch(partition, records, records read of the partition so far)``."""
     todo = {AioTopicPartition(topic, r.partition): r for r in ranges if len(r)}
     if not todo:
         return
     client.assign(list(todo))
     for tp, r in todo.items():
         client.seek(tp, r.start)
-    read = dict.fromkeys(todo, 0)
     while todo:
         batches = await client.getmany(*todo, timeout_ms=1000, max_records=batch_records)
         for tp, records in batches.items():
             r = todo.get(tp)
-            if r is None:
+            if r is None or not records:
                 continue
-            end = r.end
-            for record in records:
-                if record.offset >= end:
-                    break
-                on_record(record)
-            read[tp] = min(end, records[-1].offset + 1) - r.start
-            on_batch(tp.partition, read[tp])
+            if records[-1].offset >= r.end:
+                records = [record for record in records if record.offset < r.end]
+            on_batch(tp.partition, records, min(r.end, batches[tp][-1].offset + 1) - r.start)
         for tp in [tp for tp, r in todo.items() if await client.position(tp) >= r.end]:
             client.pause(tp)
             del todo[tp]

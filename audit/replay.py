@@ -106,13 +106,13 @@ def run_job(job: Job, progress: Progress) -> Result:
 def _read_dossiers(job: Job, on_batch: Callable[[int, int], None]) -> DossierPass:
     """Every record of the job's ranges in a ``DossierPass`` (the caller closes it)."""
     dossiers = DossierPass(sum(len(r) for r in job.ranges) * RECORD_BYTES_ESTIMATE, report_invalid)
-    add = dossiers.add
+    add = dossiers.add_many
 
-    def on_record(record: ConsumerRecord[bytes, bytes]) -> None:
-        add(record_number(record.partition, record.offset), record.value or b"")
+    def on_records(partition: int, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+        add((record_number(partition, r.offset), r.value or b"") for r in records)
 
     try:
-        asyncio.run(_read(job, on_record, on_batch))
+        asyncio.run(_read(job, on_records, on_batch))
     except BaseException:
         dossiers.__exit__(None, None, None)
         raise
@@ -142,14 +142,20 @@ def _noting_buckets(dossiers: DossierPass, progress: Progress, worker: int) -> I
         progress.buckets[2 * worker] = done
 
 
-RecordHandler = Callable[[ConsumerRecord[bytes, bytes]], None]
+BatchHandler = Callable[[int, list[ConsumerRecord[bytes, bytes]]], None]
 
 
-async def _read(job: Job, on_record: RecordHandler, on_batch: Callable[[int, int], None]) -> None:
+async def _read(job: Job, on_records: BatchHandler, on_progress: Callable[[int, int], None]) -> None:
+    """The job's ranges, batch by batch to ``on_records(partition, records)``, progress noted after each."""
+
+    def on_batch(partition: int, records: list[ConsumerRecord[bytes, bytes]], read: int) -> None:
+        on_records(partition, records)
+        on_progress(partition, read)
+
     client = consumer(bootstrap=job.bootstrap)
     await client.start()
     try:
-        await read_ranges(client, job.topic, job.ranges, on_record, on_batch)
+        await read_ranges(client, job.topic, job.ranges, on_batch)
     finally:
         await stop(client)
 
@@ -167,28 +173,29 @@ def _replay_partitions(job: Job, on_batch: Callable[[int, int], None]) -> Result
     outs = {p: path.open("wb") for p, path in files.items()}
     try:
 
-        def on_record(message: ConsumerRecord[bytes, bytes]) -> None:
-            partition, offset, value = message.partition, message.offset, message.value
-            stats.lines += 1
+        def on_records(partition: int, records: list[ConsumerRecord[bytes, bytes]]) -> None:
             processor = processors[partition]
-            try:
-                record = decode_record(value or b"")
-            except InvalidRecord as invalid:
-                stats.invalid += 1
-                report_invalid(record_number(partition, offset), invalid.violations)
-                return
-            if isinstance(record, ClockTick):
-                stats.ticks += 1
-                processor.on_tick(offset, parse_timestamp(record.at))
-            else:
-                processor.on_event(offset, value, record)  # type: ignore[arg-type]
+            for message in records:
+                offset, value = message.offset, message.value or b""
+                stats.lines += 1
+                try:
+                    record = decode_record(value)
+                except InvalidRecord as invalid:
+                    stats.invalid += 1
+                    report_invalid(record_number(partition, offset), invalid.violations)
+                    continue
+                if isinstance(record, ClockTick):
+                    stats.ticks += 1
+                    processor.on_tick(offset, parse_timestamp(record.at))
+                else:
+                    processor.on_event(offset, value, record)
             processor.take_dirty()
             out = processor.take_outputs()
             emitted = out.transitions if job.output == "transitions" else out.alerts
             if emitted:
                 outs[partition].write(b"".join(orjson.dumps(r) + b"\n" for _, r in emitted))
 
-        asyncio.run(_read(job, on_record, on_batch))
+        asyncio.run(_read(job, on_records, on_batch))
     finally:
         for out in outs.values():
             out.close()

@@ -19,7 +19,7 @@ import shutil
 import struct
 import tempfile
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from itertools import accumulate
 from pathlib import Path
 from types import TracebackType
@@ -36,19 +36,19 @@ def bucket_count(expected_bytes: int, bucket_bytes: int = BUCKET_BYTES) -> int:
 
 
 class Bucket:
-    """One bucket's records: ``numbers[i]``, ``tags[i]`` and ``record(i)``, in arrival order."""
+    """One bucket's records: ``numbers[i]``, ``tags[i]`` and ``data[starts[i]:starts[i + 1]]``, in arrival order."""
 
-    __slots__ = ("_data", "_starts", "numbers", "tags")
+    __slots__ = ("data", "numbers", "starts", "tags")
 
-    def __init__(self, numbers: array, tags: array, lengths: array, data: bytes) -> None:
-        self.numbers, self.tags, self._data = numbers, tags, data
-        self._starts = array("Q", accumulate(lengths, initial=0))
+    def __init__(self, numbers: array, tags: array, lengths: array | Iterable[int], data: bytes) -> None:
+        self.numbers, self.tags, self.data = numbers, tags, data
+        self.starts = array("Q", accumulate(lengths, initial=0))
 
     def __len__(self) -> int:
         return len(self.numbers)
 
     def record(self, i: int) -> bytes:
-        return self._data[self._starts[i] : self._starts[i + 1]]
+        return self.data[self.starts[i] : self.starts[i + 1]]
 
     def groups(self) -> dict[int, list[int]]:
         """The record indices of each tag, in arrival order (first-seen order of the tags)."""
@@ -74,14 +74,14 @@ class Buckets:
         count: int,
         directory: Path | None = None,
         bucket_bytes: int = BUCKET_BYTES,
-        flush_bytes: int = 1 << 18,
+        flush_records: int = 1024,
         divisor: int = 1,
         resplit: bool = True,
     ) -> None:
         self._directory = directory
         self._resplit = resplit
         self._bucket_bytes = bucket_bytes
-        self._flush_bytes = flush_bytes
+        self._flush_records = flush_records
         self._divisor = divisor
         self._dir: Path | None = None
         self._setup(count)
@@ -90,9 +90,7 @@ class Buckets:
         self.count = count
         self._numbers = [array("Q") for _ in range(count)]
         self._tags = [array("q") for _ in range(count)]
-        self._lengths = [array("I") for _ in range(count)]
         self._records: list[list[bytes]] = [[] for _ in range(count)]
-        self._buffered = [0] * count
         if count > 1 and self._dir is None:
             self._dir = Path(tempfile.mkdtemp(prefix="motcua-spill-", dir=self._directory))
 
@@ -110,20 +108,19 @@ class Buckets:
     def add(self, tag: int, number: int, record: bytes) -> None:
         """Append a record (``number``: its line number, or its partition and offset)."""
         i = (tag // self._divisor) % self.count
-        self._records[i].append(record)
+        records = self._records[i]
+        records.append(record)
         self._numbers[i].append(number)
         self._tags[i].append(tag)
-        self._lengths[i].append(len(record))
-        self._buffered[i] += len(record)
-        if self._dir is not None:
-            if self._buffered[i] >= self._flush_bytes:
+        if len(records) >= self._flush_records:
+            if self._dir is not None:
                 self._flush(i)
-        elif self._buffered[i] > 2 * self._bucket_bytes:  # more than planned: spill after all
-            self._spill(bucket_count(self._buffered[i], self._bucket_bytes))
+            elif len(records) % self._flush_records == 0 and sum(map(len, records)) > 2 * self._bucket_bytes:
+                self._spill(bucket_count(sum(map(len, records)), self._bucket_bytes))  # more than planned
 
     def _spill(self, count: int) -> None:
         """Go from one bucket in memory to ``count`` buckets on disk."""
-        numbers, tags, _, records = self._take(0)
+        numbers, tags, records = self._take(0)
         self._setup(max(2, count))
         for number, tag, record in zip(numbers, tags, records, strict=True):
             self.add(tag, number, record)
@@ -133,29 +130,27 @@ class Buckets:
         return self._dir / f"{i}.bucket"
 
     def _flush(self, i: int) -> None:
-        numbers = self._numbers[i]
+        numbers, tags, records = self._take(i)
         if not numbers:
             return
         with self._path(i).open("ab") as out:
             out.write(_COUNT.pack(len(numbers)))
             out.write(numbers.tobytes())
-            out.write(self._tags[i].tobytes())
-            out.write(self._lengths[i].tobytes())
-            out.write(b"".join(self._records[i]))
-        self._take(i)
+            out.write(tags.tobytes())
+            out.write(array("I", map(len, records)).tobytes())
+            out.write(b"".join(records))
 
-    def _take(self, i: int) -> tuple[array, array, array, list[bytes]]:
-        taken = self._numbers[i], self._tags[i], self._lengths[i], self._records[i]
-        self._numbers[i], self._tags[i], self._lengths[i], self._records[i] = array("Q"), array("q"), array("I"), []
-        self._buffered[i] = 0
+    def _take(self, i: int) -> tuple[array, array, list[bytes]]:
+        taken = self._numbers[i], self._tags[i], self._records[i]
+        self._numbers[i], self._tags[i], self._records[i] = array("Q"), array("q"), []
         return taken
 
     def drain(self) -> Iterator[Bucket]:
         """Every bucket, one at a time (drop each before asking for the next: it is what bounds memory)."""
         for i in range(self.count):
             if self._dir is None:
-                numbers, tags, lengths, records = self._take(i)
-                yield Bucket(numbers, tags, lengths, b"".join(records))
+                numbers, tags, records = self._take(i)
+                yield Bucket(numbers, tags, map(len, records), b"".join(records))
                 continue
             self._flush(i)
             path = self._path(i)
@@ -174,7 +169,7 @@ class Buckets:
             bucket_count(path.stat().st_size, self._bucket_bytes),
             self._dir,
             self._bucket_bytes,
-            self._flush_bytes,
+            self._flush_records,
             self._divisor * self.count,
             resplit=False,  # one level: its buckets are sized from the bucket's real size
         ) as smaller:

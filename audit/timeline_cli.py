@@ -66,9 +66,8 @@ def from_kafka(topic: str, dossier_id: str) -> list[bytes | str]:
     found: list[bytes | str] = []
     key = dossier_id.encode()
 
-    def keep(record: ConsumerRecord[bytes, bytes]) -> None:
-        if record.key == key and record.value is not None:
-            found.append(record.value)
+    def keep(partition: int, records: list[ConsumerRecord[bytes, bytes]], read: int) -> None:
+        found.extend(r.value for r in records if r.key == key and r.value is not None)
 
     async def read(ranges: list[PartitionRange]) -> None:
         client = consumer(bootstrap)

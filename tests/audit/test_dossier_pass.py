@@ -78,7 +78,7 @@ def test_invalid_records_are_reported_in_line_order_when_nothing_spills(tmp_path
 
 
 def test_buckets_split_again_when_they_come_out_larger_than_planned(tmp_path: Path) -> None:
-    with Buckets(1, tmp_path, bucket_bytes=1_000, flush_bytes=100) as buckets:
+    with Buckets(1, tmp_path, bucket_bytes=1_000, flush_records=10) as buckets:
         for i in range(2_000):
             buckets.add(hash(f"D{i % 300}"), i, b"x" * (i % 7 + 1))
         assert buckets.count > 1  # one bucket in memory grew past twice its size: it spilled
