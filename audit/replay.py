@@ -109,7 +109,8 @@ def _read_dossiers(job: Job, on_batch: Callable[[int, int], None]) -> DossierPas
     add = dossiers.add_many
 
     def on_records(partition: int, records: list[ConsumerRecord[bytes, bytes]]) -> None:
-        add((record_number(partition, r.offset), r.value or b"") for r in records)
+        base = record_number(partition, 0)
+        add((base | r.offset, r.value or b"") for r in records)
 
     try:
         asyncio.run(_read(job, on_records, on_batch))
