@@ -81,11 +81,11 @@ def _tree_rss(pid: int) -> int:
     return total
 
 
-def command(args: list[str], env: dict[str, str] | None = None) -> Run:
+def command(args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> Run:
     """Run a command to the end, its memory sampled; its stdout hashed (not kept: rows may be large)."""
     started = time.perf_counter()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(args, stdout=out, stderr=err, env={**os.environ, **(env or {})})
+        proc = subprocess.Popen(args, stdout=out, stderr=err, env={**os.environ, **(env or {})}, cwd=cwd)
         peak, done = [0], threading.Event()
 
         def sample() -> None:
@@ -252,7 +252,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-replay-") as scratch_dir:
         scratch = Path(scratch_dir)
         old_tree = baseline_code(args.baseline_rev, scratch)
-        first = prefix_file(args.data, args.baseline_lines, scratch)
+        first = prefix_file(args.data, args.baseline_lines, scratch).resolve()
         small = [MOTCUA, "kpi", "--events", str(first), "--period", "month", "--from", "2025-01-01", "--to",
                  "2026-01-01", "--scope", "unit"]
         old = [sys.executable, "-c", "from motcua.cli import app; app()", *small[1:]]
@@ -266,7 +266,8 @@ def main() -> None:
             runs["replay_2"].append(command([*replay_cmd, "--workers", "2"]))
             runs["raw_orjson_1m"].append(raw_orjson(first))
             runs["kpi_1m_new"].append(command(small))
-            runs["kpi_1m_old"].append(command(old, env={"PYTHONPATH": str(old_tree)}))
+            # run from the old tree: the working directory comes first on sys.path
+            runs["kpi_1m_old"].append(command(old, env={"PYTHONPATH": str(old_tree)}, cwd=old_tree))
             print(orjson.dumps({k: asdict(v[-1]) for k, v in runs.items()}).decode(), file=sys.stderr)
             print(f"run {rep + 1}/{args.repeat} done; load {os.getloadavg()[0]:.1f}", file=sys.stderr)
     digests = {r.stdout_sha256 for k in ("kpi", "replay_1", "replay_2") for r in runs[k]}
