@@ -21,6 +21,8 @@ from kafka import KafkaConsumer, TopicPartition
 from wire.runtime import aiokafka_consumer, use_fast_gzip
 
 OFFSETS_PATTERN = re.compile(r"^(\d+):(\d+)-(\d*)$")
+_SLICE = 2_000
+"""Records handed over at a time: the event loop runs between slices, so fetching overlaps processing."""
 PARTITION_BITS = 48
 """A record's number in the audit is ``partition << 48 | offset``."""
 
@@ -137,7 +139,10 @@ async def read_ranges(
                 continue
             if records[-1].offset >= r.end:
                 records = [record for record in records if record.offset < r.end]
-            on_batch(tp.partition, records, min(r.end, batches[tp][-1].offset + 1) - r.start)
+            for first in range(0, len(records), _SLICE):
+                part = records[first : first + _SLICE]
+                on_batch(tp.partition, part, min(r.end, part[-1].offset + 1) - r.start)
+                await asyncio.sleep(0)  # let the fetcher receive and ask for more while records are processed
         for tp in [tp for tp, r in todo.items() if await client.position(tp) >= r.end]:
             client.pause(tp)
             del todo[tp]
