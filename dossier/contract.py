@@ -332,6 +332,8 @@ def load_json(line: bytes | str) -> Any:
         return json.loads(text, parse_constant=_refuse_constant)
     except ValueError as error:
         raise InvalidRecord([Violation("", f"not JSON ({error})")]) from None
+    except RecursionError:  # a record nested thousands deep must not crash its reader
+        raise InvalidRecord([Violation("", "not a record: nested too deeply")]) from None
 
 
 def _refuse_constant(name: str) -> Any:

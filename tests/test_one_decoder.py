@@ -102,3 +102,10 @@ def test_the_dossier_key_is_the_decoded_dossier_id() -> None:
     assert dossier_key(b'{"a": 1, "dossier_id": "D\\u0031"}') == "D1"
     for keyless in (TICK, NOT_JSON, b"[1]", b'{"dossier_id": 5}', b"   "):
         assert dossier_key(keyless) is None
+
+
+def test_a_record_nested_too_deeply_is_invalid_for_every_reader() -> None:
+    deep = b"[" * 5000 + b"]" * 5000
+    assert by_the_decoder(deep) == "invalid"
+    for reader in (by_the_audit, by_the_sink, by_the_importer):
+        assert reader(deep) == "invalid", reader.__name__
