@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import re
 import sys
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -19,6 +20,7 @@ from audit.kpi_report import kpi_rows, write_rows
 from dossier.calendar import default_calendar, format_instant
 from dossier.contract import RFC3339_PATTERN, Violation, parse_timestamp
 from dossier.kpi import SCOPES, Scope
+from dossier.merger import HIERARCHIES, Hierarchy
 from dossier.periods import PERIOD_KINDS, PeriodKind
 from dossier.sla import DEADLINE_UNITS, DeadlineUnit, due_instant
 
@@ -27,18 +29,18 @@ USAGE_ERROR = 2
 sla_app = typer.Typer(help="SLA clock questions, answered from the working calendar alone.", no_args_is_help=True)
 
 
-def _usage_error(message: str) -> NoReturn:
+def usage_error(message: str) -> NoReturn:
     typer.echo(f"motcua: {message}", err=True)
     raise typer.Exit(USAGE_ERROR)
 
 
-def _parse_datetime(option: str, value: str) -> float:
+def parse_datetime(option: str, value: str) -> float:
     if re.match(RFC3339_PATTERN, value) is None:
-        _usage_error(f"{option}: {value!r} is not an RFC 3339 datetime with an offset (e.g. 2025-01-24T10:00:00+07:00)")
+        usage_error(f"{option}: {value!r} is not an RFC 3339 datetime with an offset (e.g. 2025-01-24T10:00:00+07:00)")
     try:
         return parse_timestamp(value)
     except ValueError as error:
-        _usage_error(f"{option}: {value!r}: {error}")
+        usage_error(f"{option}: {value!r}: {error}")
 
 
 @sla_app.command("due")
@@ -48,82 +50,121 @@ def sla_due(
     unit: Annotated[str, typer.Option("--unit", help="working_days, working_hours or calendar_days.")],
 ) -> None:
     """Print the due instant of a deadline counted from an acceptance, in +07:00."""
-    accepted_ts = _parse_datetime("--accepted-at", accepted_at)
+    accepted_ts = parse_datetime("--accepted-at", accepted_at)
     try:
         value = float(deadline)
     except ValueError:
-        _usage_error(f"--deadline: {deadline!r} is not a number")
+        usage_error(f"--deadline: {deadline!r} is not a number")
     if not math.isfinite(value) or value < 0:
-        _usage_error(f"--deadline: {deadline!r} must be a finite number, not negative")
+        usage_error(f"--deadline: {deadline!r} must be a finite number, not negative")
     if unit not in DEADLINE_UNITS:
-        _usage_error(f"--unit: {unit!r} is not one of {', '.join(DEADLINE_UNITS)}")
+        usage_error(f"--unit: {unit!r} is not one of {', '.join(DEADLINE_UNITS)}")
     deadline_unit: DeadlineUnit = unit  # type: ignore[assignment]
     if deadline_unit == "calendar_days" and value % 1:
-        _usage_error(f"--deadline: calendar_days must be whole days, not {deadline}")
+        usage_error(f"--deadline: calendar_days must be whole days, not {deadline}")
     typer.echo(format_instant(due_instant(accepted_ts, value, deadline_unit, default_calendar())))
 
 
-def _parse_date(option: str, value: str) -> date:
+def parse_date(option: str, value: str) -> date:
     if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
         try:
             return date.fromisoformat(value)
         except ValueError:
             pass
-    _usage_error(f"{option}: {value!r} is not a date (YYYY-MM-DD)")
+    usage_error(f"{option}: {value!r} is not a date (YYYY-MM-DD)")
+
+
+PeriodOption = Annotated[str, typer.Option("--period", help="day, month, quarter or year.")]
+FromOption = Annotated[str, typer.Option("--from", help="First local day (YYYY-MM-DD) of the range.")]
+ToOption = Annotated[str, typer.Option("--to", help="Local day (YYYY-MM-DD) after the range.")]
+ScopeOption = Annotated[str, typer.Option("--scope", help="province, unit, procedure or field.")]
+HierarchyOption = Annotated[
+    str,
+    typer.Option(
+        "--hierarchy",
+        help="legacy: province codes as sent (the 63 former provinces before 2025-07-01); "
+        "2025: province rows re-aggregated into the 34 provinces (counts summed, rates recomputed).",
+    ),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class RowsQuery:
+    """Which KPI rows: those of ``scope`` for every ``period`` overlapping the local days [first, last)."""
+
+    period: PeriodKind
+    scope: Scope
+    first: date
+    last: date
+    hierarchy: Hierarchy
+
+
+def rows_query(period: str, from_: str, to: str, scope: str, hierarchy: str) -> RowsQuery:
+    """The options every command printing KPI rows takes, checked (a usage error exits 2)."""
+    if period not in PERIOD_KINDS:
+        usage_error(f"--period: {period!r} is not one of {', '.join(PERIOD_KINDS)}")
+    if scope not in SCOPES:
+        usage_error(f"--scope: {scope!r} is not one of {', '.join(SCOPES)}")
+    if hierarchy not in HIERARCHIES:
+        usage_error(f"--hierarchy: {hierarchy!r} is not one of {', '.join(HIERARCHIES)}")
+    first, last = parse_date("--from", from_), parse_date("--to", to)
+    if first > last:
+        usage_error(f"--from {first} is after --to {last}")
+    return RowsQuery(period, scope, first, last, hierarchy)  # type: ignore[arg-type]
 
 
 def kpi(
-    period: Annotated[str, typer.Option("--period", help="day, month, quarter or year.")],
-    from_: Annotated[str, typer.Option("--from", help="First local day (YYYY-MM-DD) of the range.")],
-    to: Annotated[str, typer.Option("--to", help="Local day (YYYY-MM-DD) after the range.")],
+    period: PeriodOption,
+    from_: FromOption,
+    to: ToOption,
     events: Annotated[
         Path | None, typer.Option("--events", help="Event file: one JSON object a line, in any order.")
     ] = None,
-    scope: Annotated[str, typer.Option("--scope", help="province, unit, procedure or field.")] = "province",
+    scope: ScopeOption = "province",
     source: Annotated[
         str, typer.Option("--source", help="file (recompute from --events) or clickhouse (the stored live rows).")
     ] = "file",
+    hierarchy: HierarchyOption = "legacy",
 ) -> None:
     """Print the KPI rows of every period overlapping [from, to) as JSON lines, from an event file or as the
     live pipeline stored them in ClickHouse (same format: compare the two with diff)."""
-    if period not in PERIOD_KINDS:
-        _usage_error(f"--period: {period!r} is not one of {', '.join(PERIOD_KINDS)}")
-    if scope not in SCOPES:
-        _usage_error(f"--scope: {scope!r} is not one of {', '.join(SCOPES)}")
-    first, last = _parse_date("--from", from_), _parse_date("--to", to)
-    if first > last:
-        _usage_error(f"--from {first} is after --to {last}")
+    query = rows_query(period, from_, to, scope, hierarchy)
     if source == "clickhouse":
-        _print_stored_rows(period, scope, first, last)  # type: ignore[arg-type]
+        _print_stored_rows(query)
         return
     if source != "file":
-        _usage_error(f"--source: {source!r} is not one of file, clickhouse")
+        usage_error(f"--source: {source!r} is not one of file, clickhouse")
     if events is None:
-        _usage_error("--events FILE is required with --source file")
+        usage_error("--events FILE is required with --source file")
 
     def report_invalid(line_number: int, violations: list[Violation]) -> None:
         reasons = "; ".join(str(v) for v in violations)
         sys.stderr.write(f"{events}: line {line_number}: invalid: {reasons}\n")
 
     try:
-        rows, stats = kpi_rows(events, period, scope, first, last, default_calendar(), report_invalid)  # type: ignore[arg-type]
+        rows, stats = kpi_rows(
+            events, query.period, query.scope, query.first, query.last, default_calendar(), report_invalid,
+            query.hierarchy,
+        )
     except OSError as error:
-        _usage_error(f"--events: cannot read {events}: {error.strerror or error}")
+        usage_error(f"--events: cannot read {events}: {error.strerror or error}")
     write_rows(rows, sys.stdout.buffer)
     sys.stdout.flush()
     sys.stderr.write(f"motcua kpi: {events}: {stats.summary()}; {len(rows)} rows\n")
 
 
-def _print_stored_rows(period: PeriodKind, scope: Scope, first: date, last: date) -> None:
+def _print_stored_rows(query: RowsQuery) -> None:
     # imported here: the file audit needs no ClickHouse client, and start-up time matters to scripts
     from clickhouse_driver.errors import Error as ClickHouseError
 
     from audit.clickhouse_source import read_stored_kpi_rows
 
     try:
-        rows, provisional, where = read_stored_kpi_rows(period, scope, first, last)
+        rows, provisional, where = read_stored_kpi_rows(
+            query.period, query.scope, query.first, query.last, query.hierarchy
+        )
     except (ClickHouseError, OSError, EOFError) as error:
-        _usage_error(f"--source clickhouse: cannot read the stored rows: {str(error).splitlines()[0]}")
+        usage_error(f"--source clickhouse: cannot read the stored rows: {str(error).splitlines()[0]}")
     write_rows(rows, sys.stdout.buffer)
     sys.stdout.flush()
     sys.stderr.write(f"motcua kpi: {where}: {len(rows)} rows ({provisional} provisional)\n")

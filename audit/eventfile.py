@@ -3,75 +3,96 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dossier.contract import (
-    TICK_SCHEMA,
-    InvalidRecord,
-    ParsedEvent,
-    Violation,
-    decode_event,
-    decode_tick,
-    load_json,
-)
+from audit.dossiers import DossierPass, InvalidHandler, ReadStats
+from dossier.contract import ParsedEvent
 
-InvalidLineHandler = Callable[[int, list[Violation]], None]
+CHUNK_BYTES = 8 << 20
+BOM = b"\xef\xbb\xbf"
 
 
-@dataclass(slots=True)
-class ReadStats:
-    """What a read saw, line by line; ``lines`` is the sum of the other counters."""
+def file_chunks(path: Path) -> Iterator[tuple[int, list[bytes]]]:
+    """(number of the first line, lines) of a JSON-lines file read in chunks; line numbers are 1-based, a
+    leading BOM and CR LF line ends are fine. Raises ``OSError`` when the file cannot be read."""
+    with path.open("rb") as f:
+        carry = f.read(CHUNK_BYTES).removeprefix(BOM)
+        number = 1
+        while True:
+            chunk = f.read(CHUNK_BYTES)
+            lines = (carry + chunk).split(b"\n") if chunk else carry.split(b"\n")
+            carry = lines.pop() if chunk else b""
+            if not chunk and lines and not lines[-1]:
+                lines.pop()  # the file's final newline ends the last line, it starts none
+            yield number, [line[:-1] if line[-1:] == b"\r" else line for line in lines]
+            number += len(lines)
+            if not chunk:
+                return
 
-    lines: int = 0
-    events: int = 0
-    duplicates: int = 0
-    invalid: int = 0
-    ticks: int = 0
-    blank: int = 0
 
-    def summary(self) -> str:
-        return (
-            f"{self.lines} lines: {self.events} events, {self.duplicates} duplicates ignored, "
-            f"{self.invalid} invalid, {self.ticks} clock ticks, {self.blank} blank"
-        )
+def file_lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    """(1-based line number, line) of a JSON-lines file (see ``file_chunks``)."""
+    for first, lines in file_chunks(path):
+        yield from enumerate(lines, first)
+
+
+def read_dossiers(path: Path, on_invalid: InvalidHandler) -> DossierPass:
+    """A file's lines sorted into a ``DossierPass`` (bounded memory: large files spill to disk).
+
+    The caller iterates its ``dossiers()`` inside ``with``. Raises ``OSError`` when the file cannot be read.
+    """
+    dossiers = DossierPass(path.stat().st_size, on_invalid)
+    try:
+        for first, lines in file_chunks(path):
+            dossiers.add_many(enumerate(lines, first))
+    except BaseException:
+        dossiers.__exit__(None, None, None)
+        raise
+    return dossiers
 
 
 @dataclass(slots=True)
 class EventLog:
-    """Valid events grouped by dossier, deduplicated by ``event_id`` (the first received wins).
+    """Valid events grouped by dossier, deduplicated by ``event_id`` (the first received wins), all in memory.
 
-    Each dossier's dict keeps its events in arrival order, which breaks ties of ``occurred_at``.
+    Each dossier's dict keeps its events in arrival order, which breaks ties of ``occurred_at``. For small
+    inputs and tests; the commands read through ``read_dossiers`` instead.
     """
 
     by_dossier: dict[str, dict[str, ParsedEvent]] = field(default_factory=dict)
     stats: ReadStats = field(default_factory=ReadStats)
 
 
-def iter_lines(data: bytes) -> Iterator[tuple[int, bytes]]:
-    """(1-based line number, line) of a JSON-lines buffer; a leading BOM and CR LF line ends are fine."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    lines = data.split(b"\n")
+def read_event_file(path: Path, on_invalid: InvalidHandler) -> EventLog:
+    """Read a whole JSON-lines event file into memory. Raises ``OSError`` when the file cannot be read."""
+    with read_dossiers(path, on_invalid) as dossiers:
+        return _event_log(dossiers)
+
+
+def read_event_lines(data: bytes, on_invalid: InvalidHandler) -> EventLog:
+    """``read_event_file`` of a buffer."""
+    lines = data.removeprefix(BOM).split(b"\n")
     if lines and not lines[-1]:
         lines.pop()
-    for number, line in enumerate(lines, 1):
-        yield number, line[:-1] if line.endswith(b"\r") else line
+    with DossierPass(0, on_invalid) as dossiers:
+        dossiers.add_many(enumerate((line[:-1] if line[-1:] == b"\r" else line for line in lines), 1))
+        return _event_log(dossiers)
 
 
-def read_event_file(path: Path, on_invalid: InvalidLineHandler) -> EventLog:
-    """Read a JSON-lines event file. Raises ``OSError`` when the file cannot be read."""
-    return read_event_lines(path.read_bytes(), on_invalid)
+def _event_log(dossiers: DossierPass) -> EventLog:
+    by_dossier = {events[0].record.dossier_id: {e.record.event_id: e for e in events} for events in dossiers.dossiers()}
+    return EventLog(by_dossier, dossiers.stats)
 
 
 @contextmanager
 def no_cyclic_gc() -> Iterator[None]:
     """Pause the cyclic garbage collector while millions of acyclic objects are built.
 
-    Its generational passes would otherwise walk the whole growing event log again and again, which costs
-    more than decoding it. Reference counting still frees everything as usual.
+    Its generational passes would otherwise walk the objects held again and again, which costs more than
+    decoding them. Reference counting still frees everything as usual.
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -80,54 +101,3 @@ def no_cyclic_gc() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
-
-
-def read_event_lines(data: bytes, on_invalid: InvalidLineHandler) -> EventLog:
-    log = EventLog()
-    stats = log.stats
-    by_dossier = log.by_dossier
-    number = 0
-    for number, line in iter_lines(data):
-        try:
-            event = decode_event(line)
-        except InvalidRecord as invalid:
-            _skip_or_report(number, line, invalid.violations, stats, on_invalid)
-            continue
-        record = event.record
-        events = by_dossier.get(record.dossier_id)
-        if events is None:
-            by_dossier[record.dossier_id] = {record.event_id: event}
-        elif record.event_id in events:
-            stats.duplicates += 1
-        else:
-            events[record.event_id] = event
-    stats.lines = number
-    stats.events = stats.lines - stats.duplicates - stats.invalid - stats.ticks - stats.blank
-    return log
-
-
-def _skip_or_report(
-    number: int, line: bytes, violations: list[Violation], stats: ReadStats, on_invalid: InvalidLineHandler
-) -> None:
-    """Count a line that is not a valid event: blank, a clock tick, or invalid (reported)."""
-    if not line.strip():
-        stats.blank += 1
-        return
-    if is_clock_tick(line):
-        try:
-            decode_tick(line)
-            stats.ticks += 1
-            return
-        except InvalidRecord as bad_tick:
-            violations = bad_tick.violations
-    stats.invalid += 1
-    on_invalid(number, violations)
-
-
-def is_clock_tick(line: bytes) -> bool:
-    """Whether a record that is not a valid event claims to be a clock tick."""
-    try:
-        record = load_json(line)
-    except InvalidRecord:
-        return False
-    return isinstance(record, dict) and record.get("schema") == TICK_SCHEMA

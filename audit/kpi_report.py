@@ -1,28 +1,51 @@
-"""KPI rows from an event file: read, deduplicate, order, summarise each dossier, count, roll up."""
+"""KPI rows from events: each dossier summarised once its events are together, counted, rolled up per scope."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import orjson
 
-from audit.eventfile import EventLog, InvalidLineHandler, ReadStats, no_cyclic_gc, read_event_file
+from audit.dossiers import InvalidHandler, ReadStats
+from audit.eventfile import EventLog, no_cyclic_gc, read_dossiers
 from dossier.calendar import WorkingCalendar
+from dossier.contract import ParsedEvent
 from dossier.kpi import KpiTable, Scope
 from dossier.lifecycle import in_state_machine_order, summarize
+from dossier.merger import Hierarchy
 from dossier.periods import PeriodKind, periods_overlapping
 
 
-def kpi_table(log: EventLog, period: PeriodKind, first: date, last: date, calendar: WorkingCalendar) -> KpiTable:
-    """Count every accepted dossier of the log in the periods overlapping the local days [first, last)."""
-    table = KpiTable(periods_overlapping(period, first, last), calendar)
-    for events in log.by_dossier.values():
-        summary = summarize(in_state_machine_order(events.values()), calendar)
+def count_dossiers(table: KpiTable, dossiers: Iterable[Sequence[ParsedEvent]], calendar: WorkingCalendar) -> None:
+    """Summarise each dossier from its deduplicated events (arrival order) and count it in ``table``."""
+    add = table.add
+    for events in dossiers:
+        summary = summarize(in_state_machine_order(events), calendar)
         if summary is not None:
-            table.add(summary)
+            add(summary)
+
+
+def kpi_table(log: EventLog, period: PeriodKind, first: date, last: date, calendar: WorkingCalendar) -> KpiTable:
+    """Count every accepted dossier of an in-memory log in the periods overlapping the local days [first, last)."""
+    table = KpiTable(periods_overlapping(period, first, last), calendar)
+    count_dossiers(table, (list(events.values()) for events in log.by_dossier.values()), calendar)
     return table
+
+
+def file_kpi_table(
+    path: Path, period: PeriodKind, first: date, last: date, calendar: WorkingCalendar, on_invalid: InvalidHandler
+) -> tuple[KpiTable, ReadStats]:
+    """The KPI table of an event file, read in bounded memory, and what reading it saw.
+
+    Every line is read (and every invalid one reported) even when [first, last) is empty.
+    """
+    table = KpiTable(periods_overlapping(period, first, last) if first < last else [], calendar)
+    with no_cyclic_gc(), read_dossiers(path, on_invalid) as dossiers:
+        count_dossiers(table, dossiers.dossiers(), calendar)
+        return table, dossiers.stats
 
 
 def kpi_rows(
@@ -32,14 +55,12 @@ def kpi_rows(
     first: date,
     last: date,
     calendar: WorkingCalendar,
-    on_invalid: InvalidLineHandler,
+    on_invalid: InvalidHandler,
+    hierarchy: Hierarchy = "legacy",
 ) -> tuple[list[dict[str, Any]], ReadStats]:
     """The KPI rows of one scope from an event file, and what reading it saw."""
-    with no_cyclic_gc():
-        log = read_event_file(path, on_invalid)
-        if first >= last:
-            return [], log.stats
-        return kpi_table(log, period, first, last, calendar).rows(scope), log.stats
+    table, stats = file_kpi_table(path, period, first, last, calendar, on_invalid)
+    return table.rows(scope, hierarchy), stats
 
 
 def write_rows(rows: list[dict[str, Any]], out: BinaryIO) -> None:

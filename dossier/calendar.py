@@ -102,6 +102,7 @@ class WorkingCalendar:
         extra_sessions: Mapping[int, tuple[Session, ...]] | None = None,
     ) -> None:
         self._overrides = {o.day: o.working for o in overrides}
+        self._override_sources = {o.day: o.source for o in overrides}
         self._sessions = sessions
         self._extra = dict(extra_sessions or {})
         self._first_day = day_number(self.ORIGIN)
@@ -144,6 +145,26 @@ class WorkingCalendar:
 
     def is_working_day(self, d: date) -> bool:
         return bool(self._day_sessions[self._index(day_number(d))])
+
+    def sessions_on(self, d: date) -> tuple[Session, ...]:
+        """The working sessions of a local day (seconds since local midnight; none on a day off)."""
+        return self._day_sessions[self._index(day_number(d))]
+
+    def day_note(self, d: date) -> str:
+        """Why a day is worked or not, in words: an override, a public holiday, a swapped day, a weekend."""
+        working = self.is_working_day(d)
+        if d in self._override_sources:
+            return f"{'working day' if working else 'day off'} by the override table ({self._override_sources[d]})"
+        public = _public_holidays(d.year)
+        weekday = d.strftime("%A")
+        if d in public:
+            return f"public holiday: {public[d]}" + (" (the unit's extra hours)" if working else "")
+        if d in public.weekend_workdays:
+            off = next((day for day, name in public.items() if d.strftime("%m/%d/%Y") in name), None)
+            return f"working {weekday}, swapped" + (f" for the day off on {off.isoformat()}" if off else "")
+        if d.weekday() >= 5:
+            return f"{weekday}" + (" (the unit's extra hours)" if working else " (weekend)")
+        return f"working {weekday}"
 
     def working_seconds(self, ts: float) -> float:
         """Working seconds from the calendar's origin to ``ts`` (non-decreasing, constant outside work)."""
@@ -188,6 +209,11 @@ class WorkingCalendar:
     def working_time_between(self, start: float, end: float) -> float:
         """Working seconds from ``start`` to ``end`` (negative when ``end`` is earlier)."""
         return self.working_seconds(end) - self.working_seconds(start)
+
+
+@cache
+def _public_holidays(year: int) -> holidays.HolidayBase:
+    return holidays.country_holidays("VN", years=year)
 
 
 @cache

@@ -148,6 +148,10 @@ class InvalidRecord(ValueError):
         self.violations = violations
 
 
+class InvalidTick(InvalidRecord):
+    """A record that claims to be a clock tick (``"schema": "clock-tick/1"``) but is not a valid one."""
+
+
 def parse_timestamp(value: str) -> float:
     """Seconds since the epoch of an RFC 3339 date-time; ``ValueError`` saying why when it is not one.
 
@@ -243,6 +247,69 @@ def decode_event(line: bytes | str) -> ParsedEvent:
     return ParsedEvent(record, occurred_ts, due_ts)
 
 
+#: The event times the SLA clock can compute with: [2000-01-01, 2100-01-01) local time (the working calendar
+#: starts at ``dossier.calendar.WorkingCalendar.ORIGIN``; a test keeps the two in step).
+CALENDAR_SPAN = (parse_timestamp("2000-01-01T00:00:00+07:00"), parse_timestamp("2100-01-01T00:00:00+07:00"))
+
+
+def decode_record(raw: bytes | str) -> ParsedEvent | ClockTick:
+    """A record of ``dossier.events`` (or a line of an event file): a valid event or a valid clock tick.
+
+    The one decision of "event or clock tick" every reader shares (ingest edge, importer, streams, sink,
+    audit). Raises ``InvalidTick`` for a record that claims the tick schema but is not a valid tick, and
+    ``InvalidRecord`` naming every violation for anything else that is not a valid event. An event dated
+    outside ``CALENDAR_SPAN`` is refused too: its SLA clock cannot be computed (an event of 1990 crashed the
+    streams worker at every restart); the edge refuses such events, this keeps every reader of the log
+    agreeing on those already in it.
+    """
+    try:
+        event = decode_event(raw)
+    except InvalidRecord:
+        if claims_tick(raw):
+            try:
+                return decode_tick(raw)
+            except InvalidRecord as bad_tick:
+                raise InvalidTick(bad_tick.violations) from None
+        raise
+    first, end = CALENDAR_SPAN
+    if not first <= event.occurred_ts < end or (event.due_ts is not None and not first <= event.due_ts < end):
+        raise InvalidRecord(
+            [
+                Violation(name, "outside the working calendar's years 2000-2099")
+                for name, ts in (("occurred_at", event.occurred_ts), ("due_at", event.due_ts))
+                if ts is not None and not first <= ts < end
+            ]
+        )
+    return event
+
+
+def claims_tick(raw: bytes | str) -> bool:
+    """Whether a record that is not a valid event says it is a clock tick (a JSON object of that schema)."""
+    try:
+        record = load_json(raw)
+    except InvalidRecord:
+        return False
+    return isinstance(record, dict) and record.get("schema") == TICK_SCHEMA
+
+
+class _DossierKey(msgspec.Struct, gc=False):
+    dossier_id: str
+
+
+_key_decoder = msgspec.json.Decoder(_DossierKey)
+
+
+def dossier_key(raw: bytes | str) -> str | None:
+    """The ``dossier_id`` string of a JSON object record, read without decoding the rest; None when there is none.
+
+    For grouping records by dossier before they are decoded: a valid event's key is its ``dossier_id``.
+    """
+    try:
+        return _key_decoder.decode(raw).dossier_id
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return None
+
+
 def decode_tick(line: bytes | str) -> ClockTick:
     """Decode a clock tick, or raise ``InvalidRecord``."""
     try:
@@ -265,6 +332,8 @@ def load_json(line: bytes | str) -> Any:
         return json.loads(text, parse_constant=_refuse_constant)
     except ValueError as error:
         raise InvalidRecord([Violation("", f"not JSON ({error})")]) from None
+    except RecursionError:  # a record nested thousands deep must not crash its reader
+        raise InvalidRecord([Violation("", "not a record: nested too deeply")]) from None
 
 
 def _refuse_constant(name: str) -> Any:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from dossier.calendar import WorkingCalendar
 from dossier.lifecycle import DossierSummary
+from dossier.merger import Hierarchy, scope_id_in
 from dossier.periods import Period
 from dossier.sla import open_status
 
@@ -66,35 +68,48 @@ COUNT_FIELDS: tuple[str, ...] = (
 
 _OUTCOME_INDEX = {"early": FINISHED_EARLY, "on_time": FINISHED_ON_TIME, "late": FINISHED_LATE}
 
-RATE_FIELDS: tuple[str, ...] = (
-    "on_time_rate",
-    "overdue_rate",
-    "online_rate",
-    "online_completion_rate",
-    "e_result_rate",
-    "digitization_rate",
-    "online_payment_rate",
-    "satisfaction_rate",
-    "apology_compliance_rate",
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """A rate of DOMAIN.md section 4 as counts: (sum of ``plus`` - sum of ``minus``) / ``denominator``.
+
+    The one definition of every rate: the audit's rows, the live rows and the SQL views derive from it.
+    """
+
+    name: str
+    plus: tuple[str, ...]
+    denominator: str
+    minus: tuple[str, ...] = ()
+
+
+RATES: tuple[Rate, ...] = (
+    Rate("on_time_rate", ("finished_early", "finished_on_time", "open_within_due"), "to_process"),
+    Rate("overdue_rate", ("finished_late", "open_overdue"), "to_process"),
+    Rate("online_rate", ("online_received",), "received"),
+    Rate("online_completion_rate", ("full_online_finished",), "full_online_eligible_finished"),
+    Rate("e_result_rate", ("e_result_finished",), "result_finished"),
+    Rate("digitization_rate", ("digitized_received",), "received"),
+    Rate("online_payment_rate", ("paid_online_received",), "fee_received"),
+    Rate("satisfaction_rate", ("finished",), "finished", minus=("satisfaction_failed_finished",)),
+    Rate("apology_compliance_rate", ("late_finished_with_timely_apology",), "finished_late"),
 )
+RATE_FIELDS: tuple[str, ...] = tuple(r.name for r in RATES)
 
 Counts = list[int]
 Cell = tuple[str, str, str, str | None]
 """(province, unit, procedure_code, procedure_field): the finest grain every scope is a sum of."""
 
+_RATE_INDICES = tuple(
+    (tuple(map(COUNT_FIELDS.index, r.plus)), tuple(map(COUNT_FIELDS.index, r.minus)), COUNT_FIELDS.index(r.denominator))
+    for r in RATES
+)
+
 
 def rate_fractions(c: Sequence[int]) -> tuple[tuple[int, int], ...]:
     """(numerator, denominator) of every rate, in ``RATE_FIELDS`` order."""
-    return (
-        (c[FINISHED_EARLY] + c[FINISHED_ON_TIME] + c[OPEN_WITHIN_DUE], c[TO_PROCESS]),
-        (c[FINISHED_LATE] + c[OPEN_OVERDUE], c[TO_PROCESS]),
-        (c[ONLINE_RECEIVED], c[RECEIVED]),
-        (c[FULL_ONLINE_FINISHED], c[FULL_ONLINE_ELIGIBLE_FINISHED]),
-        (c[E_RESULT_FINISHED], c[RESULT_FINISHED]),
-        (c[DIGITIZED_RECEIVED], c[RECEIVED]),
-        (c[PAID_ONLINE_RECEIVED], c[FEE_RECEIVED]),
-        (c[FINISHED] - c[SATISFACTION_FAILED_FINISHED], c[FINISHED]),
-        (c[LATE_FINISHED_WITH_TIMELY_APOLOGY], c[FINISHED_LATE]),
+    return tuple(
+        (sum(c[i] for i in plus) - sum(c[i] for i in minus), c[denominator])
+        for plus, minus, denominator in _RATE_INDICES
     )
 
 
@@ -149,6 +164,15 @@ def add_contribution(
         c[OPEN_WITHIN_DUE] += sign
         if status == "due_soon":
             c[OPEN_DUE_SOON] += sign
+
+
+def contribution(s: DossierSummary, period: Period, calendar: WorkingCalendar) -> Counts | None:
+    """One dossier's counts in the row of ``period``; None when it is not to be processed in that period."""
+    if s.accepted_ts >= period.end_ts or (s.end_ts is not None and s.end_ts < period.start_ts):
+        return None
+    counts = [0] * len(COUNT_FIELDS)
+    add_contribution(counts, s, period.start_ts, period.end_ts, calendar)
+    return counts
 
 
 def cell_of(s: DossierSummary) -> Cell:
@@ -225,29 +249,44 @@ class KpiTable(PeriodTable):
             counts = by_period[i] = [0] * len(COUNT_FIELDS)
         add_contribution(counts, s, self._starts[i], self._ends[i], self._calendar, sign)
 
+    def merge(self, cells: dict[Cell, dict[int, Counts]]) -> None:
+        """Add the cells of another table over the same periods (dossiers counted elsewhere: counts add)."""
+        for cell, by_period in cells.items():
+            mine = self.cells.setdefault(cell, {})
+            for i, counts in by_period.items():
+                _add_counts(mine, i, counts)
+
     def add_all(self, summaries: Iterable[DossierSummary]) -> None:
         for s in summaries:
             self.add(s)
 
-    def rows(self, scope: Scope) -> list[dict[str, Any]]:
-        """The rows of a scope (those with ``to_process`` > 0), sorted by scope id, then period start."""
+    def rows(self, scope: Scope, hierarchy: Hierarchy = "legacy") -> list[dict[str, Any]]:
+        """The rows of a scope (those with ``to_process`` > 0), sorted by scope id, then period start.
+
+        In the ``2025`` hierarchy a province row sums the counts of the former provinces it took in.
+        """
         totals: dict[tuple[str, int], Counts] = {}
         for cell, by_period in self.cells.items():
             scope_id = scope_id_of(cell, scope)
             if scope_id is None:
                 continue
+            scope_id = scope_id_in(hierarchy, scope, scope_id)
             for i, counts in by_period.items():
-                total = totals.get((scope_id, i))
-                if total is None:
-                    totals[(scope_id, i)] = list(counts)
-                else:
-                    for k, value in enumerate(counts):
-                        total[k] += value
+                _add_counts(totals, (scope_id, i), counts)
         return [
             kpi_row(scope, scope_id, self.periods[i], counts)
             for (scope_id, i), counts in sorted(totals.items())
             if counts[TO_PROCESS] > 0
         ]
+
+
+def _add_counts(totals: dict[Any, Counts], key: Any, counts: Counts) -> None:
+    total = totals.get(key)
+    if total is None:
+        totals[key] = list(counts)
+    else:
+        for k, value in enumerate(counts):
+            total[k] += value
 
 
 def kpi_row(scope: Scope, scope_id: str, period: Period, counts: Sequence[int]) -> dict[str, Any]:

@@ -55,6 +55,20 @@ class DossierSummary:
         return self.end_type in ("resolved", "returned")
 
 
+def first_received(events_in_arrival_order: Sequence[ParsedEvent]) -> Sequence[ParsedEvent]:
+    """A dossier's valid events without repeats: of events with the same ``event_id``, the first received wins."""
+    if len({e.record.event_id for e in events_in_arrival_order}) == len(events_in_arrival_order):
+        return events_in_arrival_order
+    seen: set[str] = set()
+    kept = []
+    for event in events_in_arrival_order:
+        event_id = event.record.event_id
+        if event_id not in seen:
+            seen.add(event_id)
+            kept.append(event)
+    return kept
+
+
 def in_state_machine_order(events_in_arrival_order: Iterable[ParsedEvent]) -> list[ParsedEvent]:
     """Order events by ``occurred_at``; the sort is stable, so ties keep their arrival order."""
     return sorted(events_in_arrival_order, key=_occurred_ts)

@@ -27,6 +27,9 @@ ROOMS: dict[str, str] = {
     "screen": "dashboards.cli",
     "notify": "notify.cli",
     "alerts": "notify.cli",
+    "replay": "audit.replay_cli",
+    "audit": "audit.diff_cli",
+    "dossier": "audit.timeline_cli",
 }
 
 

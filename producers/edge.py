@@ -30,7 +30,16 @@ from typing import Any
 import msgspec
 
 from dossier import catalog
-from dossier.contract import EventRecord, InvalidRecord, Violation, decode_event, parse_timestamp
+from dossier.contract import (
+    EVENT_SCHEMA,
+    ClockTick,
+    EventRecord,
+    InvalidRecord,
+    InvalidTick,
+    Violation,
+    decode_record,
+    parse_timestamp,
+)
 from wire.dlq import PREFIX, dlq_headers
 
 Pseudonym = Callable[[object], str]
@@ -302,7 +311,12 @@ def admit(doc: object, grant: Grant | None, pseudonym: Pseudonym, now: float, bo
     changed = pseudonymised(event, pseudonym, PSEUDONYMOUS)
     record = None
     try:
-        parsed = decode_event(msgspec.json.encode(event))
+        parsed = decode_record(msgspec.json.encode(event))
+        if isinstance(parsed, ClockTick):  # unreachable while the allowlist drops "at"; ticks are refused anyway
+            raise InvalidTick([])
+    except InvalidTick:
+        invalid.append(Violation("schema", f"must be {EVENT_SCHEMA!r}: clock ticks come from the tick producer"))
+        occurred = MERGER
     except InvalidRecord as error:
         invalid += error.violations
         occurred = _timestamp(event.get("occurred_at"))

@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from dossier.contract import EVENT_SCHEMA, TICK_SCHEMA, Violation
+from dossier.contract import EVENT_SCHEMA, TICK_SCHEMA, ClockTick, InvalidRecord, InvalidTick, Violation, decode_record
 from producers.edge import UNREADABLE, Bounds, Grant, Refused, admit, redacted_reason
 from producers.pseudonym import Pseudonymiser
 from producers.sources import Source
@@ -84,25 +84,34 @@ def _unreadable(line: int, reason: str) -> Rejected:
     return Rejected(line, violations, Refused(UNREADABLE, "parse", redacted_reason(violations)))
 
 
-def _lines(lines: Iterable[bytes]) -> Iterator[tuple[int, Any] | Rejected]:
-    """(line number, JSON value) of every non-blank line, or its rejection when it is not JSON."""
+def _lines(lines: Iterable[bytes]) -> Iterator[tuple[int, bytes, Any] | Rejected]:
+    """(line number, line, JSON value) of every non-blank line, or its rejection when it is not JSON."""
     for n, line in enumerate(lines, 1):
         line = line.rstrip(b"\r\n").removeprefix(BOM) if n == 1 else line.rstrip(b"\r\n")
         if not line.strip():
             continue
         try:
-            yield n, orjson.loads(line)
+            yield n, line, orjson.loads(line)
         except orjson.JSONDecodeError as error:
             yield _unreadable(n, f"not JSON: {error}")
 
 
 def event_file_items(lines: Iterable[bytes], edge: Edge) -> Iterator[Item]:
-    """Records of an event file; blank lines and clock ticks are skipped."""
+    """Records of an event file; blank lines and valid clock ticks are skipped, an invalid tick is rejected."""
     for parsed in _lines(lines):
         if isinstance(parsed, Rejected):
             yield parsed
-        elif not (isinstance(parsed[1], dict) and parsed[1].get("schema") == TICK_SCHEMA):
-            yield edge.item(*parsed)
+            continue
+        n, line, doc = parsed
+        try:
+            if isinstance(decode_record(line), ClockTick):
+                continue
+        except InvalidTick as bad_tick:
+            yield Rejected(n, bad_tick.violations, refusal(doc, bad_tick.violations, edge.pseudonym))
+            continue
+        except InvalidRecord:
+            pass  # not a valid event: the edge policy names every problem
+        yield edge.item(n, doc)
 
 
 def _sync_items(n: int, doc: Any, source: Source, edge: Edge) -> Iterator[Item]:
@@ -131,7 +140,8 @@ def sync_file_items(lines: Iterable[bytes], source: Source, edge: Edge) -> Itera
         if isinstance(parsed, Rejected):
             yield parsed
         else:
-            yield from _sync_items(*parsed, source, edge)
+            n, _line, doc = parsed
+            yield from _sync_items(n, doc, source, edge)
 
 
 def csv_file_items(text: str, source: Source, edge: Edge) -> Iterator[Item]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
 
-from dossier.contract import STATUS_BY_TYPE, TICK_SCHEMA, InvalidRecord, ParsedEvent, decode_event, decode_tick
+from dossier.contract import STATUS_BY_TYPE, ClockTick, InvalidRecord, ParsedEvent, decode_record
 from dossier.kpi import COUNT_FIELDS, RATE_FIELDS
 from sinks.tables import ALERTS, DLQ, EVENTS, KPIS, TRANSITIONS, Table
 from wire import records
@@ -72,17 +72,6 @@ def _refuse(message: Message, error: InvalidRecord) -> Refusal:
     return Refusal(message, "validate", reason_text(error.violations))
 
 
-def _unless_tick(m: Message, invalid: InvalidRecord) -> Refusal | None:
-    """None for a valid clock tick (not an event, not an error), else the refusal of an invalid record."""
-    if m.value is not None and TICK_SCHEMA.encode() in m.value:
-        try:
-            decode_tick(m.value)
-            return None
-        except InvalidRecord as bad_tick:
-            return _refuse(m, bad_tick)
-    return _refuse(m, invalid)
-
-
 def process_events(topic: str, partition: int, messages: Sequence[Message]) -> Processed:
     """``dossier.events``: every valid event to the archive; clock ticks skipped; invalid records refused."""
     parsed: list[ParsedEvent] = []
@@ -90,17 +79,19 @@ def process_events(topic: str, partition: int, messages: Sequence[Message]) -> P
     refusals: list[Refusal] = []
     skipped = 0
     for m in messages:
-        try:
-            parsed.append(decode_event(m.value))  # type: ignore[arg-type]
-            sources.append(m)
-        except InvalidRecord as invalid:
-            refusal = _unless_tick(m, invalid)
-            if refusal is None:
-                skipped += 1
-            else:
-                refusals.append(refusal)
-        except TypeError:  # a record without a value
+        if m.value is None:
             refusals.append(Refusal(m, "validate", "empty record (no value)"))
+            continue
+        try:
+            record = decode_record(m.value)
+        except InvalidRecord as invalid:
+            refusals.append(_refuse(m, invalid))
+            continue
+        if isinstance(record, ClockTick):
+            skipped += 1  # not an event, not an error
+        else:
+            parsed.append(record)
+            sources.append(m)
     events = [p.record for p in parsed]
     occurred = [p.occurred_ts for p in parsed]
     seconds = [int(t) for t in occurred]

@@ -21,21 +21,12 @@ import heapq
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
-from datetime import date
 from operator import attrgetter
 from typing import Any
 
-from dossier.calendar import WorkingCalendar, day_number, day_start
-from dossier.contract import (
-    TICK_SCHEMA,
-    ClockTick,
-    InvalidRecord,
-    ParsedEvent,
-    Violation,
-    decode_event,
-    decode_tick,
-    load_json,
-)
+from dossier.calendar import WorkingCalendar
+from dossier.contract import ParsedEvent, decode_event
+from dossier.contract import decode_record as decode_record  # the shared decoder, re-exported for streams.app
 from dossier.lifecycle import DossierSummary, in_state_machine_order, summarize
 from dossier.transitions import (
     Transition,
@@ -56,38 +47,6 @@ MAX_EVENT_LEAD = 31 * 86400.0
 
 #: What the KPIs read of a summary: all but the officer (who changes on every processing step).
 kpi_view = attrgetter(*(f.name for f in fields(DossierSummary) if f.name != "officer"))
-
-
-#: The instants the working calendar can compute with: [2000-01-01, 2100-01-01) local time.
-CALENDAR_SPAN = (day_start(day_number(WorkingCalendar.ORIGIN)), day_start(day_number(date(2100, 1, 1))))
-
-
-def decode_record(raw: bytes) -> ParsedEvent | ClockTick:
-    """A record of ``dossier.events``: a valid event or clock tick; ``InvalidRecord`` otherwise.
-
-    An event dated outside ``CALENDAR_SPAN`` is refused too (to the DLQ): its SLA clock cannot be computed
-    (an event of 1990 crashed the worker, at every restart). The ingest edge refuses such events; this
-    keeps a worker alive on those already in the log.
-    """
-    try:
-        event = decode_event(raw)
-    except InvalidRecord:
-        try:
-            claims_tick = (record := load_json(raw)) is not None and isinstance(record, dict)
-        except InvalidRecord:
-            claims_tick = False
-        if claims_tick and record.get("schema") == TICK_SCHEMA:
-            return decode_tick(raw)
-        raise
-    first, end = CALENDAR_SPAN
-    outside = [
-        Violation(name, "outside the working calendar's years 2000-2099")
-        for name, ts in (("occurred_at", event.occurred_ts), ("due_at", event.due_ts))
-        if ts is not None and not first <= ts < end
-    ]
-    if outside:
-        raise InvalidRecord(outside)
-    return event
 
 
 @dataclass(slots=True)

@@ -15,7 +15,8 @@ from tests.sinks.chdb_executor import ChdbExecutor
 EXPECTED_TABLES = {
     "schema_migrations", "events", "events_unique", "transitions", "transitions_unique", "dossiers",
     "dossiers_from_transitions", "dossiers_current", "kpis", "kpis_latest", "alerts", "alerts_unique", "dlq",
-    "dlq_unique", "sink_batches", "notifications", "notifications_latest",
+    "dlq_unique", "sink_batches", "notifications", "notifications_latest", "province_merger_2025",
+    "kpis_latest_2025",
 }
 
 

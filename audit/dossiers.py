@@ -1,0 +1,160 @@
+"""Records in, each dossier's valid events out, in bounded memory: what every audit reads through.
+
+``add`` takes the records in arrival order (a file's lines, a partition's offsets) and sorts them into
+buckets by dossier id (``audit.spill``); ``dossiers`` then decodes one bucket at a time and yields each
+dossier's deduplicated valid events in arrival order. Every record is decided by the one decoder
+(``dossier.contract.decode_record``): a valid event counts, a clock tick is counted and skipped, anything
+else is reported with its number and reason and skipped. Invalid records claim nothing, so deduplication
+sees valid events only. A record without a readable ``dossier_id`` is decided at once; the others when
+their bucket is read, so with several buckets the reports are in line order within each group, not overall.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from audit.spill import BUCKET_BYTES, Bucket, Buckets, bucket_count
+from dossier.contract import ClockTick, InvalidRecord, ParsedEvent, Violation, decode_record, dossier_key
+from dossier.lifecycle import first_received
+
+InvalidHandler = Callable[[int, list[Violation]], None]
+"""Called with a record's number (its line, or its partition and offset) and why it is invalid."""
+
+
+@dataclass(slots=True)
+class ReadStats:
+    """What a read saw, record by record; ``lines`` is the sum of the other counters."""
+
+    lines: int = 0
+    events: int = 0
+    duplicates: int = 0
+    invalid: int = 0
+    ticks: int = 0
+    blank: int = 0
+
+    def summary(self) -> str:
+        return (
+            f"{self.lines} lines: {self.events} events, {self.duplicates} duplicates ignored, "
+            f"{self.invalid} invalid, {self.ticks} clock ticks, {self.blank} blank"
+        )
+
+    def add(self, other: ReadStats) -> None:
+        for name in self.__slots__:  # type: ignore[attr-defined]
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+class DossierPass:
+    """Group records by dossier (bounded memory), then hand out each dossier's valid events.
+
+    ``expected_bytes`` sizes the buckets (an estimate: buckets that come out too large are split again).
+    """
+
+    def __init__(
+        self,
+        expected_bytes: int,
+        on_invalid: InvalidHandler,
+        spill_dir: Path | None = None,
+        bucket_bytes: int = BUCKET_BYTES,
+    ) -> None:
+        self.stats = ReadStats()
+        self._on_invalid = on_invalid
+        self._buckets = Buckets(bucket_count(expected_bytes, bucket_bytes), spill_dir, bucket_bytes)
+        self._reports: list[tuple[int, list[Violation]]] = []
+
+    def __enter__(self) -> DossierPass:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        self._buckets.close()
+
+    def add(self, number: int, record: bytes) -> None:
+        """One record, in arrival order; a blank one (only white space) is counted and skipped."""
+        self.add_many(((number, record),))
+
+    def add_many(self, numbered: Iterable[tuple[int, bytes]]) -> None:
+        """(number, record) pairs in arrival order: the reading hot path."""
+        add, key_of, stats = self._buckets.add, dossier_key, self.stats
+        lines = 0
+        for number, record in numbered:
+            lines += 1
+            dossier_id = key_of(record)
+            if dossier_id is not None:
+                add(hash(dossier_id), number, record)
+            elif not record or record.isspace():
+                stats.blank += 1
+            else:  # a clock tick, or an invalid record: decided now
+                try:
+                    if isinstance(decode_record(record), ClockTick):
+                        stats.ticks += 1
+                except InvalidRecord as invalid:
+                    stats.invalid += 1
+                    self._reports.append((number, invalid.violations))
+                if self._buckets.count > 1:
+                    self._report()
+        stats.lines += lines
+
+    def _report(self) -> None:
+        """Report the invalid records decided so far, in the order of their numbers."""
+        for number, violations in sorted(self._reports, key=_first):
+            self._on_invalid(number, violations)
+        self._reports.clear()
+
+    @property
+    def bucket_count(self) -> int:
+        return self._buckets.count
+
+    def dossiers(self) -> Iterator[Sequence[ParsedEvent]]:
+        """Each dossier's valid events, deduplicated (the first received wins), in arrival order."""
+        for bucket in self.by_bucket():
+            yield from bucket
+
+    def by_bucket(self) -> Iterator[Iterator[Sequence[ParsedEvent]]]:
+        """``dossiers()`` bucket by bucket (consume each before the next).
+
+        A bucket's dossiers are decoded one at a time, so that only the records (bytes) of the bucket and
+        the events of one dossier are held; the bucket's invalid records are reported after its dossiers.
+        """
+        for bucket in self._buckets.drain():
+            yield self._bucket_dossiers(bucket)
+
+    def _bucket_dossiers(self, bucket: Bucket) -> Iterator[Sequence[ParsedEvent]]:
+        stats, numbers, data, starts = self.stats, bucket.numbers, bucket.data, bucket.starts
+        for indices in bucket.groups().values():
+            events = []
+            for i in indices:
+                try:
+                    event = decode_record(data[starts[i] : starts[i + 1]])
+                except InvalidRecord as invalid:
+                    stats.invalid += 1
+                    self._reports.append((numbers[i], invalid.violations))
+                    continue
+                if isinstance(event, ClockTick):
+                    stats.ticks += 1
+                else:
+                    events.append(event)
+            if not events:
+                continue
+            for group in _by_dossier(events):
+                kept = first_received(group)
+                stats.events += len(kept)
+                stats.duplicates += len(group) - len(kept)
+                yield kept
+        self._report()
+
+
+def _first(item: tuple[int, list[Violation]]) -> int:
+    return item[0]
+
+
+def _by_dossier(events: list[ParsedEvent]) -> list[list[ParsedEvent]]:
+    """Events of one tag split by dossier id: one group, unless two dossier ids share a hash."""
+    dossier_id = events[0].record.dossier_id
+    if all(e.record.dossier_id == dossier_id for e in events):
+        return [events]
+    groups: dict[str, list[ParsedEvent]] = {}
+    for event in events:
+        groups.setdefault(event.record.dossier_id, []).append(event)
+    return list(groups.values())

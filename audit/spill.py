@@ -1,0 +1,207 @@
+"""Records grouped by dossier with bounded memory: a partitioned pass through files on disk.
+
+An audit must see all of a dossier's events together, but an event file may be in any order and a range of
+the log holds millions of dossiers. Each record is therefore added with a *tag*, the hash of its dossier id,
+to one of ``count`` buckets chosen by the tag: every dossier's records land in one bucket, in arrival
+order. A bucket is then read back whole and grouped by tag, and only one bucket is in memory at a time. With
+one bucket nothing is written to disk (small inputs). Otherwise each bucket buffers at most ``flush_bytes``
+before it appends a block to its file, and a bucket that came out larger than planned (the size was
+under-estimated) is split again by other bits of the tags before it is read.
+
+A block is ``n`` (u64), then ``n`` record numbers (u64: a line number, or a partition and offset), ``n``
+tags (i64), ``n`` lengths (u32), then the ``n`` records' bytes.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import struct
+import tempfile
+from array import array
+from collections.abc import Iterable, Iterator
+from itertools import accumulate
+from pathlib import Path
+from types import TracebackType
+
+BUCKET_BYTES = 24 << 20
+"""Input bytes per bucket: ~65,000 events of ~370 bytes."""
+
+_COUNT = struct.Struct("<Q")
+
+
+def bucket_count(expected_bytes: int, bucket_bytes: int = BUCKET_BYTES) -> int:
+    """How many buckets keep each one near ``bucket_bytes`` of input."""
+    return max(1, math.ceil(expected_bytes / bucket_bytes))
+
+
+class Bucket:
+    """One bucket's records: ``numbers[i]``, ``tags[i]`` and ``data[starts[i]:starts[i + 1]]``, in arrival order."""
+
+    __slots__ = ("data", "numbers", "starts", "tags")
+
+    def __init__(self, numbers: array, tags: array, lengths: array | Iterable[int], data: bytes) -> None:
+        self.numbers, self.tags, self.data = numbers, tags, data
+        self.starts = array("Q", accumulate(lengths, initial=0))
+
+    def __len__(self) -> int:
+        return len(self.numbers)
+
+    def record(self, i: int) -> bytes:
+        return self.data[self.starts[i] : self.starts[i + 1]]
+
+    def groups(self) -> dict[int, list[int]]:
+        """The record indices of each tag, in arrival order (first-seen order of the tags)."""
+        groups: dict[int, list[int]] = {}
+        for i, tag in enumerate(self.tags):
+            group = groups.get(tag)
+            if group is None:
+                groups[tag] = [i]
+            else:
+                group.append(i)
+        return groups
+
+
+class Buckets:
+    """A partitioned pass: ``add`` every record with its tag, then ``drain`` the buckets one by one.
+
+    Use as a context manager: the spill directory is removed on exit. ``divisor`` selects other bits of the
+    tags (to split a bucket again; only once: a single dossier larger than a bucket stays one bucket).
+    """
+
+    def __init__(
+        self,
+        count: int,
+        directory: Path | None = None,
+        bucket_bytes: int = BUCKET_BYTES,
+        flush_records: int = 1024,
+        divisor: int = 1,
+        resplit: bool = True,
+    ) -> None:
+        self._directory = directory
+        self._resplit = resplit
+        self._bucket_bytes = bucket_bytes
+        self._flush_records = flush_records
+        self._divisor = divisor
+        self._dir: Path | None = None
+        self._setup(count)
+
+    def _setup(self, count: int) -> None:
+        self.count = count
+        self._numbers = [array("Q") for _ in range(count)]
+        self._tags = [array("q") for _ in range(count)]
+        self._records: list[list[bytes]] = [[] for _ in range(count)]
+        if count > 1 and self._dir is None:
+            self._dir = Path(tempfile.mkdtemp(prefix="motcua-spill-", dir=self._directory))
+
+    def __enter__(self) -> Buckets:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
+
+    def add(self, tag: int, number: int, record: bytes) -> None:
+        """Append a record (``number``: its line number, or its partition and offset)."""
+        i = (tag // self._divisor) % self.count
+        records = self._records[i]
+        records.append(record)
+        self._numbers[i].append(number)
+        self._tags[i].append(tag)
+        if len(records) >= self._flush_records:
+            if self._dir is not None:
+                self._flush(i)
+            elif len(records) % self._flush_records == 0 and sum(map(len, records)) > 2 * self._bucket_bytes:
+                self._spill(bucket_count(sum(map(len, records)), self._bucket_bytes))  # more than planned
+
+    def _spill(self, count: int) -> None:
+        """Go from one bucket in memory to ``count`` buckets on disk."""
+        numbers, tags, records = self._take(0)
+        self._setup(max(2, count))
+        for number, tag, record in zip(numbers, tags, records, strict=True):
+            self.add(tag, number, record)
+
+    def _path(self, i: int) -> Path:
+        assert self._dir is not None
+        return self._dir / f"{i}.bucket"
+
+    def _flush(self, i: int) -> None:
+        numbers, tags, records = self._take(i)
+        if not numbers:
+            return
+        with self._path(i).open("ab") as out:
+            out.write(_COUNT.pack(len(numbers)))
+            out.write(numbers.tobytes())
+            out.write(tags.tobytes())
+            out.write(array("I", map(len, records)).tobytes())
+            out.write(b"".join(records))
+
+    def _take(self, i: int) -> tuple[array, array, list[bytes]]:
+        taken = self._numbers[i], self._tags[i], self._records[i]
+        self._numbers[i], self._tags[i], self._records[i] = array("Q"), array("q"), []
+        return taken
+
+    def drain(self) -> Iterator[Bucket]:
+        """Every bucket, one at a time (drop each before asking for the next: it is what bounds memory)."""
+        for i in range(self.count):
+            if self._dir is None:
+                numbers, tags, records = self._take(i)
+                yield Bucket(numbers, tags, map(len, records), b"".join(records))
+                continue
+            self._flush(i)
+            path = self._path(i)
+            if not path.exists():
+                continue
+            if self._resplit and path.stat().st_size > 2 * self._bucket_bytes:
+                yield from self._split(path)
+            else:
+                data = path.read_bytes()
+                path.unlink()
+                yield _bucket_of(data)
+
+    def _split(self, path: Path) -> Iterator[Bucket]:
+        """An oversized bucket, split again by the next bits of its tags."""
+        with Buckets(
+            bucket_count(path.stat().st_size, self._bucket_bytes),
+            self._dir,
+            self._bucket_bytes,
+            self._flush_records,
+            self._divisor * self.count,
+            resplit=False,  # one level: its buckets are sized from the bucket's real size
+        ) as smaller:
+            with path.open("rb") as f:
+                while header := f.read(_COUNT.size):
+                    (n,) = _COUNT.unpack(header)
+                    numbers, tags, lengths = array("Q"), array("q"), array("I")
+                    numbers.fromfile(f, n)
+                    tags.fromfile(f, n)
+                    lengths.fromfile(f, n)
+                    for number, tag, length in zip(numbers, tags, lengths, strict=True):
+                        smaller.add(tag, number, f.read(length))
+            path.unlink()
+            yield from smaller.drain()
+
+
+def _bucket_of(data: bytes) -> Bucket:
+    """A bucket file's blocks as one bucket."""
+    numbers, tags, lengths, chunks = array("Q"), array("q"), array("I"), []
+    position = 0
+    while position < len(data):
+        (n,) = _COUNT.unpack_from(data, position)
+        position += _COUNT.size
+        numbers.frombytes(data[position : position + 8 * n])
+        position += 8 * n
+        tags.frombytes(data[position : position + 8 * n])
+        position += 8 * n
+        block = array("I", b"")
+        block.frombytes(data[position : position + 4 * n])
+        position += 4 * n
+        size = sum(block)
+        lengths.extend(block)
+        chunks.append(data[position : position + size])
+        position += size
+    return Bucket(numbers, tags, lengths, chunks[0] if len(chunks) == 1 else b"".join(chunks))

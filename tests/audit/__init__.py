@@ -1,0 +1,1 @@
+"""Tests of the audit commands: bounded reading, replay, diff, timelines."""

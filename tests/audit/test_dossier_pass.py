@@ -1,0 +1,89 @@
+"""Grouping records by dossier in bounded memory gives exactly what grouping them in memory gives."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import orjson
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from audit.dossiers import DossierPass
+from audit.spill import Buckets
+from tests.domain.event_factory import event_stream
+
+NOISE = [b"", b"   ", b"{oops", b"[1]", b'{"schema":"clock-tick/1","at":"2025-07-01T00:00:00+07:00"}',
+         b'{"schema":"clock-tick/1"}', b'{"schema":"dossier-event/1","event_id":"x","dossier_id":"D0-0","type":"xx"}']
+
+
+def records(seed: int, dossiers: int) -> list[bytes]:
+    """A shuffled stream with duplicates (some with other contents: the first received wins) and noise."""
+    rng = random.Random(seed)
+    events = event_stream(seed, dossiers)
+    lines = [orjson.dumps(e) for e in events]
+    lines += [orjson.dumps({**e, "officer": "a repeat"}) for e in rng.sample(events, len(events) // 10)]
+    lines += rng.choices(NOISE, k=len(events) // 8)
+    rng.shuffle(lines)
+    return lines
+
+
+def grouped(lines: list[bytes], bucket_bytes: int, tmp_path: Path) -> tuple[Any, ...]:
+    reports: list[int] = []
+    with DossierPass(len(b"".join(lines)), lambda n, v: reports.append(n), tmp_path, bucket_bytes) as dossiers:
+        for number, line in enumerate(lines, 1):
+            dossiers.add(number, line)
+        groups = sorted(tuple((e.record.event_id, e.record.officer or "") for e in g) for g in dossiers.dossiers())
+    return groups, sorted(reports), dossiers.stats
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32), dossiers=st.integers(1, 60), bucket_bytes=st.sampled_from([300, 2_000, 20_000]))
+def test_spilled_groups_equal_groups_in_memory(tmp_path: Path, seed: int, dossiers: int, bucket_bytes: int) -> None:
+    lines = records(seed, dossiers)
+    assert grouped(lines, bucket_bytes, tmp_path) == grouped(lines, 1 << 30, tmp_path)
+
+
+def test_a_dossiers_events_come_together_first_received_first(tmp_path: Path) -> None:
+    lines = records(3, 200)
+    first: dict[tuple[str, str], tuple[int, str | None]] = {}
+    for number, line in enumerate(lines, 1):
+        event = orjson.loads(line) if line.startswith(b'{"schema":"dossier-event/1","dossier_id"') else None
+        if event is not None and "source" in event:
+            first.setdefault((event["dossier_id"], event["event_id"]), (number, event.get("officer")))
+    with DossierPass(len(b"".join(lines)), lambda n, v: None, tmp_path, 4_000) as dossiers:
+        for number, line in enumerate(lines, 1):
+            dossiers.add(number, line)
+        assert dossiers._buckets.count > 10
+        kept = 0
+        for group in dossiers.dossiers():
+            assert len({e.record.dossier_id for e in group}) == 1
+            arrivals = [first[e.record.dossier_id, e.record.event_id] for e in group]
+            assert arrivals == sorted(arrivals)  # arrival order
+            assert [officer for _, officer in arrivals] == [e.record.officer for e in group]  # the first one won
+            kept += len(group)
+    assert kept == len(first)
+    assert not list(tmp_path.iterdir()), "the spill directory is removed"
+
+
+def test_invalid_records_are_reported_in_line_order_when_nothing_spills(tmp_path: Path) -> None:
+    lines = records(5, 30)
+    reports: list[int] = []
+    with DossierPass(0, lambda n, v: reports.append(n), tmp_path) as dossiers:
+        for number, line in enumerate(lines, 1):
+            dossiers.add(number, line)
+        list(dossiers.dossiers())
+    assert reports == sorted(reports) and len(reports) == dossiers.stats.invalid > 0
+
+
+def test_buckets_split_again_when_they_come_out_larger_than_planned(tmp_path: Path) -> None:
+    with Buckets(1, tmp_path, bucket_bytes=1_000, flush_records=10) as buckets:
+        for i in range(2_000):
+            buckets.add(hash(f"D{i % 300}"), i, b"x" * (i % 7 + 1))
+        assert buckets.count > 1  # one bucket in memory grew past twice its size: it spilled
+        seen = []
+        for bucket in buckets.drain():
+            assert len(bucket) * 4 <= 3_000
+            seen += [(bucket.numbers[i], bucket.record(i)) for i in range(len(bucket))]
+    assert sorted(seen) == [(i, b"x" * (i % 7 + 1)) for i in range(2_000)]
