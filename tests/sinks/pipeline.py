@@ -38,6 +38,7 @@ from dossier.transitions import (
 )
 from producers.kafka import EventProducer
 from producers.simulator.stream import simulate
+from sinks import open_dossiers
 from sinks.batch import Batch
 from sinks.migrate import migrate
 from sinks.processors import PROCESSORS
@@ -243,13 +244,23 @@ def land(settings: dict[str, Any], database: str, batch: Batch) -> None:
 
 
 def land_in_chdb(executor: Any, database: str, batch: Batch) -> None:
-    """The same rows into chDB (JSONEachRow: instants as epoch seconds, dates and bytes as text)."""
+    """The same rows into chDB (JSONEachRow: instants as epoch seconds, dates and bytes as text), then the
+    writer's ``open_dossiers`` snapshot, its external table being a table of the database."""
     for rows in batch.non_empty():
         dicts = [
             {name: _json_value(column[i]) for name, column in zip(rows.table.columns, rows.columns, strict=True)}
             for i in range(len(rows))
         ]
         executor.insert_json_rows(f"{database}.{rows.table.name}", dicts)
+    transitions = batch.tables.get("transitions")
+    if transitions is not None:
+        table = f"{database}.{open_dossiers.TOUCHED}"
+        executor.execute(f"CREATE TABLE {table} ({', '.join(f'{n} {t}' for n, t in open_dossiers.TOUCHED_STRUCTURE)})"
+                         " ENGINE = Memory")
+        executor.insert_json_rows(table, [{"dossier_id": d, "accepted": a}
+                                          for d, a in open_dossiers.touched(transitions.columns)])
+        executor.execute(open_dossiers.SNAPSHOT.format(db=database, touched=table))
+        executor.execute(f"DROP TABLE {table}")
 
 
 def _json_value(value: Any) -> Any:

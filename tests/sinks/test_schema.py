@@ -15,7 +15,7 @@ from tests.sinks.chdb_executor import ChdbExecutor
 EXPECTED_TABLES = {
     "schema_migrations", "events", "events_unique", "transitions", "transitions_unique", "dossiers",
     "dossiers_from_transitions", "dossiers_current", "kpis", "kpis_latest", "alerts", "alerts_unique", "dlq",
-    "dlq_unique", "sink_batches",
+    "dlq_unique", "sink_batches", "open_dossiers", "open_dossiers_current", "scopes", "scopes_from_transitions",
 }
 
 
