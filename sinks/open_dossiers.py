@@ -13,10 +13,13 @@ under that one.
 
 **Sweep** (every ``SWEEP_EVERY`` seconds while batches arrive): rows of keys whose latest row is closed
 are deleted by two mutations, waited for one after the other. The first deletes the open rows of keys
-that have a closed row; the second the closed rows of keys left with no open row. A reader never sees a
-closed key without its closed row, even while a mutation is half applied (a part at a time), because the
-closed row goes only once no open row is left, and no open row of that key is written afterwards (a
-snapshot of a finished dossier is closed). The cost is two rewrites of a table of the open dossiers.
+that have a closed row; the second the closed rows, written more than ``KEEP_CLOSED`` seconds ago, of
+keys left with no open row. A reader never sees a closed key without its closed row, even while a
+mutation is half applied (a part at a time), because the closed row goes only once no open row is left,
+and no open row of that key is written afterwards (a snapshot of a finished dossier is closed). The
+closed row also outlives the key's open rows by ``KEEP_CLOSED``, every sweep in between deleting any open
+row of the key again: a write that lands late (an ``INSERT ... SELECT`` the server finishes after its
+sink was killed) cannot reopen it. The cost is two rewrites of a table of the open dossiers.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ log = logging.getLogger(__name__)
 #: The transition kinds that move a dossier's standing (the ``dossiers`` materialized view's).
 STANDING_KINDS = frozenset({"accepted", "paused", "resumed", "due_soon", "overdue", "finished"})
 SWEEP_EVERY = 60.0
+KEEP_CLOSED = 600.0
 TOUCHED = "touched"  # the external table's name
 TOUCHED_STRUCTURE = [("dossier_id", "String"), ("accepted", "UInt32")]
 
@@ -83,8 +87,8 @@ ANY LEFT JOIN
 SWEEP = (
     "ALTER TABLE {db}.open_dossiers DELETE WHERE open = 1 AND (province, dossier_id) IN "
     "(SELECT province, dossier_id FROM {db}.open_dossiers WHERE open = 0)",
-    "ALTER TABLE {db}.open_dossiers DELETE WHERE open = 0 AND (province, dossier_id) NOT IN "
-    "(SELECT province, dossier_id FROM {db}.open_dossiers WHERE open = 1)",
+    "ALTER TABLE {db}.open_dossiers DELETE WHERE open = 0 AND _written_at <= now() - {keep} "
+    "AND (province, dossier_id) NOT IN (SELECT province, dossier_id FROM {db}.open_dossiers WHERE open = 1)",
 )
 
 
@@ -118,8 +122,8 @@ def snapshot(client: Executor, database: str, dossiers: Sequence[tuple[str, int]
 class Sweeper:
     """The two-phase sweep, advanced by ``step`` between batches: never waits on ClickHouse's mutations."""
 
-    def __init__(self, database: str, every: float = SWEEP_EVERY) -> None:
-        self.database, self.every = database, every
+    def __init__(self, database: str, every: float = SWEEP_EVERY, keep_closed: float = KEEP_CLOSED) -> None:
+        self.database, self.every, self.keep_closed = database, every, keep_closed
         self.phase = 0  # 0: idle; 1 or 2: that phase's mutation was issued
         self.started = -every  # time.monotonic() of the last sweep's start: the first batch sweeps
         self.sweeps = 0
@@ -137,7 +141,7 @@ class Sweeper:
         if self.phase == len(SWEEP):
             self.phase, self.sweeps = 0, self.sweeps + 1
             return
-        client.execute(SWEEP[self.phase].format(db=self.database))
+        client.execute(SWEEP[self.phase].format(db=self.database, keep=int(self.keep_closed)))
         self.phase += 1
 
     def _mutating(self, client: Executor) -> bool:

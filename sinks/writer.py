@@ -70,7 +70,7 @@ class ClickHouseWriter:
         stop: threading.Event | None = None,
         on_retry: Callable[[BaseException], None] = lambda _: None,
         on_insert: Callable[[Table, int, float], None] = lambda *_: None,
-        sweep_every: float = open_dossiers.SWEEP_EVERY,
+        sweeper: open_dossiers.Sweeper | None = None,
     ) -> None:
         self._client = clickhouse_client(settings, database=database, connect_timeout=3, send_receive_timeout=30)
         self.database = database
@@ -80,7 +80,7 @@ class ClickHouseWriter:
         self.on_insert = on_insert
         self._log_rows: list[tuple[Any, ...]] = []
         self._logged_at = -LOG_EVERY  # the first batch's rows go at once
-        self.sweeper = open_dossiers.Sweeper(database, sweep_every)
+        self.sweeper = sweeper or open_dossiers.Sweeper(database)
 
     def write(self, batch: Batch) -> list[Refusal]:
         """Store every table of the batch, then the snapshots of the dossiers its transitions touched (after

@@ -9,7 +9,8 @@ under the old one). The latest snapshot of a key, ``FINAL``'s row (greatest ``_v
 version, ties to the last written), is the truth: a transition delivered twice or late can never bring a
 finished dossier back, since every snapshot sees all its rows. The sink deletes the keys whose latest
 row is closed (ClickHouse 18.16 has no TTL nor lightweight delete: mutations, in two phases), so the table
-holds the ~25,000 open dossiers of a year of two provinces, not the 1.5 million ever stored. Read it as
+holds the ~25,000 open dossiers of a year of two provinces (and the last minutes' finished ones), not the
+1.5 million ever stored. Read it as
 ``open_dossiers FINAL WHERE open = 1`` (view ``open_dossiers_current``).
 
 ``scopes`` is every (province, unit, procedure, field) a dossier was accepted in: the screens' drop-downs
@@ -33,7 +34,8 @@ STATEMENTS = (
         due_at Nullable(DateTime('Asia/Ho_Chi_Minh')),
         accepted_at DateTime('Asia/Ho_Chi_Minh'),
         open UInt8,
-        _version UInt64
+        _version UInt64,
+        _written_at DateTime('Asia/Ho_Chi_Minh') DEFAULT now()
     ) ENGINE = ReplacingMergeTree(_version)
     ORDER BY (province, dossier_id)
     SETTINGS index_granularity = 1024
