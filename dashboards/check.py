@@ -3,12 +3,14 @@ ClickHouse plugin expand it, run against a ClickHouse; rows and milliseconds per
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
+from dashboards.clickhouse import SHARED
 from dashboards.macros import ALL, QueryContext, Variable, expand, interval_ms
 
 DEFAULT_MAX_DATA_POINTS = 1000
@@ -28,6 +30,7 @@ class Outcome:
     ms: float
     error: str = ""
     columns: tuple[tuple[str, str], ...] = ()  # (name, ClickHouse type), when asked for
+    shares: int | None = None  # the panel shows this panel's result (Grafana's Dashboard datasource): no query
 
 
 def _variable_models(board: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -90,12 +93,50 @@ def resolve_variables(executor: Executor, board: Mapping[str, Any], time_from: d
     return variables
 
 
+def shared_source(panel: Mapping[str, Any]) -> int | None:
+    """The id of the panel whose result this one shows (Grafana's Dashboard datasource), else None."""
+    if panel.get("datasource", {}).get("uid") != SHARED.uid:
+        return None
+    return int(panel["targets"][0]["panelId"])
+
+
+def _field_pattern(spec: str) -> re.Pattern[str]:
+    """Grafana's ``reduceOptions.fields``: ``/regex/flags`` or a plain name (matched whole)."""
+    if len(spec) > 1 and spec.startswith("/") and spec.rindex("/") > 0:
+        end = spec.rindex("/")
+        return re.compile(spec[1:end], re.IGNORECASE if "i" in spec[end + 1:] else 0)
+    return re.compile(f"^{re.escape(spec)}$")
+
+
+def shown(panel: Mapping[str, Any], outcome: Outcome) -> Outcome:
+    """What a stat panel shows of a result: the columns its ``reduceOptions.fields`` picks (all otherwise)."""
+    spec = panel.get("options", {}).get("reduceOptions", {}).get("fields")
+    if not spec or not outcome.columns:
+        return outcome
+    pattern = _field_pattern(spec)
+    keep = [i for i, (name, _) in enumerate(outcome.columns) if pattern.search(name)]
+    return replace(outcome, rows=[tuple(row[i] for i in keep) for row in outcome.rows],
+                   columns=tuple(outcome.columns[i] for i in keep))
+
+
 def check_dashboard(executor: Executor, board: Mapping[str, Any], time_from: datetime, time_to: datetime,
                     selections: Mapping[str, list[str]] | None = None) -> list[Outcome]:
+    """Every variable and panel query; a panel sharing another's result gets that result, without a query
+    (as Grafana runs it: once). A stat's rows are the columns it shows."""
     outcomes: list[Outcome] = []
     variables = resolve_variables(executor, board, time_from, time_to, selections or {}, outcomes)
+    results: dict[int, Outcome] = {}
     for panel in _panels(board):
-        outcomes += check_panel(executor, board["uid"], panel, time_from, time_to, variables)
+        source = shared_source(panel)
+        if source is None:
+            found = check_panel(executor, board["uid"], panel, time_from, time_to, variables, with_column_types=True)
+            if found:
+                results[panel["id"]] = found[0]
+        else:
+            first = results[source]
+            found = [replace(first, what=f"panel {panel['id']}", title=panel.get("title", ""), sql="", ms=0.0,
+                             shares=source)]
+        outcomes += [shown(panel, o) for o in found]
     return outcomes
 
 

@@ -67,8 +67,10 @@ def check_command(
             board = json.loads(path.read_text(encoding="utf-8"))
             for o in check_dashboard(client, board, start, end, selections):
                 status = f"ERROR {o.error}" if o.error else f"{len(o.rows)} rows"
+                if o.shares is not None:
+                    status += f" (panel {o.shares}'s result)"
                 typer.echo(f"{o.dashboard:18} {o.what:20} {o.ms:8.1f} ms  {status}  {o.title}")
-                if o.error:
+                if o.error and o.shares is None:
                     failed += 1
                     if show_sql:
                         typer.echo(f"    {o.sql}", err=True)

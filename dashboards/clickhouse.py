@@ -10,11 +10,14 @@ from enum import IntEnum, StrEnum
 from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.cog import runtime as cogruntime
 from grafana_foundation_sdk.cog import variants as cogvariants
+from grafana_foundation_sdk.models import datasource as shared
 from grafana_foundation_sdk.models.common import DataSourceRef
 
 PLUGIN = "grafana-clickhouse-datasource"
 DATASOURCE_UID = "motcua-clickhouse"
 DATASOURCE = DataSourceRef(type_val=PLUGIN, uid=DATASOURCE_UID)
+#: Grafana's built-in Dashboard datasource: a panel shows another panel's result (one query, several panels).
+SHARED = DataSourceRef(type_val="datasource", uid="-- Dashboard --")
 
 
 class Format(IntEnum):
@@ -82,6 +85,8 @@ class Query(cogbuilder.Builder[ClickHouseQuery]):
 
 
 def register() -> None:
-    """Let the SDK's decoders (``Dashboard.from_json``) read our targets back as ``ClickHouseQuery``."""
+    """Let the SDK's decoders (``Dashboard.from_json``) read our targets back: ``ClickHouseQuery``, and the
+    Dashboard datasource's ``datasource.Dataquery`` (a panel showing another's result)."""
     cogruntime.register_dataquery_variant(cogruntime.DataqueryConfig(identifier=PLUGIN,
                                                                      from_json_hook=ClickHouseQuery.from_json))
+    cogruntime.register_dataquery_variant(shared.variant_config())

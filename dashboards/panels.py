@@ -8,10 +8,11 @@ from datetime import date, timedelta
 from functools import cache
 
 from grafana_foundation_sdk.builders import dashboard as dash
+from grafana_foundation_sdk.builders import datasource
 from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.models import dashboard as model
 
-from dashboards.clickhouse import DATASOURCE, Query
+from dashboards.clickhouse import DATASOURCE, SHARED, Query
 
 TIMEZONE = "Asia/Ho_Chi_Minh"
 #: The local day the dashboard's time range ends on, and its month and quarter.
@@ -19,6 +20,7 @@ DAY = f"toDate(toTimeZone($__toTime, '{TIMEZONE}'))"
 MONTH = f"toStartOfMonth({DAY})"
 QUARTER = f"toStartOfQuarter({DAY})"
 FIRST_DAY = f"toDate(toTimeZone($__fromTime, '{TIMEZONE}'))"
+EPOCH = date(1970, 1, 1)  # day 0 of ClickHouse's Date
 
 
 def where_in(column: str, variable: str) -> str:
@@ -43,10 +45,14 @@ def current_dossiers(candidates: str) -> str:
             f"(SELECT dossier_id FROM dossiers WHERE {candidates}) GROUP BY dossier_id)")
 
 
+#: The open dossiers, each its latest snapshot (migration 0008): ``FINAL`` keeps it, ``open`` says it is open.
+OPEN_DOSSIERS = "open_dossiers FINAL"
+
+
 def in_selected_provinces(column: str) -> str:
     """``column`` (a unit) is a unit of the selected provinces, or no condition when All is selected (unit KPI
-    rows carry no province: the dossiers say where a unit is)."""
-    units = "SELECT DISTINCT unit FROM dossiers WHERE province IN (${province})"
+    rows carry no province: ``scopes``, the units dossiers were accepted in, says where a unit is)."""
+    units = "SELECT DISTINCT unit FROM scopes WHERE province IN (${province})"
     return f"$__conditionalAll({column} IN ({units}), $province)"
 
 
@@ -72,8 +78,11 @@ class Rate:
         words = f"{self.numerator} {self.denominator}".replace("+", " ").replace("-", " ").split()
         return tuple(sorted(set(words)))
 
-    def sql(self) -> str:
-        return f"if(sum({self.denominator}) = 0, NULL, sum({self.numerator}) / sum({self.denominator}))"
+    def sql(self, where: str = "") -> str:
+        """The roll-up over the rows (those where ``where`` holds, when given)."""
+        total = f"sumIf({{}}, {where})" if where else "sum({})"
+        den, num = total.format(self.denominator), total.format(self.numerator)
+        return f"if({den} = 0, NULL, {num} / {den})"
 
     def thresholds(self) -> dash.ThresholdsConfig:
         green, yellow = round(0.9 * self.full_at, 4), round(0.7 * self.full_at, 4)
@@ -125,6 +134,14 @@ def latest_kpis(scope: str, period: str, start: str, condition: str, columns: tu
             "GROUP BY scope_id, period_start")
 
 
+def latest_kpis_of_periods(scope: str, starts: dict[str, str], condition: str) -> str:
+    """``latest_kpis`` of several periods at once (period -> its start), with a ``period`` column."""
+    picked = ", ".join(f"argMax({c}, _version) AS {c}" for c in COUNTS)
+    periods = " OR ".join(f"(period = '{period}' AND period_start = {start})" for period, start in starts.items())
+    return (f"SELECT period, scope_id, period_start, {picked} FROM kpis "
+            f"WHERE scope = '{scope}' AND ({periods}) AND {condition} GROUP BY period, scope_id, period_start")
+
+
 @cache
 def calendar_exceptions() -> tuple[tuple[date, ...], tuple[date, ...]]:
     """Weekdays that are not working days, and weekend days that are, 2024-2027 (the project's calendar)."""
@@ -141,12 +158,13 @@ def working_days_before(end: str, count: int) -> str:
     """The ``count`` working days before the Date ``end``, latest first (weekdays, less holidays, plus swapped
     Saturdays); as a scalar subquery it is computed once per query, not per row. ``a`` is at most ``k``
     working days before ``end`` (working days in [a, end)) when ``a > w[k + 1]``. 2 x count + 30 calendar
-    days hold them, Tết included."""
+    days hold them, Tết included. The exceptions are day numbers (one literal array each: half the cost of
+    a ``toDate`` per date on ClickHouse 18.16)."""
     off, on = calendar_exceptions()
-    off_sql = ", ".join(f"toDate('{d}')" for d in off)
-    on_sql = ", ".join(f"toDate('{d}')" for d in on)
-    return (f"arraySlice(arrayFilter(d -> (toDayOfWeek(d) <= 5 AND NOT has([{off_sql}], d)) OR has([{on_sql}], d), "
-            f"arrayMap(i -> {end} - i - 1, range({2 * count + 30}))), 1, {count})")
+    off_sql = ", ".join(str((d - EPOCH).days) for d in off)
+    on_sql = ", ".join(str((d - EPOCH).days) for d in on)
+    return (f"arraySlice(arrayFilter(d -> (toDayOfWeek(d) <= 5 AND NOT has([{off_sql}], toUInt16(d))) "
+            f"OR has([{on_sql}], toUInt16(d)), arrayMap(i -> {end} - i - 1, range({2 * count + 30}))), 1, {count})")
 
 
 # variables ------------------------------------------------------------------------------------------------
@@ -158,12 +176,12 @@ def _query_variable(name: str, label: str, sql: str) -> dash.QueryVariable:
             .current(model.VariableOption(selected=True, text=["All"], value=["$__all"])))
 
 
-VARIABLE_SQL = {
-    "province": "SELECT DISTINCT province FROM dossiers ORDER BY province",
-    "unit": f"SELECT DISTINCT unit FROM dossiers WHERE {where_in('province', 'province')} ORDER BY unit",
-    "procedure": ("SELECT DISTINCT procedure_code FROM dossiers WHERE "
+VARIABLE_SQL = {  # from scopes: the (province, unit, procedure, field) dossiers were accepted in
+    "province": "SELECT DISTINCT province FROM scopes ORDER BY province",
+    "unit": f"SELECT DISTINCT unit FROM scopes WHERE {where_in('province', 'province')} ORDER BY unit",
+    "procedure": ("SELECT DISTINCT procedure_code FROM scopes WHERE "
                   f"{where_in('province', 'province')} AND {where_in('unit', 'unit')} ORDER BY procedure_code"),
-    "field": ("SELECT DISTINCT procedure_field FROM dossiers WHERE procedure_field != '' AND "
+    "field": ("SELECT DISTINCT procedure_field FROM scopes WHERE procedure_field != '' AND "
               f"{where_in('province', 'province')} AND {where_in('unit', 'unit')} ORDER BY procedure_field"),
 }
 VARIABLE_LABELS = {"province": "Tỉnh/thành phố", "unit": "Đơn vị", "procedure": "Thủ tục", "field": "Lĩnh vực"}
@@ -204,6 +222,11 @@ class Grid:
 def sql_target(sql: str, time_series: bool = False) -> Query:
     query = Query(sql)
     return query.time_series() if time_series else query
+
+
+def shared_target(panel_id: int) -> datasource.Dataquery:
+    """A target of Grafana's Dashboard datasource: the result of panel ``panel_id``'s query, not a query."""
+    return datasource.Dataquery().panel_id(panel_id).ref_id("A").datasource(SHARED)
 
 
 def dashboard_link(title: str, uid: str) -> dash.DashboardLink:

@@ -16,12 +16,13 @@ from grafana_foundation_sdk.models import dashboard as model
 
 from dashboards import queries
 from dashboards.alerting import notifications_panel
-from dashboards.clickhouse import DATASOURCE
+from dashboards.clickhouse import DATASOURCE, SHARED
 from dashboards.panels import (
     COLUMN_LABELS,
     DAY,
     FIRST_DAY,
     MONTH,
+    OPEN_DOSSIERS,
     QUARTER,
     RATES,
     TIMEZONE,
@@ -31,7 +32,9 @@ from dashboards.panels import (
     dashboard_link,
     in_selected_provinces,
     latest_kpis,
+    latest_kpis_of_periods,
     scope_variables,
+    shared_target,
     sql_target,
     where_in,
     working_days_before,
@@ -59,9 +62,8 @@ PROVINCES = where_in("province", "province")
 #: The backlog's age buckets: label, most working days since acceptance (the last: all the rest).
 AGES: tuple[tuple[str, int], ...] = (("0-1 ngày", 1), ("2-5 ngày", 5), ("6-10 ngày", 10), ("11-20 ngày", 20),
                                      ("trên 20 ngày", 0))
-RECENT_DAYS = 60  # calendar days that hold more than 20 working days, whatever the holidays
-#: Open dossiers (their current standing is not finished), found among the few rows not finished.
-OPEN_DOSSIERS = current_dossiers(f"standing != 'finished' AND {PROVINCES}")
+#: The wall screen's rate stats: (period, its start, label); one query gives them all (``rates_sql``).
+STAT_PERIODS = (("day", DAY, "hôm nay"), ("month", MONTH, "tháng này"))
 DOSSIER_FILTER = " AND ".join([where_in("province", "province"), where_in("unit", "unit"),
                                where_in("procedure_code", "procedure"), where_in("procedure_field", "field")])
 
@@ -106,15 +108,29 @@ def _linked_to_timeline(panel: table.Panel) -> table.Panel:
     return panel.override_by_name("dossier_id", [model.DynamicConfigValue(id_val="links", value=[link])])
 
 
-def rate_stat_sql(rate: Rate, period: str, start: str) -> str:
-    """A province-scope rate of one period, rolled up over the selected provinces."""
-    rows = latest_kpis("province", period, f"period_start = {start}", where_in("scope_id", "province"))
-    return f"SELECT {rate.sql()} AS {rate.column} FROM ({rows})"
+def rate_column(rate: Rate, period: str) -> str:
+    return f"{rate.column}_{period}"
 
 
-def _rate_stat(rate: Rate, period: str, start: str, label: str) -> stat.Panel:
-    return (stat.Panel().title(f"{rate.title} ({label})").datasource(DATASOURCE)
-            .with_target(sql_target(rate_stat_sql(rate, period, start)))
+def rates_sql() -> str:
+    """Every province-scope rate of today and of this month, rolled up over the selected provinces: one
+    column each (``rate_column``), one query for the wall screen's 18 stats."""
+    rows = latest_kpis_of_periods("province", {period: start for period, start, _ in STAT_PERIODS},
+                                  where_in("scope_id", "province"))
+    rates = ", ".join(f"{rate.sql(f'period = {period!r}')} AS {rate_column(rate, period)}"
+                      for period, _, _ in STAT_PERIODS for rate in RATES)
+    return f"SELECT {rates} FROM ({rows})"
+
+
+def _rate_stat(rate: Rate, period: str, label: str, source: int | None) -> stat.Panel:
+    """A rate's stat: the query of ``rates_sql`` (``source`` None) or a share of panel ``source``'s result."""
+    panel = stat.Panel().title(f"{rate.title} ({label})")
+    if source is None:
+        panel.datasource(DATASOURCE).with_target(sql_target(rates_sql()))
+    else:
+        panel.datasource(SHARED).with_target(shared_target(source))
+    return (panel.reduce_options(common.ReduceDataOptions().values(False).calcs(["lastNotNull"])
+                                 .fields(f"/^{rate_column(rate, period)}$/"))
             .unit(PERCENT).decimals(1).min(0).max(1).thresholds(rate.thresholds()).no_value("—"))
 
 
@@ -129,14 +145,17 @@ def province_operations() -> dash.Dashboard:
     """The wall screen of a provincial operations centre (refresh 10 s)."""
     grid = Grid()
     widths = [3, 3, 3, 3, 3, 3, 2, 2, 2]
-    for period, start, label in (("day", DAY, "hôm nay"), ("month", MONTH, "tháng này")):
+    source = grid.next_id  # the first stat runs the query; the others share its result
+    for period, _, label in STAT_PERIODS:
         for rate, w in zip(RATES, widths, strict=True):
-            grid.place(_rate_stat(rate, period, start, label), w, 4)
+            grid.place(_rate_stat(rate, period, label, None if grid.next_id == source else source), w, 4)
         grid.newline()
-    per_hour = (f"SELECT toStartOfHour(t) AS time, countIf(k = 'accepted') AS tiep_nhan, "
-                "countIf(k = 'finished') AS hoan_thanh FROM (SELECT any(kind) AS k, any(at) AS t "
-                f"FROM transitions WHERE $__timeFilter(at) AND kind IN ('accepted', 'finished') "
-                f"AND {DOSSIER_FILTER} GROUP BY dossier_id, transition_id) GROUP BY time ORDER BY time")
+    # each transition once (its id, dossier:kind:instant, names its kind and hour): as transitions_unique, but
+    # counting distinct ids instead of grouping by them (a third less CPU on ClickHouse 18.16)
+    per_hour = ("SELECT toStartOfHour(at) AS time, uniqExactIf(transition_id, kind = 'accepted') AS tiep_nhan, "
+                "uniqExactIf(transition_id, kind = 'finished') AS hoan_thanh FROM transitions "
+                f"PREWHERE $__timeFilter(at) WHERE kind IN ('accepted', 'finished') AND {DOSSIER_FILTER} "
+                "GROUP BY time ORDER BY time")
     grid.place(timeseries.Panel().title("Hồ sơ tiếp nhận và hoàn thành theo giờ (hôm nay)").datasource(DATASOURCE)
                .with_target(sql_target(per_hour, time_series=True)).unit("short").max_data_points(500)
                .override_by_name("tiep_nhan", [model.DynamicConfigValue(id_val="displayName", value="Tiếp nhận")])
@@ -148,9 +167,9 @@ def province_operations() -> dash.Dashboard:
     grid.newline()
     for standing, title in (("due_soon", "Sắp đến hạn: hôm nay là hạn cuối gửi thư xin lỗi"),
                             ("overdue", "Hồ sơ quá hạn đang xử lý")):
-        listing = ("SELECT dossier_id, unit, procedure_code, due_at, officer FROM "
-                   f"{current_dossiers(f'standing = {standing!r} AND {PROVINCES}')} "
-                   f"WHERE standing = '{standing}' AND {DOSSIER_FILTER} ORDER BY due_at, dossier_id LIMIT 500")
+        listing = (f"SELECT dossier_id, unit, procedure_code, due_at, officer FROM {OPEN_DOSSIERS} "
+                   f"WHERE open = 1 AND standing = '{standing}' AND {DOSSIER_FILTER} ORDER BY due_at, dossier_id "
+                   "LIMIT 500")
         grid.place(_linked_to_timeline(_table(title, listing)), 12, 9)
     grid.newline()
     worst = (f"SELECT scope_id AS don_vi, sum(to_process) AS can_xu_ly, {RATES[1].sql()} AS overdue_rate, "
@@ -164,24 +183,13 @@ def province_operations() -> dash.Dashboard:
 
 
 def backlog_sql() -> str:
-    """Open dossiers by working days since acceptance (at the end of the range's last day).
-
-    Acceptance dates are looked up among the last ``RECENT_DAYS`` days of transitions only (a few monthly
-    partitions, not the year): a dossier accepted earlier is more than 20 working days old, the last bucket,
-    which its missing date (1970-01-01) also gives.
-    """
+    """Open dossiers by working days since acceptance (at the end of the range's last day)."""
     labels = ", ".join(f"'{label}'" for label, _ in AGES)
     bucket = ", ".join(f"accepted_on > w[{most + 1}], {i}" for i, (_, most) in enumerate(AGES[:-1], start=1))
-    not_finished = f"(SELECT dossier_id FROM dossiers WHERE standing != 'finished' AND {PROVINCES})"
-    accepted = ("SELECT dossier_id, toDate(min(at)) AS accepted_on FROM transitions WHERE kind = 'accepted' "
-                f"AND at >= toDateTime({DAY} - {RECENT_DAYS}) AND {PROVINCES} AND dossier_id IN {not_finished} "
-                "GROUP BY dossier_id")
     days = working_days_before(DAY, AGES[-2][1] + 1)
     return (f"SELECT arrayElement([{labels}], b) AS tuoi, count() AS ho_so FROM (SELECT multiIf({bucket}, "
-            f"{len(AGES)}) AS b FROM (SELECT (SELECT {days}) AS w, dossier_id FROM {OPEN_DOSSIERS} "
-            f"WHERE standing != 'finished' AND {DOSSIER_FILTER}) AS open ANY LEFT JOIN ({accepted}) AS acceptance "
-            "USING dossier_id) "
-            "GROUP BY b ORDER BY b")
+            f"{len(AGES)}) AS b FROM (SELECT (SELECT {days}) AS w, toDate(accepted_at) AS accepted_on "
+            f"FROM {OPEN_DOSSIERS} WHERE open = 1 AND {DOSSIER_FILTER})) GROUP BY b ORDER BY b")
 
 
 def common_reduce(values: bool) -> common.ReduceDataOptions:

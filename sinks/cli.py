@@ -75,6 +75,8 @@ def sink(
     health_port: Annotated[int, typer.Option(help="Port of /health and /metrics (0: none).")] = 18090,
     health_host: Annotated[str, typer.Option(help="Address of /health and /metrics.")] = "127.0.0.1",
     migrate_first: Annotated[bool, typer.Option("--migrate/--no-migrate", help="Apply migrations at start.")] = True,
+    sweep_seconds: Annotated[float, typer.Option(help="Seconds between sweeps of open_dossiers' finished dossiers.")
+                             ] = 60.0,
 ) -> None:
     """Land dossier.events, .transitions, .kpis, .alerts and .dlq in ClickHouse, idempotently; Ctrl-C stops."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -89,6 +91,7 @@ def sink(
         batch_seconds=batch_seconds,
         health_host=health_host,
         health_port=health_port or None,
+        sweep_seconds=sweep_seconds,
     )
     typer.echo(
         f"sink: {config.bootstrap} {', '.join(config.topic(r) for r in config.roles)} -> ClickHouse "

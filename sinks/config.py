@@ -24,6 +24,7 @@ class SinkConfig:
     roles: tuple[str, ...] = ROLES
     batch_records: int = 50_000
     batch_seconds: float = 1.0
+    sweep_seconds: float = 60.0  # between sweeps of open_dossiers' finished dossiers (sinks.open_dossiers)
     retry_first_delay: float = 0.2
     retry_max_delay: float = 5.0
     health_host: str = "127.0.0.1"

@@ -32,6 +32,7 @@ from sinks.batch import Batch
 from sinks.config import SinkConfig
 from sinks.dlq import send_refusals
 from sinks.metrics import SinkMetrics, serve_metrics
+from sinks.open_dossiers import Sweeper
 from sinks.processors import PROCESSORS, Refusal
 from sinks.writer import Backoff, ClickHouseWriter, Stopped
 from wire.runtime import aiokafka_consumer, aiokafka_producer, use_fast_gzip
@@ -64,6 +65,7 @@ class Sink:
             self._writer_stop,
             on_retry=self.metrics.retried,
             on_insert=lambda table, rows, _seconds: self.metrics.inserted(table.name, rows),
+            sweeper=Sweeper(config.database, config.sweep_seconds),
         )
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse-writer")
         self._batch = Batch()

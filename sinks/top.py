@@ -61,7 +61,7 @@ def snapshot(client: Client, units: int = 10, health_url: str | None = None) -> 
         "SELECT (SELECT uniqExact(dossier_id, event_id) FROM events), (SELECT count() FROM dlq_unique)"
     )[0]
     view.overdue, view.due_soon = client.execute(
-        "SELECT countIf(standing = 'overdue'), countIf(standing = 'due_soon') FROM dossiers_current"
+        "SELECT countIf(standing = 'overdue'), countIf(standing = 'due_soon') FROM open_dossiers_current"
     )[0]
     if health_url:
         try:

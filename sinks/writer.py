@@ -14,13 +14,15 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from clickhouse_driver.errors import ServerException, TypeMismatchError
 
-from sinks.batch import Batch, TableRows
+from sinks import open_dossiers
+from sinks.batch import Batch
 from sinks.processors import Message, Refusal
-from sinks.tables import SINK_BATCHES, Table
+from sinks.tables import SINK_BATCHES, TRANSITIONS, Table
 from wire.runtime import clickhouse_client
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,7 @@ TOO_MANY_PARTS = 252
 #: Seconds between ``sink_batches`` inserts. One more INSERT per batch cost ~10% of a 15,000-event batch's
 #: write on ClickHouse 18.16 (a new part each time); the log's rows wait for the next flush instead.
 LOG_EVERY = 10.0
+T = TypeVar("T")
 
 
 class Stopped(Exception):
@@ -67,6 +70,7 @@ class ClickHouseWriter:
         stop: threading.Event | None = None,
         on_retry: Callable[[BaseException], None] = lambda _: None,
         on_insert: Callable[[Table, int, float], None] = lambda *_: None,
+        sweeper: open_dossiers.Sweeper | None = None,
     ) -> None:
         self._client = clickhouse_client(settings, database=database, connect_timeout=3, send_receive_timeout=30)
         self.database = database
@@ -76,15 +80,30 @@ class ClickHouseWriter:
         self.on_insert = on_insert
         self._log_rows: list[tuple[Any, ...]] = []
         self._logged_at = -LOG_EVERY  # the first batch's rows go at once
+        self.sweeper = sweeper or open_dossiers.Sweeper(database)
 
     def write(self, batch: Batch) -> list[Refusal]:
-        """Store every table of the batch; returns the rows ClickHouse refused (as DLQ refusals)."""
+        """Store every table of the batch, then the snapshots of the dossiers its transitions touched (after
+        ``dossiers`` has their rows); returns the rows ClickHouse refused (as DLQ refusals)."""
         started = time.monotonic()
         refused: list[Refusal] = []
         for rows in batch.non_empty():
-            refused += self._until_acknowledged(rows)
+            refused += self._retrying(rows.table.name, partial(self._insert, rows.table, rows.columns, rows.sources))
+        transitions = batch.tables.get(TRANSITIONS.name)
+        if transitions is not None and len(transitions):
+            touched = open_dossiers.touched(transitions.columns)
+            self._retrying("open_dossiers", partial(open_dossiers.snapshot, self._client, self.database, touched))
+        self._sweep()
         self._log(batch, (time.monotonic() - started) * 1000)
         return refused
+
+    def _sweep(self) -> None:
+        """The next step of the ``open_dossiers`` sweep; an error waits for the next batch (the data is stored)."""
+        try:
+            self.sweeper.step(self._client)
+        except Exception as error:
+            self._client.disconnect()
+            log.warning("open_dossiers sweep: %s", str(error).splitlines()[0] if str(error) else error)
 
     def _log(self, batch: Batch, write_ms: float) -> None:
         self._log_rows += batch.log_rows(time.time(), write_ms)
@@ -104,20 +123,21 @@ class ClickHouseWriter:
             log.warning("%d sink_batches rows not written: %s", len(rows),
                         str(error).splitlines()[0] if str(error) else error)
 
-    def _until_acknowledged(self, rows: TableRows) -> list[Refusal]:
+    def _retrying(self, table: str, action: Callable[[], T]) -> T:
+        """``action`` (an insert into ``table``) until it succeeds: any error it raises means "not stored yet"."""
         attempt = 0
         while True:
             try:
-                return self._insert(rows.table, rows.columns, rows.sources)
-            except Exception as error:  # every other error means "not stored yet": retry
+                return action()
+            except Exception as error:
                 attempt += 1
                 self._client.disconnect()
                 self.on_retry(error)
                 delay = self.backoff.delay(attempt)
                 log.warning("ClickHouse insert into %s failed (attempt %d, retry in %.1f s): %s",
-                            rows.table.name, attempt, delay, str(error).splitlines()[0])
+                            table, attempt, delay, str(error).splitlines()[0])
                 if self.stop.wait(delay):
-                    raise Stopped(f"stopped while retrying an insert into {rows.table.name}") from error
+                    raise Stopped(f"stopped while retrying an insert into {table}") from error
 
     def _insert(self, table: Table, columns: list[list[Any]], sources: list[Message]) -> list[Refusal]:
         """Insert the rows, splitting around data errors; raises anything else."""

@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from clickhouse_driver import Client
 
-from dashboards.check import Outcome, check_panel, resolve_variables
+from dashboards.check import Outcome, check_panel, resolve_variables, shared_source
 from dashboards.macros import Variable
 from dashboards.provisioning import PROVISIONING
 from dashboards.screen.timerange import TimeRangeError, time_range
@@ -149,9 +149,13 @@ class Screen:
         return resolved, outcomes
 
     def panel(self, request: Request, panel_id: int) -> dict[str, Any]:
-        panel = next((p for p in self.boards[request.uid]["panels"] if p["id"] == panel_id), None)
+        """A panel's result; a panel sharing another's result (the page asks the source itself) gets the
+        source's."""
+        panels = {p["id"]: p for p in self.boards[request.uid]["panels"]}
+        panel = panels.get(panel_id)
         if panel is None:
             raise web.HTTPNotFound(text=f"no panel {panel_id} in {request.uid}")
+        panel = panels.get(shared_source(panel) or panel_id, panel)
         variables, _ = self.variables(request)
         with self.pool.client() as client:
             outcomes = check_panel(client, request.uid, panel, request.start, request.end, variables,

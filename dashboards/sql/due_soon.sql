@@ -1,6 +1,6 @@
 -- Due-soon dossiers: open, not overdue, within one working day of their due time (the last moment to
 -- issue the apology letter); most urgent first, with the unit and officer to warn.
--- Params: province ('' for every province).
+-- Params: province ('' for every province). open_dossiers FINAL: each open dossier's latest snapshot.
 SELECT
     dossier_id,
     province,
@@ -9,24 +9,6 @@ SELECT
     procedure_code,
     due_at,
     since AS due_soon_since
-FROM
-(
-    -- dossiers_current for only the dossiers with a 'due_soon' row: the view aggregates every dossier ever
-    SELECT
-        dossier_id,
-        argMax(province, _version) AS province,
-        argMax(unit, _version) AS unit,
-        argMax(procedure_code, _version) AS procedure_code,
-        argMax(procedure_field, _version) AS procedure_field,
-        argMax(officer, _version) AS officer,
-        argMax(standing, _version) AS standing,
-        argMax(since, _version) AS since,
-        argMax(due_at, _version) AS due_at,
-        argMax(outcome, _version) AS outcome,
-        argMax(end_type, _version) AS end_type
-    FROM dossiers
-    WHERE dossier_id IN (SELECT dossier_id FROM dossiers WHERE standing = 'due_soon')
-    GROUP BY dossier_id
-)
-WHERE standing = 'due_soon' AND (%(province)s = '' OR province = %(province)s)
+FROM open_dossiers FINAL
+WHERE open = 1 AND standing = 'due_soon' AND (%(province)s = '' OR province = %(province)s)
 ORDER BY due_at, dossier_id

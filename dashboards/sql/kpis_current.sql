@@ -1,5 +1,5 @@
 -- Current KPIs by province or by unit: the latest stored row of every scope id for one period,
--- with its province (a unit's, from the dossiers it handles), worst overdue rate first.
+-- with its province (a unit's, from the scopes dossiers were accepted in), worst overdue rate first.
 -- Params: scope ('province' | 'unit'), period ('day' | 'month' | 'quarter' | 'year'), period_start (Date).
 -- Rates are kpis_latest's, recomputed from the counts (NULL when the denominator is 0).
 SELECT
@@ -30,7 +30,7 @@ FROM
 ANY LEFT JOIN
 (
     SELECT unit AS unit_key, any(province) AS unit_province
-    FROM dossiers
+    FROM scopes
     GROUP BY unit
 ) AS u USING unit_key
 ORDER BY overdue_rate DESC NULLS LAST, scope_id

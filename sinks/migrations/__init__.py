@@ -20,6 +20,7 @@ from sinks.migrations import (
     m0005_notifications,
     m0006_sink_batches,
     m0007_province_merger,
+    m0008_open_dossiers,
 )
 
 
@@ -40,6 +41,6 @@ MIGRATIONS: tuple[Migration, ...] = tuple(
     Migration(module.__name__.rsplit(".", 1)[1].removeprefix("m"), module.STATEMENTS)
     for module in (
         m0001_event_archive, m0002_transitions_and_dossiers, m0003_kpi_rows, m0004_alerts_and_dlq,
-        m0005_notifications, m0006_sink_batches, m0007_province_merger,
+        m0005_notifications, m0006_sink_batches, m0007_province_merger, m0008_open_dossiers,
     )
 )

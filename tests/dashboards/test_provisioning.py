@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 import yaml
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models import datasource
 from grafana_foundation_sdk.models.dashboard import Dashboard
 
 from dashboards import clickhouse
+from dashboards.check import shared_source
 from dashboards.provisioning import PROVISIONING, dashboard_json, files
 from dashboards.screens import BUILDERS, UIDS
 
@@ -31,7 +33,10 @@ def test_decoding_and_encoding_through_the_sdk_gives_the_json_back(key: str) -> 
     encoded = dashboard_json(key)
     decoded = Dashboard.from_json(encoded)
     assert json.loads(json.dumps(decoded, cls=JSONEncoder)) == encoded
-    assert all(isinstance(t, clickhouse.ClickHouseQuery) for p in decoded.panels or [] for t in p.targets or [])
+    for panel in decoded.panels or []:  # ClickHouse queries, or another panel's result (Dashboard datasource)
+        shares = panel.datasource is not None and panel.datasource.uid == clickhouse.SHARED.uid
+        kind = datasource.Dataquery if shares else clickhouse.ClickHouseQuery
+        assert all(isinstance(t, kind) for t in panel.targets or []), panel.title
 
 
 def _cells(panel: dict[str, Any]) -> set[tuple[int, int]]:
@@ -43,7 +48,7 @@ def _cells(panel: dict[str, Any]) -> set[tuple[int, int]]:
 def test_ids_are_unique_panels_do_not_overlap_and_every_datasource_resolves(key: str) -> None:
     board = dashboard_json(key)
     datasources = yaml.safe_load(files()["datasources/clickhouse.yaml"])["datasources"]
-    uids = {d["uid"]: d["type"] for d in datasources}
+    uids = {d["uid"]: d["type"] for d in datasources} | {clickhouse.SHARED.uid: clickhouse.SHARED.type_val}
     panels = board["panels"]
     assert len({p["id"] for p in panels}) == len(panels)
     taken: set[tuple[int, int]] = set()
@@ -65,6 +70,12 @@ def test_the_wall_screen_refreshes_every_10_s_and_shows_percentages() -> None:
     assert board["refresh"] == "10s"
     stats = [p for p in board["panels"] if p["type"] == "stat"]
     assert len(stats) == 18 and all(p["fieldConfig"]["defaults"]["unit"] == "percentunit" for p in stats)
+    # one query for the 18 stats: the first runs it, the others show a column of its result
+    source = stats[0]
+    assert [shared_source(p) for p in stats] == [None] + [source["id"]] * 17
+    fields = [p["options"]["reduceOptions"]["fields"] for p in stats]
+    assert len(set(fields)) == 18
+    assert all(f"AS {field.strip('/^$')}" in source["targets"][0]["rawSql"] for field in fields)
     names = [v["name"] for v in board["templating"]["list"]]
     assert names == ["province", "unit", "procedure", "field"]
     assert all(v["multi"] and v["includeAll"] for v in board["templating"]["list"])
@@ -77,7 +88,7 @@ _REFERENCE = re.compile(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)|\[\[(\w+)\]\]")
 def test_every_variable_a_query_names_exists_and_every_link_opens_a_dashboard(key: str) -> None:
     board = dashboard_json(key)
     names = {v["name"] for v in board.get("templating", {}).get("list", [])}
-    queries = [t["rawSql"] for p in board["panels"] for t in p["targets"]]
+    queries = [t["rawSql"] for p in board["panels"] for t in p["targets"] if "rawSql" in t]
     queries += [v["query"] for v in board.get("templating", {}).get("list", []) if v["type"] == "query"]
     for sql in queries:
         for match in _REFERENCE.finditer(sql):

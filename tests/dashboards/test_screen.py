@@ -20,7 +20,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import Page, sync_playwright
 
+from dashboards.check import shared_source
 from dashboards.panels import RATES
+from dashboards.provisioning import dashboard_json
 from dashboards.screens import UIDS
 from stack.services import free_port
 from tests.dashboards.kpi import kpi_rows, rollup
@@ -41,11 +43,15 @@ class Screen:
     def __init__(self, base: str, page: Page, landed: Landed, events: Path, shots: Path) -> None:
         self.base, self.page, self.landed, self.events, self.shots = base, page, landed, events, shots
         self.console: list[str] = []
+        self.queried: list[int] = []  # the panel ids the page asked /api/query for
         page.on("console", lambda m: self.console.append(m.text) if m.type == "error" else None)
+        page.on("request", lambda r: self.queried.append(r.post_data_json["panel"])
+                if r.url.endswith("/api/query") else None)
         page.on("pageerror", lambda e: self.console.append(f"page error: {e}"))
 
     def open(self, uid: str, query: str = "", time_range: str = RANGE) -> dict[str, dict[str, Any]]:
         """Load a dashboard, wait until every panel answered; title -> what the panel shows."""
+        self.queried.clear()
         self.page.goto(f"{self.base}/d/{uid}?{time_range}{query}")
         self.page.wait_for_function("document.body.dataset.refreshed", timeout=60_000)
         return self.panels()
@@ -136,6 +142,9 @@ def test_every_dashboard_loads_in_chromium_without_an_error(screen: Screen) -> N
 def test_the_wall_screen_shows_what_motcua_kpi_prints(screen: Screen) -> None:
     shown = screen.open(UIDS["province"])
     assert _province_stats(screen, shown, None) >= 14
+    # one query per panel that has one: the 18 stats show the first one's result (Grafana's Dashboard datasource)
+    panels = dashboard_json("province")["panels"]
+    assert sorted(screen.queried) == [p["id"] for p in panels if shared_source(p) is None] == [1, 19, 20, 21, 22, 23]
     hourly = shown["Hồ sơ tiếp nhận và hoàn thành theo giờ (hôm nay)"]
     assert int(hourly["points"]) >= 8  # working hours of the day, drawn by uPlot
     backlog = shown["Hồ sơ tồn theo tuổi (ngày làm việc)"]

@@ -14,12 +14,13 @@ class ChdbExecutor:
     def __init__(self) -> None:
         self.session = session.Session()
 
-    def execute(self, query: str) -> list[tuple[Any, ...]]:
+    def execute(self, query: str, with_column_types: bool = False) -> Any:
+        """Rows as tuples; with ``with_column_types``, (rows, [(name, type)]) as clickhouse-driver gives them."""
         result = self.session.query(query, "JSONCompact")
         data = result.bytes() if result is not None else b""
-        if not data.strip():
-            return []
-        return [tuple(row) for row in orjson.loads(data)["data"]]
+        answer = orjson.loads(data) if data.strip() else {"data": [], "meta": []}
+        rows = [tuple(row) for row in answer["data"]]
+        return (rows, [(c["name"], c["type"]) for c in answer["meta"]]) if with_column_types else rows
 
     def insert_json_rows(self, table: str, rows: list[dict[str, Any]]) -> None:
         """Insert rows given as dicts (instants as epoch seconds), in ClickHouse's JSONEachRow format."""

@@ -25,9 +25,9 @@ from clickhouse_driver import Client
 from audit.eventfile import EventLog, read_event_lines
 from audit.kpi_report import kpi_table
 from dossier.calendar import default_calendar, format_instant
-from dossier.contract import InvalidRecord, decode_event
+from dossier.contract import ClockTick, InvalidRecord, decode_event, parse_timestamp
 from dossier.kpi import SCOPES
-from dossier.lifecycle import in_state_machine_order, summarize
+from dossier.lifecycle import DossierSummary, in_state_machine_order, summarize
 from dossier.periods import PeriodKind
 from dossier.transitions import (
     dossier_alert,
@@ -38,11 +38,13 @@ from dossier.transitions import (
 )
 from producers.kafka import EventProducer
 from producers.simulator.stream import simulate
+from sinks import open_dossiers
 from sinks.batch import Batch
 from sinks.migrate import migrate
 from sinks.processors import PROCESSORS
 from sinks.writer import ClickHouseWriter
 from stack.services import free_port
+from streams.partition import PartitionProcessor, decode_record
 from wire.topics import TopicSpec, ensure_topics
 
 MOTCUA = str(Path(sys.executable).parent / "motcua")
@@ -134,6 +136,55 @@ def transition_and_alert_records(lines: Sequence[bytes], watermark: float) -> tu
             if alert is not None:
                 alerts.append((alert["alert_id"].encode(), orjson.dumps(alert)))
     return transitions, alerts
+
+
+def streamed_transitions(lines: Sequence[bytes]) -> list[Record]:
+    """Transition records as the streams emit them, in their order (a late event's transitions come after the
+    dossier's end): the streams' own partition processor over the lines, read as one partition."""
+    processor = PartitionProcessor(0, default_calendar(), lambda _dossier_id: None)
+    records: list[Record] = []
+    for offset, raw in enumerate(lines):
+        try:
+            record = decode_record(raw)
+        except InvalidRecord:
+            continue
+        if isinstance(record, ClockTick):
+            processor.on_tick(offset, parse_timestamp(record.at))
+        else:
+            processor.on_event(offset, raw, record)
+        records += [(d.encode(), orjson.dumps(t)) for d, t in processor.take_outputs().transitions]
+    return records
+
+
+def late_after_finished(transitions: Sequence[Record]) -> int:
+    """Transitions that move the standing of a dossier already finished earlier in the sequence."""
+    finished: set[str] = set()
+    late = 0
+    for _, value in transitions:
+        record = orjson.loads(value or b"{}")
+        if record["kind"] == "finished":
+            finished.add(record["dossier_id"])
+        elif record["kind"] in open_dossiers.STANDING_KINDS and record["dossier_id"] in finished:
+            late += 1
+    return late
+
+
+def summaries(lines: Sequence[bytes]) -> dict[str, DossierSummary]:
+    """The domain core's summary of every accepted dossier of the lines."""
+    calendar = default_calendar()
+    found = (summarize(in_state_machine_order(e.values()), calendar) for e in event_log(lines).by_dossier.values())
+    return {s.dossier_id: s for s in found if s is not None}
+
+
+OPEN_COLUMNS = "dossier_id, province, unit, procedure_code, procedure_field, officer, standing, since, due_at"
+
+
+def open_dossier_rows(client: Client, database: str) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The open dossiers as ``open_dossiers_current`` gives them, and as ``dossiers_current`` does (every dossier
+    not finished): same columns, same order; they must be equal."""
+    return (client.execute(f"SELECT {OPEN_COLUMNS} FROM {database}.open_dossiers_current ORDER BY dossier_id"),
+            client.execute(f"SELECT {OPEN_COLUMNS} FROM {database}.dossiers_current WHERE standing != 'finished' "
+                           "ORDER BY dossier_id"))
 
 
 def fresh_database(client: Client, name: str) -> str:
@@ -243,13 +294,23 @@ def land(settings: dict[str, Any], database: str, batch: Batch) -> None:
 
 
 def land_in_chdb(executor: Any, database: str, batch: Batch) -> None:
-    """The same rows into chDB (JSONEachRow: instants as epoch seconds, dates and bytes as text)."""
+    """The same rows into chDB (JSONEachRow: instants as epoch seconds, dates and bytes as text), then the
+    writer's ``open_dossiers`` snapshot, its external table being a table of the database."""
     for rows in batch.non_empty():
         dicts = [
             {name: _json_value(column[i]) for name, column in zip(rows.table.columns, rows.columns, strict=True)}
             for i in range(len(rows))
         ]
         executor.insert_json_rows(f"{database}.{rows.table.name}", dicts)
+    transitions = batch.tables.get("transitions")
+    if transitions is not None:
+        table = f"{database}.{open_dossiers.TOUCHED}"
+        executor.execute(f"CREATE TABLE {table} ({', '.join(f'{n} {t}' for n, t in open_dossiers.TOUCHED_STRUCTURE)})"
+                         " ENGINE = Memory")
+        executor.insert_json_rows(table, [{"dossier_id": d, "accepted": a}
+                                          for d, a in open_dossiers.touched(transitions.columns)])
+        executor.execute(open_dossiers.SNAPSHOT.format(db=database, touched=table))
+        executor.execute(f"DROP TABLE {table}")
 
 
 def _json_value(value: Any) -> Any:

@@ -19,6 +19,7 @@ from kafka import KafkaAdminClient
 
 from dossier.calendar import day_number, day_start
 from sinks.migrate import migrate
+from sinks.open_dossiers import Sweeper
 from tests.sinks.conftest import Scratch
 from tests.sinks.pipeline import (
     SinkProcess,
@@ -26,9 +27,13 @@ from tests.sinks.pipeline import (
     distinct_valid_events,
     event_records,
     kpi_records,
+    late_after_finished,
     motcua_kpi,
+    open_dossier_rows,
     produce,
     simulated_lines,
+    streamed_transitions,
+    summaries,
     wait_until,
 )
 from tests.sinks.private_clickhouse import PrivateClickHouse
@@ -103,6 +108,45 @@ def test_sigkill_mid_batch_then_restart(
     finally:
         assert again.stop() == 0
     _same_kpis_as_the_audit(lines, tmp_path, clickhouse_env(database))
+
+
+def test_sigkill_while_keeping_open_dossiers_then_restart(
+    kafka_bootstrap: str, ch: Client, scratch: Scratch, lines: list[bytes]
+) -> None:
+    """The streams' transitions (late ones after their dossier's end, and a window sent twice), landed by a sink
+    killed three times mid-run that sweeps every 0.2 s: once restarted, ``open_dossiers`` holds exactly the
+    dossiers the domain core says are open, as ``dossiers_current`` does."""
+    transitions = streamed_transitions(lines)
+    third = len(transitions) // 3
+    sent = transitions + transitions[third:2 * third]
+    assert late_after_finished(sent) > 10
+    produce(kafka_bootstrap, scratch.topic("transitions"), sent)
+    database, distinct = scratch.database, len(set(sent))
+    args = ("--batch-records", "1000", "--batch-seconds", "0.2", "--sweep-seconds", "0.2")
+
+    def landed() -> int:
+        return int(ch.execute(f"SELECT count() FROM {database}.transitions")[0][0])
+
+    for share in (4, 2, 1.33):
+        sink = SinkProcess(scratch.prefix, database, *args)
+        wait_until("more transitions to land", lambda share=share: landed() >= distinct / share, timeout=60,
+                   every=0.01)
+        sink.kill()
+        assert landed() < len(sent), "the sink was killed after it had landed everything: not a mid-run kill"
+    again = SinkProcess(scratch.prefix, database, *args)
+    try:
+        wait_until("every transition", lambda: ch.execute(
+            f"SELECT count() FROM {database}.transitions_unique")[0][0] == distinct, timeout=90)
+    finally:
+        assert again.stop() == 0
+    in_table, in_dossiers = open_dossier_rows(ch, database)
+    assert in_table == in_dossiers  # as the sink left it: finished dossiers swept or still closed
+    Sweeper(database, keep_closed=0).finish(ch)  # then every closed row gone, at once
+    in_table, in_dossiers = open_dossier_rows(ch, database)
+    assert in_table == in_dossiers
+    core = summaries(lines)
+    assert {row[0] for row in in_table} == {d for d, s in core.items() if s.end_ts is None} != set()
+    assert ch.execute(f"SELECT countIf(open = 0) FROM {database}.open_dossiers")[0][0] == 0
 
 
 def _rss_mib(pid: int) -> float:

@@ -16,7 +16,7 @@ EXPECTED_TABLES = {
     "schema_migrations", "events", "events_unique", "transitions", "transitions_unique", "dossiers",
     "dossiers_from_transitions", "dossiers_current", "kpis", "kpis_latest", "alerts", "alerts_unique", "dlq",
     "dlq_unique", "sink_batches", "notifications", "notifications_latest", "province_merger_2025",
-    "kpis_latest_2025",
+    "kpis_latest_2025", "open_dossiers", "open_dossiers_current", "scopes", "scopes_from_transitions",
 }
 
 

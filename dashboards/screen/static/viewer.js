@@ -181,21 +181,31 @@ function layout() {
   }
 }
 
+// Grafana's Dashboard datasource: a panel that shows another panel's result sends no query of its own
+const SHARED = "-- Dashboard --";
+
+function sourceOf(panel) {
+  return panel.datasource?.uid === SHARED ? panel.targets?.[0]?.panelId : panel.id;
+}
+
 async function refreshPanels() {
   const generation = ++state.generation;
-  await Promise.all(state.board.panels.map((panel) => runPanel(panel, generation)));
+  const answers = new Map();  // panel id -> its answer's promise: one query per source panel
+  const answer = (id) => {
+    if (!answers.has(id)) {
+      answers.set(id, api("/api/query", { uid: state.uid, panel: id, from: state.from, to: state.to, vars: state.vars })
+        .catch((error) => ({ results: [{ columns: [], rows: [], error: String(error.message || error) }] })));
+    }
+    return answers.get(id);
+  };
+  await Promise.all(state.board.panels.map((panel) => runPanel(panel, generation, answer)));
   document.body.dataset.refreshed = String(generation);
 }
 
-async function runPanel(panel, generation) {
+async function runPanel(panel, generation, answerOf) {
   const section = document.querySelector(`section[data-panel-id="${panel.id}"]`);
   const body = section.querySelector(".body");
-  let answer;
-  try {
-    answer = await api("/api/query", { uid: state.uid, panel: panel.id, from: state.from, to: state.to, vars: state.vars });
-  } catch (error) {
-    answer = { results: [{ columns: [], rows: [], error: String(error.message || error) }] };
-  }
+  const answer = await answerOf(sourceOf(panel));
   if (generation !== state.generation) return;
   const result = answer.results[0];
   if (result.error) {
@@ -216,9 +226,21 @@ function numberColumn(result) {
   return i >= 0 ? i : result.columns.length - 1;
 }
 
+function fieldPattern(spec) {  // Grafana's reduceOptions.fields: "/regex/flags" or a whole name
+  const m = /^\/(.*)\/([a-z]*)$/.exec(spec);
+  return m ? new RegExp(m[1], m[2]) : new RegExp(`^${spec.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`);
+}
+
+function statColumn(panel, result) {
+  const spec = panel.options?.reduceOptions?.fields;
+  if (!spec) return numberColumn(result);
+  const pattern = fieldPattern(spec);
+  return result.columns.findIndex((c) => pattern.test(c.name));
+}
+
 function drawStat(panel, result, body) {
-  const i = numberColumn(result);
-  const values = result.rows.map((r) => r[i]).filter((v) => v !== null && v !== undefined);
+  const i = statColumn(panel, result);
+  const values = i < 0 ? [] : result.rows.map((r) => r[i]).filter((v) => v !== null && v !== undefined);
   const value = values.length ? values[values.length - 1] : null;
   const conf = fieldConfig(panel, result.columns[i]?.name);
   const node = el("div", { class: "stat", "data-raw": value === null ? "" : String(value) }, format(value, conf, "number"));
