@@ -7,7 +7,7 @@ Each worker reads its share of the partitions (``audit.kafka_range``) and either
   counted as ``motcua kpi`` does; the parent adds the workers' counts (they add, cell by cell) and prints the
   rows; or
 * replays the transitions and dossier alerts the live worker emits: each partition's records, in offset
-  order, through the live worker's own ``streams.partition.PartitionProcessor`` (watermark, timers,
+  order, through the live worker's own ``dossier.processing.PartitionProcessor`` (watermark, timers,
   ``dossier.transitions``), written per partition to a file the parent prints in partition order. Unlike
   the KPI count, this holds every dossier of the range in memory, as the live worker's table does.
 
@@ -163,7 +163,7 @@ async def _read(job: Job, on_records: BatchHandler, on_progress: Callable[[int, 
 
 def _replay_partitions(job: Job, on_batch: Callable[[int, int], None]) -> Result:
     """Transitions or alerts, per partition in offset order, as the live worker's processor emits them."""
-    from streams.partition import PartitionProcessor  # the live worker's own per-partition step
+    from dossier.processing import PartitionProcessor  # the live worker's own per-partition step
 
     assert job.out_dir is not None
     calendar = default_calendar()

@@ -33,12 +33,7 @@ from faust.types import EventT
 from kafka import KafkaAdminClient
 
 from dossier.calendar import default_calendar, format_instant
-from dossier.contract import ClockTick, InvalidRecord, parse_timestamp
-from dossier.lifecycle import DossierSummary
-from dossier.live_kpis import Archive
-from dossier.transitions import unit_rate_alert
-from streams import store
-from streams.codec import (
+from dossier.codec import (
     StoredDossier,
     WatermarkRecord,
     decode_dossier,
@@ -50,10 +45,15 @@ from streams.codec import (
     encode_summary_record,
     encode_watermark_record,
 )
+from dossier.contract import ClockTick, InvalidRecord, decode_record, parse_timestamp
+from dossier.kpi_stage import KpiPartition
+from dossier.lifecycle import DossierSummary
+from dossier.live_kpis import Archive
+from dossier.processing import NO_WATERMARK, PartitionProcessor
+from dossier.rollup import Partial, Rollup, row_key
+from dossier.transitions import unit_rate_alert
+from streams import store
 from streams.config import DOSSIERS_TABLE, PARTIALS_TABLE, SUMMARIES_TABLE, StreamsConfig
-from streams.kpi_partition import KpiPartition
-from streams.partition import NO_WATERMARK, PartitionProcessor, decode_record
-from streams.rollup import Partial, Rollup, row_key
 from streams.sender import BatchSender, in_chunks
 from streams.store import disk_table, version_header
 from streams.watchdog import Progress

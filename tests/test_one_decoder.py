@@ -23,7 +23,7 @@ from producers.ingest.records import BadRequest, Context, contract_records
 from producers.pseudonym import Pseudonymiser
 from producers.sources import Source
 from sinks.processors import process_events
-from streams.partition import decode_record as streams_decoder
+from streams.app import decode_record as streams_decoder
 from tests.domain.spec_helpers import accepted
 
 EVENT = orjson.dumps(accepted("000.00.01.H04-250707-0001", "2025-07-07T09:00:00+07:00", "2025-07-10T09:00:00+07:00",

@@ -239,7 +239,7 @@ def test_provisional_live_rows_equal_a_recount_at_the_watermark(seed, dossiers, 
 def test_a_dossier_accepted_far_ahead_is_held_until_the_watermark_nears_it():
     """An outlier dated 2099 appended every day period up to it and carried every open dossier into each
     (a worker went from 572 MB to 14 GB): it is held aside, and no row changes. The watermark follows the
-    other events, as the partitions' does (an event far ahead moves none, tests/streams/test_partition.py)."""
+    other events, as the partitions' does (an event far ahead moves none, tests/domain/test_processing.py)."""
     events = [decode_event(orjson.dumps(e)) for e in event_stream(11, 20)]
     outlier = decode_event(orjson.dumps({
         **event_stream(11, 1)[0], "dossier_id": "X-2099", "event_id": "x", "type": "accepted",

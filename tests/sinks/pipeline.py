@@ -29,6 +29,7 @@ from dossier.contract import ClockTick, InvalidRecord, decode_event, parse_times
 from dossier.kpi import SCOPES
 from dossier.lifecycle import DossierSummary, in_state_machine_order, summarize
 from dossier.periods import PeriodKind
+from dossier.processing import PartitionProcessor, decode_record
 from dossier.transitions import (
     dossier_alert,
     event_transitions,
@@ -44,7 +45,6 @@ from sinks.migrate import migrate
 from sinks.processors import PROCESSORS
 from sinks.writer import ClickHouseWriter
 from stack.services import free_port
-from streams.partition import PartitionProcessor, decode_record
 from wire.topics import TopicSpec, ensure_topics
 
 MOTCUA = str(Path(sys.executable).parent / "motcua")

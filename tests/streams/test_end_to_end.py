@@ -25,13 +25,13 @@ import pytest
 from audit.eventfile import read_event_file
 from audit.kpi_report import kpi_table
 from dossier.calendar import default_calendar
-from dossier.contract import ClockTick, InvalidRecord, parse_timestamp
+from dossier.codec import decode_dossier
+from dossier.contract import ClockTick, InvalidRecord, decode_record, parse_timestamp
 from dossier.kpi import SCOPES
 from dossier.periods import PERIOD_KINDS
+from dossier.processing import PartitionProcessor
 from producers.kafka import EventProducer
 from stack.services import free_port
-from streams.codec import decode_dossier
-from streams.partition import PartitionProcessor, decode_record
 from tests.streams.harness import MOTCUA, WorkerProcess, create_topics, group_lag, read_topic, wait_until, worker_env
 from wire.topics import Topics
 

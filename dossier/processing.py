@@ -25,8 +25,8 @@ from operator import attrgetter
 from typing import Any
 
 from dossier.calendar import WorkingCalendar
+from dossier.codec import StoredDossier
 from dossier.contract import ParsedEvent, decode_event
-from dossier.contract import decode_record as decode_record  # the shared decoder, re-exported for streams.app
 from dossier.lifecycle import DossierSummary, in_state_machine_order, summarize
 from dossier.transitions import (
     Transition,
@@ -39,7 +39,6 @@ from dossier.transitions import (
     timing_key,
     transition_record,
 )
-from streams.codec import StoredDossier
 
 NO_WATERMARK = -math.inf
 MAX_EVENT_LEAD = 31 * 86400.0

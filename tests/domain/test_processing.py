@@ -9,10 +9,10 @@ import orjson
 import pytest
 
 from dossier.calendar import default_calendar
-from dossier.contract import ClockTick, InvalidRecord, parse_timestamp
+from dossier.codec import StoredDossier, decode_dossier, encode_dossier
+from dossier.contract import ClockTick, InvalidRecord, decode_record, parse_timestamp
 from dossier.lifecycle import DossierSummary
-from streams.codec import StoredDossier, decode_dossier, encode_dossier
-from streams.partition import NO_WATERMARK, PartitionProcessor, decode_record, kpi_view
+from dossier.processing import NO_WATERMARK, PartitionProcessor, kpi_view
 from tests.domain.event_factory import event_stream
 from tests.domain.spec_helpers import accepted, ev
 

@@ -17,15 +17,15 @@ import pytest
 from audit.eventfile import read_event_file
 from audit.kpi_report import kpi_table
 from dossier.calendar import default_calendar
-from dossier.contract import ClockTick, parse_timestamp
+from dossier.codec import decode_dossier, decode_summaries_record, encode_dossier, encode_summary_record
+from dossier.contract import ClockTick, decode_record, parse_timestamp
 from dossier.kpi import COUNT_FIELDS, SCOPES
+from dossier.kpi_stage import KpiPartition
 from dossier.lifecycle import DossierSummary
 from dossier.live_kpis import Archive
 from dossier.periods import PERIOD_KINDS
-from streams.codec import decode_dossier, decode_summaries_record, encode_dossier, encode_summary_record
-from streams.kpi_partition import KpiPartition
-from streams.partition import PartitionProcessor, decode_record
-from streams.rollup import Partial, Rollup, row_key
+from dossier.processing import PartitionProcessor
+from dossier.rollup import Partial, Rollup, row_key
 from tests.domain.event_factory import event_stream
 from wire.partitioner import key_partition
 
