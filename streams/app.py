@@ -29,7 +29,7 @@ from typing import Any
 
 import faust
 import orjson
-from faust.types import EventT
+from faust.types import TP, EventT
 from kafka import KafkaAdminClient
 
 from dossier.calendar import default_calendar, format_instant
@@ -56,7 +56,7 @@ from streams import store
 from streams.config import DOSSIERS_TABLE, PARTIALS_TABLE, SUMMARIES_TABLE, StreamsConfig
 from streams.sender import BatchSender, in_chunks
 from streams.store import disk_table, version_header
-from streams.watchdog import Progress
+from streams.watchdog import HeadGaps, Progress
 from wire.dlq import dlq_headers, reason_text
 from wire.partitioner import key_partition
 from wire.records import KPI_SCHEMA
@@ -65,6 +65,7 @@ from wire.runtime import use_fast_gzip
 log = logging.getLogger(__name__)
 
 EXIT_PROCESSING_FAILED = 70  # EX_SOFTWARE
+HEAD_GAP_SECONDS = 15.0  # a head gap lasting this long is not a batch in progress (streams.watchdog.HeadGaps)
 MAX_EMISSION_GAP = 10.0  # seconds: however costly an emission, rows are sent at least this often
 TICKS_PER_INTERVAL = 4
 RESET_KEY = b"\x00reset"  # partials records: a reset of a summaries partition's provinces, or
@@ -130,6 +131,8 @@ class StreamsApp:
         self._next_emission = self._next_rollup_emission = 0.0
         self._kpis_ready = self._rollups_ready = False  # set by the recovery callbacks
         self.progress = Progress(config.stall_seconds)
+        self.head_gaps = HeadGaps(HEAD_GAP_SECONDS)
+        self.read_again = 0  # partitions read again from their committed offset (HeadGaps)
         if config.compression == "gzip":
             use_fast_gzip()
         app = self.app = faust.App(
@@ -496,7 +499,7 @@ class StreamsApp:
             if tp.topic in sources:
                 pending = acked.get(tp) or []
                 out.setdefault(tp.topic, {})[tp.partition] = {
-                    "committed": committed.get(tp) or 0,
+                    "committed": committed.get(tp),  # None before the first commit
                     "highwater": consumer.highwater(tp) or 0,
                     "paused": tp in paused,
                     "acked_uncommitted": len(pending),
@@ -507,11 +510,19 @@ class StreamsApp:
     async def _note_progress(self, _app: Any = None) -> None:
         """Note for the watchdog whether records wait on the consumed partitions, and how far commits and
         table recovery have come (faust has no public view of its committed offsets)."""
-        lag, offsets = 0, []
+        lag, offsets, heads = 0, [], {}
         for topic, partitions in self.consumed().items():
             for partition, state in partitions.items():
-                lag += max(0, state["highwater"] - state["committed"])
-                offsets.append((topic, partition, state["committed"]))
+                done = state["committed"] or 0
+                lag += max(0, state["highwater"] - done)
+                offsets.append((topic, partition, done))
+                heads[TP(topic, partition)] = (state["committed"], state["first_acked_uncommitted"])
+        for tp in self.head_gaps.note(time.monotonic(), heads):
+            committed = heads[tp][0]
+            log.warning("%s[%d]: offsets from %d on were never delivered (first acknowledged: %d); reading them "
+                        "again", tp.topic, tp.partition, committed, heads[tp][1])
+            self.read_again += 1
+            await self.app.consumer.seek(tp, committed)
         recovery = self.app.tables.recovery
         offsets_read = (*recovery.active_offsets.values(), *recovery.standby_offsets.values())
         recovered = sum(offset or 0 for offset in offsets_read)  # None before a partition's first
@@ -559,4 +570,5 @@ class StreamsApp:
             },
             "refused": self.refused,
             "consumed": self.consumed(),
+            "read_again": self.read_again,
         }

@@ -8,6 +8,14 @@ and a graceful stop flushes too: a worker whose sends are stuck neither works no
   recovery offsets). Work pending while the mark stays the same for ``stall_seconds``, or no note at all
   for that long (the event loop itself is stuck), is a stall: ``/health`` says so, and the process exits
   with ``EXIT_STALLED`` a few seconds later (the uncommitted records are read again: at-least-once).
+* **Offsets faust will never deliver.** After a rebalance, a record faust fetched for the previous
+  assignment can still reach the agent (its hand-over was waiting on a full stream buffer); faust then
+  takes that record's offset as the partition's read position and drops the records read again from the
+  committed offset below it. They are never acknowledged, and faust commits only up to the first gap, so
+  the partition's commit stays where it is forever while the other partitions go on (seen in the
+  two-worker SIGKILL test: one summaries partition committed at ~100 of ~900). ``HeadGaps`` finds a
+  partition whose first acknowledged offset stays past its committed one; the worker reads it again from
+  there (``consumer.seek``); records read twice are deduplicated downstream, as after any crash.
 * **A stop that hangs.** SIGTERM or SIGINT starts a timer: a worker still alive ``stop_seconds`` later
   exits with ``EXIT_STOP_TIMEOUT``.
 
@@ -22,7 +30,7 @@ import signal
 import threading
 import time
 from collections.abc import Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import FrameType
 
 log = logging.getLogger(__name__)
@@ -57,6 +65,37 @@ class Progress:
         if self.noted_at is not None and now - self.noted_at >= self.stall_seconds:
             return f"event loop unresponsive for {now - self.noted_at:.0f} s"
         return None
+
+
+@dataclass
+class HeadGaps:
+    """Partitions whose commit waits on offsets that are not coming (pure: times are given).
+
+    A gap at the head (the committed offset not acknowledged, later ones acknowledged) is normal for as
+    long as a batch takes; one that stays ``after_seconds`` with the same committed offset is not.
+    """
+
+    after_seconds: float
+    _since: dict[Hashable, tuple[int, float]] = field(default_factory=dict)
+
+    def note(self, now: float, heads: dict[Hashable, tuple[int | None, int | None]]) -> list[Hashable]:
+        """``heads``: per partition, (committed offset, first acknowledged offset not committed). The
+        partitions to read again from their committed offset: gapped for ``after_seconds`` (then forgotten,
+        so that a read that did not help is tried again later)."""
+        stuck = []
+        for key, (committed, first_acked) in heads.items():
+            gapped = committed is not None and first_acked is not None and first_acked > committed + 1
+            seen = self._since.get(key)
+            if not gapped:
+                self._since.pop(key, None)
+            elif seen is None or seen[0] != committed:
+                self._since[key] = (committed, now)
+            elif now - seen[1] >= self.after_seconds:
+                stuck.append(key)
+                del self._since[key]
+        for key in set(self._since) - set(heads):
+            del self._since[key]
+        return stuck
 
 
 def watch_progress(progress: Progress, every: float = 1.0) -> threading.Thread:
