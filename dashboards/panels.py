@@ -33,16 +33,30 @@ CURRENT_COLUMNS = ("province", "unit", "procedure_code", "procedure_field", "off
 
 
 def current_dossiers(candidates: str) -> str:
-    """``dossiers_current`` for only the dossiers having a ``dossiers`` row where ``candidates`` holds.
+    """``dossiers_current`` for only the dossiers that the query ``candidates`` lists (``SELECT dossier_id ...``).
 
     The view aggregates every dossier ever (1.5 million a year for two provinces: 1.7 s on ClickHouse 18.16,
     which pushes no condition into a view). Each dossier's current row is its row of greatest ``_version``,
-    so a condition that the current row meets is met by some row: filtering rows first, then aggregating
-    every row of the dossiers found, gives exactly the view's rows, for the few dossiers the panel shows.
+    written by a transition: candidates that include every dossier whose current row meets the panel's
+    condition (a superset is fine, the panel filters the current rows again), then aggregating every row of
+    those dossiers, give exactly the view's rows, for the few dossiers the panel shows.
     """
     picked = ", ".join(f"argMax({c}, _version) AS {c}" for c in CURRENT_COLUMNS)
-    return (f"(SELECT dossier_id, {picked} FROM dossiers WHERE dossier_id IN "
-            f"(SELECT dossier_id FROM dossiers WHERE {candidates}) GROUP BY dossier_id)")
+    return f"(SELECT dossier_id, {picked} FROM dossiers WHERE dossier_id IN ({candidates}) GROUP BY dossier_id)"
+
+
+def transitions_on(day: str) -> str:
+    """The transitions of the local day ``day`` (a Date expression): one monthly partition of ``transitions``
+    read, not every ``dossiers`` row."""
+    return (f"transitions WHERE at >= toDateTime({day}, '{TIMEZONE}') "
+            f"AND at < toDateTime({day} + 1, '{TIMEZONE}')")
+
+
+def the_dossier(dossier_id: str) -> str:
+    """The ``dossiers`` rows of one dossier, found through the provinces its events are stored under
+    (``dossier_units``, migration 0009): ``dossiers`` is sorted by (province, dossier_id)."""
+    return (f"SELECT dossier_id FROM dossiers WHERE province IN "
+            f"(SELECT province FROM dossier_units WHERE dossier_id = {dossier_id}) AND dossier_id = {dossier_id}")
 
 
 #: The open dossiers, each its latest snapshot (migration 0008): ``FINAL`` keeps it, ``open`` says it is open.

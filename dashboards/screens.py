@@ -36,6 +36,8 @@ from dashboards.panels import (
     scope_variables,
     shared_target,
     sql_target,
+    the_dossier,
+    transitions_on,
     where_in,
     working_days_before,
 )
@@ -216,7 +218,7 @@ def drilldown() -> dash.Dashboard:
     fields = f"{where_in('scope_id', 'field')}"
     grid.place(_table("Lĩnh vực theo tháng (toàn quốc)", _rates_by_row("field", "month", f"period_start = {MONTH}",
                                                                          fields)), 12, 8)
-    changed = current_dossiers(f"toDate(since) = {DAY} AND {PROVINCES}")
+    changed = current_dossiers(f"SELECT dossier_id FROM {transitions_on(DAY)} AND {PROVINCES}")
     dossiers = ("SELECT dossier_id, unit, procedure_code, standing, since, due_at, outcome, officer "
                 f"FROM {changed} WHERE toDate(since) = {DAY} AND {DOSSIER_FILTER} ORDER BY since DESC, dossier_id "
                 "LIMIT 500")
@@ -261,7 +263,7 @@ def dossier_timeline() -> dash.Dashboard:
     grid = Grid()
     one = "${dossier_id:sqlstring}"
     state = ("SELECT dossier_id, province, unit, procedure_code, standing, since, due_at, outcome, end_type, officer "
-             f"FROM {current_dossiers(f'dossier_id = {one}')} WHERE dossier_id = {one}")
+             f"FROM {current_dossiers(the_dossier(one))} WHERE dossier_id = {one}")
     grid.place(_table("Trạng thái, hạn trả và kết luận", state), 24, 4)
     grid.place(_table("Sự kiện và chuyển trạng thái", queries.query("dossier_timeline") % {"dossier_id": one}), 24, 14)
     variable = dash.TextBoxVariable("dossier_id").label("Mã hồ sơ")
