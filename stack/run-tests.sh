@@ -33,7 +33,7 @@ else
 fi
 
 echo "--- pytest"
-"$VENV/bin/python" -m pytest --timeout=900 "$@"
+"$VENV/bin/python" -m pytest --timeout=900 --durations=15 "$@"
 status=$?
 if [ "$status" = 5 ]; then
     echo "error: pytest collected no tests (exit 5): that is a failure here, not a pass" >&2
