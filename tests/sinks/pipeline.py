@@ -25,11 +25,11 @@ from clickhouse_driver import Client
 from audit.eventfile import EventLog, read_event_lines
 from audit.kpi_report import kpi_table
 from dossier.calendar import default_calendar, format_instant
-from dossier.contract import ClockTick, InvalidRecord, decode_event, parse_timestamp
+from dossier.contract import ClockTick, InvalidRecord, decode_event, decode_record, parse_timestamp
 from dossier.kpi import SCOPES
 from dossier.lifecycle import DossierSummary, in_state_machine_order, summarize
 from dossier.periods import PeriodKind
-from dossier.processing import PartitionProcessor, decode_record
+from dossier.processing import PartitionProcessor
 from dossier.transitions import (
     dossier_alert,
     event_transitions,
