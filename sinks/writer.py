@@ -87,11 +87,13 @@ class ClickHouseWriter:
         ``dossiers`` has their rows); returns the rows ClickHouse refused (as DLQ refusals)."""
         started = time.monotonic()
         refused: list[Refusal] = []
+        touched: list[tuple[str, int]] = []
         for rows in batch.non_empty():
-            refused += self._retrying(rows.table.name, partial(self._insert, rows.table, rows.columns, rows.sources))
-        transitions = batch.tables.get(TRANSITIONS.name)
-        if transitions is not None and len(transitions):
-            touched = open_dossiers.touched(transitions.columns)
+            refusals = self._retrying(rows.table.name, partial(self._insert, rows.table, rows.columns, rows.sources))
+            refused += refusals
+            if rows.table.name == TRANSITIONS.name:  # the stored ones only: a refused row may not even fit a UInt32
+                touched = open_dossiers.touched(_without(rows.columns, rows.sources, refusals))
+        if touched:
             self._retrying("open_dossiers", partial(open_dossiers.snapshot, self._client, self.database, touched))
         self._sweep()
         self._log(batch, (time.monotonic() - started) * 1000)
@@ -160,3 +162,12 @@ class ClickHouseWriter:
     def close(self) -> None:
         self.flush_log()
         self._client.disconnect()
+
+
+def _without(columns: list[list[Any]], sources: list[Message], refusals: list[Refusal]) -> list[list[Any]]:
+    """The columns without the rows of the refused records."""
+    if not refusals:
+        return columns
+    refused = {id(refusal.message) for refusal in refusals}
+    kept = [i for i, source in enumerate(sources) if id(source) not in refused]
+    return [[column[i] for i in kept] for column in columns]
