@@ -135,7 +135,8 @@ def test_healthz_stays_fast_while_10000_invalid_events_are_validated(
     sources.write_bytes(orjson.dumps({"sources": [entry]}))
     ensure_topics(bootstrap, 1, (TopicSpec(dlq_of(topic), 1),))
     port, log = free_port(), tmp_path / "ingest.log"
-    server = serve_process(port, topic, sources, log, "--dlq-topic", dlq_of(topic), "--source-burst", "5000")
+    server = serve_process(port, topic, sources, log, "--dlq-topic", dlq_of(topic), "--source-burst", "5000",
+                            "--source-rate", "100")  # the 10,000 records leave a debt of 50 s, not 0.25 s
     invalid = [{k: v for k, v in e.items() if k != "type"} | {"event_id": f"bad-{i}"} for i, e in
                zip(range(10_000), EVENTS * 100, strict=False)]  # fmt: skip
     body = b"\n".join(orjson.dumps(e) for e in invalid)
