@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka.errors import CoordinatorNotAvailableError
 
 from wire.topics import Topics, TopicSpec, ensure_topics
 
@@ -71,7 +72,10 @@ def group_lag(bootstrap: str, group: str, topics: list[str]) -> int | None:
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     consumer = KafkaConsumer(bootstrap_servers=bootstrap)
     try:
-        committed = admin.list_group_offsets(group).get(group, {})
+        try:
+            committed = admin.list_group_offsets(group).get(group, {})
+        except CoordinatorNotAvailableError:  # retriable: a fresh broker is still loading __consumer_offsets
+            return None
         parts = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
         ends = consumer.end_offsets(parts)
         lag = 0
