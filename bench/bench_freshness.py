@@ -43,6 +43,7 @@ from producers.simulator.rates import Rates
 from producers.simulator.stream import simulate, tick
 from sinks.migrate import migrate
 from stack import services
+from wire.groups import group_offsets
 from wire.settings import Settings
 from wire.topics import Topics, ensure_topics
 
@@ -170,15 +171,13 @@ def watch_kpi_topic(topic: str, load: Load, done: threading.Event) -> list[float
 
 def _lag(bootstrap: str, group: str, topic: str) -> int:
     """How many records of ``topic`` the group has not committed yet (summed over partitions)."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     consumer = KafkaConsumer(bootstrap_servers=bootstrap)
     try:
-        committed = admin.list_group_offsets(group).get(group, {})
+        committed = group_offsets(bootstrap, group)
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         ends = consumer.end_offsets(partitions)
         return sum(end - (committed[tp].offset if tp in committed else 0) for tp, end in ends.items())
     finally:
-        admin.close()
         consumer.close()
 
 

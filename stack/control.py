@@ -14,6 +14,7 @@ from pathlib import Path
 from stack import clickhouse, kafka, services
 from stack.procs import StackError, check_ports_free, pid_file, read_pid_file, start, stop, tail, wait_until
 from wire import topics
+from wire.groups import coordinator_ready
 from wire.settings import CLUSTER_SIZE, Settings
 
 KAFKA_START_TIMEOUT = 180.0
@@ -132,8 +133,11 @@ def up(brokers: int = 1, log: Callable[[str], None] = print) -> list[str]:
 
         wait_until("Kafka", lambda: kafka.cluster_answers(nodes), KAFKA_START_TIMEOUT, any_died,
                    hint=f"; see `motcua stack logs {nodes[0].name}`")
-        for change in topics.ensure_topics(Settings().bootstrap_servers(brokers), replication=min(3, brokers)):
+        bootstrap = Settings().bootstrap_servers(brokers)
+        for change in topics.ensure_topics(bootstrap, replication=min(3, brokers)):
             log(f"topics: {change}")
+        wait_until("Kafka's group coordinator", lambda: coordinator_ready(bootstrap), KAFKA_START_TIMEOUT, any_died,
+                   hint=f"; see `motcua stack logs {nodes[0].name}`")
     return [
         f"Kafka {kafka.kafka_version()} ({brokers} broker{'s' if brokers > 1 else ''}): "
         f"bootstrap servers {Settings().bootstrap_servers(brokers)}",

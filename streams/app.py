@@ -30,7 +30,6 @@ from typing import Any
 import faust
 import orjson
 from faust.types import TP, EventT
-from kafka import KafkaAdminClient
 
 from dossier.calendar import default_calendar, format_instant
 from dossier.codec import (
@@ -58,6 +57,7 @@ from streams.sender import BatchSender, in_chunks
 from streams.store import disk_table, version_header
 from streams.watchdog import HeadGaps, Progress
 from wire.dlq import dlq_headers, reason_text
+from wire.groups import group_offsets
 from wire.partitioner import key_partition
 from wire.records import KPI_SCHEMA
 from wire.runtime import use_fast_gzip
@@ -108,11 +108,7 @@ def _decode_summary(value: bytes) -> DossierSummary:
 
 def committed_offsets(config: StreamsConfig, topic: str) -> dict[int, int]:
     """The consumer group's committed offsets of ``topic`` (absent: never committed)."""
-    admin = KafkaAdminClient(bootstrap_servers=config.bootstrap, client_id=f"{config.app_id}-recovery")
-    try:
-        offsets = admin.list_group_offsets(config.app_id).get(config.app_id, {})
-    finally:
-        admin.close()
+    offsets = group_offsets(config.bootstrap, config.app_id, client_id=f"{config.app_id}-recovery")
     return {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset >= 0}
 
 

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import orjson
 import pytest
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka import KafkaConsumer, TopicPartition
 
 from audit.kafka_range import parse_offsets
 from dossier.calendar import day_number, day_start
 from tests.audit.conftest import Log, motcua
 from tests.streams.harness import read_topic
+from wire.groups import group_ids, group_offsets
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -66,13 +67,8 @@ def test_offsets_restrict_the_replay_to_those_records(log: Log, tmp_path: Path, 
 
 
 def _groups_and_offsets(bootstrap: str, topic: str) -> dict[str, dict[tuple[str, int], int]]:
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        groups = [g["group_id"] for g in admin.list_groups()]
-        return {g: {(tp.topic, tp.partition): meta.offset for tp, meta in admin.list_group_offsets(g).get(g, {}).items()
-                    if tp.topic == topic} for g in groups}
-    finally:
-        admin.close()
+    return {g: {(tp.topic, tp.partition): meta.offset for tp, meta in group_offsets(bootstrap, g).items()
+                if tp.topic == topic} for g in group_ids(bootstrap)}
 
 
 def test_a_replay_moves_no_live_offset_and_joins_no_group(log: Log, kafka_bootstrap: str) -> None:

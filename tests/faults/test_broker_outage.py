@@ -30,7 +30,6 @@ from pathlib import Path
 import pytest
 from clickhouse_driver import Client
 from kafka import KafkaAdminClient
-from kafka.errors import CoordinatorNotAvailableError
 
 from dossier.contract import InvalidRecord, decode_event
 from dossier.kpi import SCOPES
@@ -41,6 +40,7 @@ from stack.procs import pid_file, read_pid_file, start
 from tests.sinks.pipeline import SinkProcess, clickhouse_env, distinct_valid_events, fresh_database, motcua_kpi
 from tests.streams.harness import MOTCUA, WorkerProcess, group_lag, read_topic, wait_until, worker_env
 from tests.streams.test_end_to_end import AUDIT_TO, END_TICK, wait_for_drain
+from wire.groups import group_offsets, groups_in_state
 from wire.settings import CLUSTER_SIZE
 from wire.topics import Topics, ensure_topics
 
@@ -97,19 +97,12 @@ def restart(node: services.KafkaNode) -> None:
 
 def stable_groups(bootstrap: str) -> set[str]:
     """Consumer groups whose members have their partitions (the worker and the sink are past start-up)."""
-    with closing(KafkaAdminClient(bootstrap_servers=bootstrap)) as admin:
-        return {g["group_id"] for g in admin.list_groups() if g["group_state"] == "Stable"}
+    return groups_in_state(bootstrap, "Stable")
 
 
 def committed(bootstrap: str, group: str, topic: str) -> int:
     """Offsets of ``topic`` the group has committed, summed over partitions (0 while the group is forming)."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        offsets = admin.list_group_offsets(group).get(group, {})
-    except CoordinatorNotAvailableError:
-        return 0
-    finally:
-        admin.close()
+    offsets = group_offsets(bootstrap, group)
     return sum(meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset > 0)
 
 

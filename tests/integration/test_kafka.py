@@ -9,7 +9,14 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import ConfigResource, ConfigResourceType
+from kafka.errors import (
+    CoordinatorLoadInProgressError,
+    CoordinatorNotAvailableError,
+    GroupAuthorizationFailedError,
+    NotCoordinatorError,
+)
 
+from wire.groups import coordinator_ready, group_offsets, retried
 from wire.topics import PIPELINE_TOPICS, TopicSpec, ensure_topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
@@ -122,3 +129,21 @@ def test_kafka_python_producer_aiokafka_consumer(kafka_bootstrap: str, unique_na
     producer.close()
 
     _assert_per_key_order(asyncio.run(_aio_consume(kafka_bootstrap, unique_name)))
+
+
+def test_group_queries_wait_out_retriable_coordinator_errors_only(kafka_bootstrap: str, unique_name: str) -> None:
+    failures = [CoordinatorLoadInProgressError(), NotCoordinatorError()]
+
+    def flaky(admin: KafkaAdminClient) -> dict[str, object]:
+        if failures:
+            raise failures.pop(0)
+        return admin.list_group_offsets(unique_name)
+
+    assert retried(flaky, kafka_bootstrap, 30.0, "test") == {unique_name: {}} and not failures
+    with pytest.raises(GroupAuthorizationFailedError):  # not retriable: raised at once
+        retried(lambda _: (_ for _ in ()).throw(GroupAuthorizationFailedError()), kafka_bootstrap, 30.0, "test")
+    failures.extend([CoordinatorNotAvailableError()] * 100)
+    with pytest.raises(CoordinatorNotAvailableError):  # retriable, but only until the timeout
+        retried(flaky, kafka_bootstrap, 1.0, "test")
+    assert coordinator_ready(kafka_bootstrap)
+    assert group_offsets(kafka_bootstrap, unique_name) == {}

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 from clickhouse_driver import Client
-from kafka import KafkaAdminClient
 
 from dossier.calendar import day_number, day_start
 from sinks.migrate import migrate
@@ -37,6 +36,7 @@ from tests.sinks.pipeline import (
     wait_until,
 )
 from tests.sinks.private_clickhouse import PrivateClickHouse
+from wire.groups import group_offsets
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -74,11 +74,7 @@ def _same_kpis_as_the_audit(lines: list[bytes], tmp_path: Path, env: dict[str, s
 
 def _committed(bootstrap: str, group: str, topic: str) -> int:
     """The group's committed offsets of one topic, summed over its partitions."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        return sum(meta.offset for tp, meta in admin.list_group_offsets(group)[group].items() if tp.topic == topic)
-    finally:
-        admin.close()
+    return sum(meta.offset for tp, meta in group_offsets(bootstrap, group).items() if tp.topic == topic)
 
 
 def test_sigkill_mid_batch_then_restart(

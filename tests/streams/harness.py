@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
-from kafka.errors import CoordinatorNotAvailableError
+from kafka import KafkaConsumer, TopicPartition
 
+from wire.groups import group_offsets
 from wire.topics import Topics, TopicSpec, ensure_topics
 
 REPO = Path(__file__).resolve().parents[2]
@@ -69,13 +69,9 @@ def read_topic(bootstrap: str, topic: str, timeout: float = 60.0) -> list[Record
 
 def group_lag(bootstrap: str, group: str, topics: list[str]) -> int | None:
     """Records of ``topics`` the consumer group has not committed yet (None before its first commit)."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     consumer = KafkaConsumer(bootstrap_servers=bootstrap)
     try:
-        try:
-            committed = admin.list_group_offsets(group).get(group, {})
-        except CoordinatorNotAvailableError:  # retriable: a fresh broker is still loading __consumer_offsets
-            return None
+        committed = group_offsets(bootstrap, group)
         parts = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
         ends = consumer.end_offsets(parts)
         lag = 0
@@ -87,7 +83,6 @@ def group_lag(bootstrap: str, group: str, topics: list[str]) -> int | None:
         return lag
     finally:
         consumer.close()
-        admin.close()
 
 
 def wait_until(condition: Callable[[], Any], timeout: float, what: str, every: float = 1.0) -> Any:
