@@ -66,6 +66,8 @@ log = logging.getLogger(__name__)
 
 EXIT_PROCESSING_FAILED = 70  # EX_SOFTWARE
 HEAD_GAP_SECONDS = 15.0  # a head gap lasting this long is not a batch in progress (streams.watchdog.HeadGaps)
+SLOW_STEP_SECONDS = 1.0  # a batch or an emission longer than this is logged
+LOOP_LATE_SECONDS = 1.0  # the 1-second progress timer this much late: the event loop was held, logged
 MAX_EMISSION_GAP = 10.0  # seconds: however costly an emission, rows are sent at least this often
 TICKS_PER_INTERVAL = 4
 RESET_KEY = b"\x00reset"  # partials records: a reset of a summaries partition's provinces, or
@@ -98,6 +100,14 @@ class _TablePartials:
         for key, _ in self._table.items(self._partition):
             row, province = key.decode().split("\x00")
             yield row, province
+
+
+def _note_slow(what: str, started: float, computed: float) -> None:
+    """Log a step that held the worker longer than ``SLOW_STEP_SECONDS`` (the KPI latency's tail is made of them)."""
+    done = time.monotonic()
+    if done - started > SLOW_STEP_SECONDS:
+        log.warning("slow: %s took %.2f s (computing %.2f s, sending %.2f s)", what, done - started,
+                    computed - started, done - computed)
 
 
 def _decode_summary(value: bytes) -> DossierSummary:
@@ -208,9 +218,12 @@ class StreamsApp:
         async def agent(stream: faust.StreamT) -> None:
             async for events in stream.take_events(self.config.batch, within=self.config.batch_within):
                 try:
+                    started = time.monotonic()
                     process(events)
                     disk_table(table).commit()
+                    processed = time.monotonic()
                     await out.send()
+                    _note_slow(f"a batch of {len(events)} records of {table.name}", started, processed)
                 except Exception:
                     # faust acks a batch even when its processing raised (take_events acks in a finally)
                     # and would commit it: exit at once instead, so that the batch is read again.
@@ -411,12 +424,17 @@ class StreamsApp:
         started = time.monotonic()
         if started >= self._next_emission:
             self._send_partials(self.timer_out)
-            cost = time.monotonic() - started  # the computing only: while sending, the agents run too
+            computed = time.monotonic()
+            cost = computed - started  # the computing only: while sending, the agents run too
             self._next_emission = started + max(self.config.kpi_interval, min(10 * cost, MAX_EMISSION_GAP))
             await self.timer_out.send()
+            _note_slow("an emission of partial rows", started, computed)
         if time.monotonic() >= self._next_rollup_emission:  # sums no rollup batch has sent yet
+            started = time.monotonic()
             self._add_rollup_rows(self.rollup_out)
+            computed = time.monotonic()
             await self.rollup_out.send()
+            _note_slow("an emission of KPI rows", started, computed)
 
     def _add_rollup_rows(self, out: BatchSender) -> None:
         """The rollups' changed sums as KPI rows (and unit overdue-rate alerts), queued on ``out``."""
@@ -506,6 +524,10 @@ class StreamsApp:
     async def _note_progress(self, _app: Any = None) -> None:
         """Note for the watchdog whether records wait on the consumed partitions, and how far commits and
         table recovery have come (faust has no public view of its committed offsets)."""
+        now = time.monotonic()
+        noted_at = self.progress.noted_at
+        if noted_at is not None and now - noted_at > 1.0 + LOOP_LATE_SECONDS:
+            log.warning("slow: the event loop was held for %.2f s", now - noted_at - 1.0)
         lag, offsets, heads = 0, [], {}
         for topic, partitions in self.consumed().items():
             for partition, state in partitions.items():
