@@ -53,6 +53,7 @@ from dossier.rollup import Partial, Rollup, row_key
 from dossier.transitions import unit_rate_alert
 from streams import store
 from streams.config import DOSSIERS_TABLE, PARTIALS_TABLE, SUMMARIES_TABLE, StreamsConfig
+from streams.pacing import EmissionPacer
 from streams.sender import BatchSender, in_chunks
 from streams.store import disk_table, version_header
 from streams.watchdog import HeadGaps, Progress
@@ -68,7 +69,6 @@ EXIT_PROCESSING_FAILED = 70  # EX_SOFTWARE
 HEAD_GAP_SECONDS = 15.0  # a head gap lasting this long is not a batch in progress (streams.watchdog.HeadGaps)
 SLOW_STEP_SECONDS = 1.0  # a batch or an emission longer than this is logged
 LOOP_LATE_SECONDS = 1.0  # the 1-second progress timer this much late: the event loop was held, logged
-MAX_EMISSION_GAP = 10.0  # seconds: however costly an emission, rows are sent at least this often
 TICKS_PER_INTERVAL = 4
 RESET_KEY = b"\x00reset"  # partials records: a reset of a summaries partition's provinces, or
 PARTIALS_KEY = b"\x00rows"  # a list of partial rows, all of one partials partition
@@ -134,7 +134,8 @@ class StreamsApp:
         self.rollups: dict[int, Rollup] = {}
         self.sent_unit_alerts: set[str] = set()
         self.refused = 0
-        self._next_emission = self._next_rollup_emission = 0.0
+        self.pacer = EmissionPacer(config.kpi_interval)
+        self._next_rollup_emission = 0.0
         self._kpis_ready = self._rollups_ready = False  # set by the recovery callbacks
         self.progress = Progress(config.stall_seconds)
         self.head_gaps = HeadGaps(HEAD_GAP_SECONDS)
@@ -416,17 +417,16 @@ class StreamsApp:
     async def _emit_kpis(self, _app: Any = None) -> None:  # faust passes the app to timers
         """Each province's changed rows to the rollup; the rollup's changed sums to the KPI topic.
 
-        At most once per interval; less often while a backlog makes an emission costly, so that it never
-        takes more than a tenth of the worker's time (a row is sent at most once per interval either way).
+        At most once per interval; less often while a backlog makes emissions costly (``streams.pacing``), so
+        that they never take more than a tenth of the worker's time (a row is sent at most once per interval).
         """
         if not (self._kpis_ready and self._rollups_ready):
             return
         started = time.monotonic()
-        if started >= self._next_emission:
+        if self.pacer.due(started):
             self._send_partials(self.timer_out)
             computed = time.monotonic()
-            cost = computed - started  # the computing only: while sending, the agents run too
-            self._next_emission = started + max(self.config.kpi_interval, min(10 * cost, MAX_EMISSION_GAP))
+            self.pacer.emitted(started, computed - started)  # the computing only: while sending, the agents run
             await self.timer_out.send()
             _note_slow("an emission of partial rows", started, computed)
         if time.monotonic() >= self._next_rollup_emission:  # sums no rollup batch has sent yet
