@@ -13,6 +13,7 @@ from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.models import dashboard as model
 
 from dashboards.clickhouse import DATASOURCE, SHARED, Query
+from dossier.merger import HIERARCHIES, Hierarchy
 
 TIMEZONE = "Asia/Ho_Chi_Minh"
 #: The local day the dashboard's time range ends on, and its month and quarter.
@@ -63,10 +64,36 @@ def the_dossier(dossier_id: str) -> str:
 OPEN_DOSSIERS = "open_dossiers FINAL"
 
 
+# the 2025 province merger (DOMAIN.md section 5) -------------------------------------------------------------
+
+#: True when the screens show the 34 provinces of 2025 (the ``hierarchy`` variable, ``hierarchy_variable``).
+MERGED = "'${hierarchy}' = '2025'"
+#: Former province -> the province it became part of, one row each (``province_merger_2025``, migration 0007).
+MERGER = "SELECT old_code, any(new_code) AS new_code FROM province_merger_2025 GROUP BY old_code"
+
+
+def province_code_selected(column: str) -> str:
+    """``column`` (a province code as sent) is of a selected province, or no condition when All is selected.
+
+    Under ``2025`` the former provinces of a selected province count too (a province code in force since the
+    merger is its own former code, and codes not in the mapping stay as they are). Still an ``IN`` on the
+    column, so the tables sorted by province read only the selected provinces' granules."""
+    former = f"SELECT old_code FROM province_merger_2025 WHERE {MERGED} AND new_code IN (${{province}})"
+    return f"$__conditionalAll(({column} IN (${{province}}) OR {column} IN ({former})), $province)"
+
+
+def with_shown_province(rows: str, column: str) -> str:
+    """The rows of the query ``rows`` and one more column, ``shown_province``: the province code ``column`` as
+    sent under ``legacy``, the province it became part of under ``2025`` (the join of ``kpis_latest_2025``).
+    Grouping by it sums the former provinces' counts; a rate over the sums is recomputed, never averaged."""
+    return (f"SELECT *, if({MERGED} AND new_code != '', new_code, {column}) AS shown_province FROM ({rows}) AS as_sent "
+            f"ANY LEFT JOIN (SELECT old_code AS {column}, new_code FROM ({MERGER})) AS merger USING {column}")
+
+
 def in_selected_provinces(column: str) -> str:
     """``column`` (a unit) is a unit of the selected provinces, or no condition when All is selected (unit KPI
     rows carry no province: ``scopes``, the units dossiers were accepted in, says where a unit is)."""
-    units = "SELECT DISTINCT unit FROM scopes WHERE province IN (${province})"
+    units = f"SELECT DISTINCT unit FROM scopes WHERE {province_code_selected('province')}"
     return f"$__conditionalAll({column} IN ({units}), $province)"
 
 
@@ -190,20 +217,40 @@ def _query_variable(name: str, label: str, sql: str) -> dash.QueryVariable:
             .current(model.VariableOption(selected=True, text=["All"], value=["$__all"])))
 
 
+#: The provinces dossiers were accepted in, each as sent and as the hierarchy shows it.
+PROVINCES_SHOWN = with_shown_province("SELECT DISTINCT province FROM scopes", "province")
 VARIABLE_SQL = {  # from scopes: the (province, unit, procedure, field) dossiers were accepted in
-    "province": "SELECT DISTINCT province FROM scopes ORDER BY province",
-    "unit": f"SELECT DISTINCT unit FROM scopes WHERE {where_in('province', 'province')} ORDER BY unit",
+    "province": f"SELECT DISTINCT shown_province FROM ({PROVINCES_SHOWN}) ORDER BY shown_province",
+    "unit": f"SELECT DISTINCT unit FROM scopes WHERE {province_code_selected('province')} ORDER BY unit",
     "procedure": ("SELECT DISTINCT procedure_code FROM scopes WHERE "
-                  f"{where_in('province', 'province')} AND {where_in('unit', 'unit')} ORDER BY procedure_code"),
+                  f"{province_code_selected('province')} AND {where_in('unit', 'unit')} ORDER BY procedure_code"),
     "field": ("SELECT DISTINCT procedure_field FROM scopes WHERE procedure_field != '' AND "
-              f"{where_in('province', 'province')} AND {where_in('unit', 'unit')} ORDER BY procedure_field"),
+              f"{province_code_selected('province')} AND {where_in('unit', 'unit')} ORDER BY procedure_field"),
 }
 VARIABLE_LABELS = {"province": "Tỉnh/thành phố", "unit": "Đơn vị", "procedure": "Thủ tục", "field": "Lĩnh vực"}
+DEFAULT_HIERARCHY: Hierarchy = "2025"
+
+
+def hierarchy_variable() -> dash.CustomVariable:
+    """Which provinces the screens show: ``2025``, the 34 provinces in force since 1 July 2025 (a former
+    province's rows and dossiers counted in the province it became part of), or ``legacy``, province codes as
+    the dossiers were sent (the 63 former provinces for a dossier accepted before the merger).
+
+    ``2025`` by default: the screens serve today's operations centres, which are the 34 provinces, and a
+    dossier still carrying a former code (accepted before the merger, or sent since by a former province's
+    system) is in its new province's backlog. ``legacy`` shows history as sent, as ``motcua kpi`` prints it
+    without ``--hierarchy``.
+    """
+    return (dash.CustomVariable("hierarchy").label("Địa giới").values(",".join(HIERARCHIES)).allow_custom_value(False)
+            .description("2025: 34 tỉnh, thành phố từ 1/7/2025 (số liệu của các tỉnh cũ cộng vào tỉnh mới); "
+                         "legacy: 63 tỉnh, thành phố trước 1/7/2025 (mã tỉnh như hồ sơ đã gửi)")
+            .current(model.VariableOption(selected=True, text=DEFAULT_HIERARCHY, value=DEFAULT_HIERARCHY)))
 
 
 def scope_variables() -> list[cogbuilder.Builder[model.VariableModel]]:
-    """province -> unit -> procedure / field, each multi-value with All."""
-    return [_query_variable(name, VARIABLE_LABELS[name], sql) for name, sql in VARIABLE_SQL.items()]
+    """hierarchy, then province -> unit -> procedure / field, each multi-value with All."""
+    scopes = [_query_variable(name, VARIABLE_LABELS[name], sql) for name, sql in VARIABLE_SQL.items()]
+    return [hierarchy_variable(), *scopes]
 
 
 # layout ---------------------------------------------------------------------------------------------------

@@ -33,12 +33,14 @@ from dashboards.panels import (
     in_selected_provinces,
     latest_kpis,
     latest_kpis_of_periods,
+    province_code_selected,
     scope_variables,
     shared_target,
     sql_target,
     the_dossier,
     transitions_on,
     where_in,
+    with_shown_province,
     working_days_before,
 )
 
@@ -60,13 +62,13 @@ PERCENT = "percentunit"
 #: A dashboard about the pipeline itself: `motcua screen --now pipeline` keeps the wall clock's "now" for it.
 WALL_CLOCK_TAG = "wall-clock"
 TIMELINE_LINK = f"/d/{UIDS['timeline']}?var-dossier_id=${{__value.raw}}&${{__url_time_range}}"
-PROVINCES = where_in("province", "province")
+PROVINCES = province_code_selected("province")
 #: The backlog's age buckets: label, most working days since acceptance (the last: all the rest).
 AGES: tuple[tuple[str, int], ...] = (("0-1 ngày", 1), ("2-5 ngày", 5), ("6-10 ngày", 10), ("11-20 ngày", 20),
                                      ("trên 20 ngày", 0))
 #: The wall screen's rate stats: (period, its start, label); one query gives them all (``rates_sql``).
 STAT_PERIODS = (("day", DAY, "hôm nay"), ("month", MONTH, "tháng này"))
-DOSSIER_FILTER = " AND ".join([where_in("province", "province"), where_in("unit", "unit"),
+DOSSIER_FILTER = " AND ".join([PROVINCES, where_in("unit", "unit"),
                                where_in("procedure_code", "procedure"), where_in("procedure_field", "field")])
 
 
@@ -118,7 +120,7 @@ def rates_sql() -> str:
     """Every province-scope rate of today and of this month, rolled up over the selected provinces: one
     column each (``rate_column``), one query for the wall screen's 18 stats."""
     rows = latest_kpis_of_periods("province", {period: start for period, start, _ in STAT_PERIODS},
-                                  where_in("scope_id", "province"))
+                                  province_code_selected("scope_id"))
     rates = ", ".join(f"{rate.sql(f'period = {period!r}')} AS {rate_column(rate, period)}"
                       for period, _, _ in STAT_PERIODS for rate in RATES)
     return f"SELECT {rates} FROM ({rows})"
@@ -238,14 +240,15 @@ SCORES = (
 
 
 def ranking_sql() -> str:
-    """Provinces by the 766 group scores (formulas of dashboards/sql/scores_766.sql) for a month or quarter."""
+    """Provinces by the 766 group scores (formulas of dashboards/sql/scores_766.sql) for a month or quarter;
+    under the 2025 hierarchy a province's scores are over the summed counts of its former provinces."""
     by_name = {r.column.removesuffix("_rate"): r.sql() for r in RATES}
     scores = ", ".join(f"{expr.format(**by_name)} AS {name}" for name, expr in SCORES)
     start = f"period_start = if('${{period}}' = 'quarter', {QUARTER}, {MONTH})"
     rows = latest_kpis("province", "${period}", start, "1 = 1")
     total = " + ".join(f"ifNull({name}, 0)" for name, _ in SCORES)
-    return (f"SELECT scope_id AS tinh, {scores}, {total} AS tong_diem FROM ({rows}) "
-            "GROUP BY scope_id ORDER BY tong_diem DESC, tinh")
+    return (f"SELECT shown_province AS tinh, {scores}, {total} AS tong_diem "
+            f"FROM ({with_shown_province(rows, 'scope_id')}) GROUP BY shown_province ORDER BY tong_diem DESC, tinh")
 
 
 def national_ranking() -> dash.Dashboard:
@@ -262,8 +265,9 @@ def dossier_timeline() -> dash.Dashboard:
     """One dossier: its events and transitions, its standing, due instant and verdict."""
     grid = Grid()
     one = "${dossier_id:sqlstring}"
-    state = ("SELECT dossier_id, province, unit, procedure_code, standing, since, due_at, outcome, end_type, officer "
-             f"FROM {current_dossiers(the_dossier(one))} WHERE dossier_id = {one}")
+    current = f"SELECT * FROM {current_dossiers(the_dossier(one))} WHERE dossier_id = {one}"
+    state = ("SELECT dossier_id, shown_province AS province, unit, procedure_code, standing, since, due_at, outcome, "
+             f"end_type, officer FROM ({with_shown_province(current, 'province')})")
     grid.place(_table("Trạng thái, hạn trả và kết luận", state), 24, 4)
     grid.place(_table("Sự kiện và chuyển trạng thái", queries.query("dossier_timeline") % {"dossier_id": one}), 24, 14)
     variable = dash.TextBoxVariable("dossier_id").label("Mã hồ sơ")

@@ -10,9 +10,10 @@ from typing import Any
 from tests.sinks.pipeline import motcua_kpi
 
 
-def kpi_rows(events: Path, period: str, start: date, end: date, scope: str = "province") -> list[dict[str, Any]]:
+def kpi_rows(events: Path, period: str, start: date, end: date, scope: str = "province",
+             hierarchy: str = "legacy") -> list[dict[str, Any]]:
     out = motcua_kpi(["--events", str(events), "--period", period, "--from", start.isoformat(),
-                      "--to", end.isoformat(), "--scope", scope])
+                      "--to", end.isoformat(), "--scope", scope, "--hierarchy", hierarchy])
     return [json.loads(line) for line in out.splitlines() if line.strip()]
 
 

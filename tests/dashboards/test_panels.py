@@ -36,11 +36,12 @@ class Engines:
     def __init__(self, server: Client, chdb: ChdbExecutor, events: Path, dossier_id: str) -> None:
         self.server, self.chdb, self.events, self.dossier_id = server, chdb, events, dossier_id
 
-    def run(self, key: str, selection: dict[str, list[str]]) -> tuple[list[Outcome], list[Outcome]]:
+    def run(self, key: str, selection: dict[str, list[str]], time_range: tuple[datetime, datetime] = RANGE
+            ) -> tuple[list[Outcome], list[Outcome]]:
         board = dashboard_json(key)
         selection = {"dossier_id": [self.dossier_id], **selection}
-        return (check_dashboard(self.server, board, *RANGE, selection),
-                check_dashboard(self.chdb, board, *RANGE, selection))
+        return (check_dashboard(self.server, board, *time_range, selection),
+                check_dashboard(self.chdb, board, *time_range, selection))
 
 
 @pytest.fixture(scope="module")
@@ -57,9 +58,9 @@ def _plain(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
             for r in rows]
 
 
-@pytest.mark.parametrize("key", list(BUILDERS))
-def test_every_query_runs_on_both_engines_and_they_agree(engines: Engines, key: str) -> None:
-    for selection in SELECTIONS:
+def assert_every_query_runs_on_both_engines_and_they_agree(engines: Engines, key: str,
+                                                          selections: list[dict[str, list[str]]]) -> None:
+    for selection in selections:
         on_server, on_chdb = engines.run(key, selection)
         assert on_server, key
         for s, c in zip(on_server, on_chdb, strict=True):
@@ -67,6 +68,11 @@ def test_every_query_runs_on_both_engines_and_they_agree(engines: Engines, key: 
             assert not c.error, f"chDB: {key} {c.what} {c.title}: {c.error}\n{c.sql}"
             if key != "health":  # _inserted_at differs between the two landings
                 assert _plain(s.rows) == _plain(c.rows), f"{key} {s.what} {s.title} {selection}"
+
+
+@pytest.mark.parametrize("key", list(BUILDERS))
+def test_every_query_runs_on_both_engines_and_they_agree(engines: Engines, key: str) -> None:
+    assert_every_query_runs_on_both_engines_and_they_agree(engines, key, SELECTIONS)
 
 
 def _kpi_rows(engines: Engines, period: str, start: date, end: date) -> list[dict[str, Any]]:

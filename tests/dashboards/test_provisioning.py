@@ -76,9 +76,17 @@ def test_the_wall_screen_refreshes_every_10_s_and_shows_percentages() -> None:
     fields = [p["options"]["reduceOptions"]["fields"] for p in stats]
     assert len(set(fields)) == 18
     assert all(f"AS {field.strip('/^$')}" in source["targets"][0]["rawSql"] for field in fields)
-    names = [v["name"] for v in board["templating"]["list"]]
-    assert names == ["province", "unit", "procedure", "field"]
-    assert all(v["multi"] and v["includeAll"] for v in board["templating"]["list"])
+    variables = board["templating"]["list"]
+    assert [v["name"] for v in variables] == ["hierarchy", "province", "unit", "procedure", "field"]
+    assert all(v["multi"] and v["includeAll"] for v in variables[1:])
+    assert variables[0]["query"] == "legacy,2025" and not variables[0]["multi"] and not variables[0]["includeAll"]
+
+
+@pytest.mark.parametrize("key", ["province", "drilldown", "ranking", "timeline"])
+def test_every_screen_with_a_province_drop_down_chooses_the_hierarchy_first(key: str) -> None:
+    """The province drop-down's options and every province condition depend on it (DOMAIN.md section 5)."""
+    names = [v["name"] for v in dashboard_json(key)["templating"]["list"]]
+    assert names.index("hierarchy") < names.index("province")
 
 
 _REFERENCE = re.compile(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)|\[\[(\w+)\]\]")

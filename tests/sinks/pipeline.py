@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 import urllib.request
+import zlib
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from pathlib import Path
@@ -24,6 +26,7 @@ from clickhouse_driver import Client
 
 from audit.eventfile import EventLog, read_event_lines
 from audit.kpi_report import kpi_table
+from dossier import catalog
 from dossier.calendar import default_calendar, format_instant
 from dossier.contract import ClockTick, InvalidRecord, decode_event, decode_record, parse_timestamp
 from dossier.kpi import SCOPES
@@ -77,6 +80,27 @@ def produce(bootstrap: str, topic: str, records: Iterable[Record]) -> int:
 def simulated_lines(seed: int, provinces: list[str], start: date, end: date, tick_every: int = 0) -> list[bytes]:
     """The simulator's records in delivery order (late and duplicated events included; ticks if asked)."""
     return [e.value for e in simulate(seed, provinces, start, end, tick_every=tick_every)]
+
+
+_SENT_PROVINCE = re.compile(rb'"dossier_id":"([^"]+)".*"province":"(\d\d)"')
+
+
+def in_former_provinces(lines: Sequence[bytes]) -> list[bytes]:
+    """The records as if sent before the 2025 merger: each dossier moved, by a hash of its id, to one of the
+    former provinces its province was formed from (DOMAIN.md section 5), its province code and the province
+    part of its units and id changed (``.H79`` -> ``.H74``: every former province has units of its own)."""
+    moved = []
+    for line in lines:
+        found = _SENT_PROVINCE.search(line)
+        if found is None:  # a tick, or a record without a dossier
+            moved.append(line)
+            continue
+        dossier_id, code = found.group(1), found.group(2).decode()
+        formed_from = sorted(catalog.province(code).formed_from)
+        former = formed_from[zlib.crc32(dossier_id) % len(formed_from)].encode()
+        moved.append(line.replace(b'"province":"' + code.encode() + b'"', b'"province":"' + former + b'"')
+                     .replace(b".H" + code.encode(), b".H" + former))
+    return moved
 
 
 def event_records(lines: Sequence[bytes]) -> list[Record]:

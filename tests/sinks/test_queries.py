@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
 
@@ -67,18 +68,20 @@ def _plain(value: Any) -> Any:
     return value
 
 
-@pytest.fixture(scope="module")
-def landed(clickhouse_ready: dict[str, Any], run_id: str) -> Iterator[Landed]:
-    lines = simulated_lines(5, ["01", "79"], FIRST, END)
-    transitions, alerts = transition_and_alert_records(lines, WATERMARK)
+@contextmanager
+def landing(clickhouse_ready: dict[str, Any], database: str, lines: list[bytes], first: date, end: date,
+            months_end: date) -> Iterator[Landed]:
+    """``lines`` landed in ``database`` of the local ClickHouse and in chDB, with their transitions and alerts
+    at the watermark ``end``, day KPI rows of [first, end) (final) and month rows of [first, months_end)."""
+    watermark = day_start(day_number(end))
+    transitions, alerts = transition_and_alert_records(lines, watermark)
     batch = batch_of({
         "events": event_records(lines),
         "transitions": transitions,
         "alerts": alerts,
-        "kpis": kpi_records(lines, "day", FIRST, END, WATERMARK, False)
-        + kpi_records(lines, "month", FIRST, date(2025, 8, 1), WATERMARK, True),
+        "kpis": kpi_records(lines, "day", first, end, watermark, False)
+        + kpi_records(lines, "month", first, months_end, watermark, True),
     })
-    database = f"t_queries_{run_id}"
     admin = Client(**clickhouse_ready)  # type: ignore[arg-type]
     fresh_database(admin, database)
     land({**clickhouse_ready, "database": database}, database, batch)
@@ -92,6 +95,13 @@ def landed(clickhouse_ready: dict[str, Any], run_id: str) -> Iterator[Landed]:
     server.disconnect()
     admin.execute(f"DROP DATABASE IF EXISTS {database}")
     admin.disconnect()
+
+
+@pytest.fixture(scope="module")
+def landed(clickhouse_ready: dict[str, Any], run_id: str) -> Iterator[Landed]:
+    with landing(clickhouse_ready, f"t_queries_{run_id}", simulated_lines(5, ["01", "79"], FIRST, END), FIRST, END,
+                 date(2025, 8, 1)) as landed:
+        yield landed
 
 
 PARAMS = {
