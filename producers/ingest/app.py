@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -31,6 +32,7 @@ from producers.ingest.openapi import openapi_document
 from producers.ingest.ratelimit import RateLimit
 from producers.ingest.records import BadRequest, Context, Preparer, contract_records, sync_records
 from producers.kafka import DeliveryError, EventProducer
+from producers.orphans import exit_with_parent
 from producers.pseudonym import Pseudonymiser
 from producers.sources import Source, TokenRegistry
 
@@ -83,7 +85,8 @@ class Ingest:
         # One thread sends, in arrival order: `send` can block on metadata or a full buffer.
         self.sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kafka-send")
         # Validation runs in worker processes: a large invalid batch holds their GIL, not the event loop's.
-        self.validator = ProcessPoolExecutor(limits.validators, mp_context=multiprocessing.get_context("spawn"))
+        self.validator = ProcessPoolExecutor(limits.validators, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=exit_with_parent, initargs=(os.getpid(),))
 
     def _retry_later(self, status: int, message: str, seconds: int | None = None) -> web.Response:
         headers = {"Retry-After": str(seconds or self.limits.retry_after_s)}

@@ -18,6 +18,7 @@ from producers.sources import hash_token
 from stack.services import free_port
 from tests.producers.helpers import read_topic
 from tests.producers.ingest_harness import serve_process
+from tests.streams.harness import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -63,6 +64,19 @@ class Load:
                     self.failed += 1
 
 
+def children_of(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (from /proc)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        if int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    return children
+
+
 def test_sigkill_under_load_loses_and_duplicates_nothing_acknowledged(
     topic: str, bootstrap: str, tmp_path: Path
 ) -> None:
@@ -78,6 +92,7 @@ def test_sigkill_under_load_loses_and_duplicates_nothing_acknowledged(
             c.start()
         time.sleep(2)
         acked_before_kill = len(load.acked)
+        validators = children_of(server.pid)
         server.send_signal(signal.SIGKILL)
         server.wait(10)
         time.sleep(0.5)
@@ -90,6 +105,9 @@ def test_sigkill_under_load_loses_and_duplicates_nothing_acknowledged(
         server.terminate()
         server.wait(30)
     assert acked_before_kill > 0 and len(load.acked) > acked_before_kill and load.failed > 0
+    assert validators, "the server had no validator processes"
+    wait_until(lambda: not any(Path(f"/proc/{pid}").exists() for pid in validators), 10,
+               "the killed server's validator processes to exit")
     counts = collections.Counter(orjson.loads(v)["event_id"] for _, _, v in read_topic(bootstrap, topic))
     assert {i: counts[i] for i in load.acked if counts[i] != 1} == {}
     print(f"acked {len(load.acked)} events, {load.failed} failed requests, {sum(counts.values())} records on Kafka")
