@@ -335,6 +335,7 @@ class LiveKpis:
             candidates.update((scope, sid, kind, index[(kind, day)]) for scope, sid, kind, day in self._emitted)
         self._rebuilt = False
         changed = []
+        watermark = format_instant(self._watermark) if self._watermark != _NO_WATERMARK else None
         for key in sorted(candidates):
             scope, scope_id, kind, i = key
             table = self._tables[kind]
@@ -356,7 +357,7 @@ class LiveKpis:
                 self._emitted[emitted_key] = state
             row = kpi_row(scope, scope_id, period, counts)
             row["provisional"] = not final
-            row["watermark"] = format_instant(self._watermark) if self._watermark != _NO_WATERMARK else None
+            row["watermark"] = watermark
             changed.append(row)
         self._pack_old_periods()
         return changed

@@ -71,29 +71,34 @@ class Rollup:
 
         A key none of whose provinces has a row any more comes back with ``to_process`` 0 (a deletion).
         """
-        rows = []
+        return [row for row, _ in self.changed_sums()]
+
+    def changed_sums(self) -> list[tuple[dict[str, Any], list[str]]]:
+        """``changed_rows``, each with the sorted provinces summed in it (read once: the caller's alerts
+        name them)."""
+        sums = []
         for key in sorted(self._dirty):
-            partials = list(self._partials.of(key).values())
+            by_province = self._partials.of(key)
+            partials = list(by_province.values())
             if not partials:
                 scope, scope_id, kind, start = key.split("/", 3)
-                rows.append(_row(scope, scope_id, kind, start, [0] * len(COUNT_FIELDS), False, None))
+                sums.append((_row(scope, scope_id, kind, start, [0] * len(COUNT_FIELDS), False, None), []))
                 continue
             counts = [sum(p[name] for p in partials) for name in COUNT_FIELDS]
             watermarks = [p["watermark"] for p in partials if p["watermark"] is not None]
             first = partials[0]
-            rows.append(
-                _row(
-                    first["scope"],
-                    first["scope_id"],
-                    first["period"],
-                    first["period_start"],
-                    counts,
-                    any(p["provisional"] for p in partials),
-                    min(watermarks) if watermarks else None,  # RFC 3339 in +07:00: text order is time order
-                )
+            row = _row(
+                first["scope"],
+                first["scope_id"],
+                first["period"],
+                first["period_start"],
+                counts,
+                any(p["provisional"] for p in partials),
+                min(watermarks) if watermarks else None,  # RFC 3339 in +07:00: text order is time order
             )
+            sums.append((row, sorted(by_province)))
         self._dirty.clear()
-        return rows
+        return sums
 
 
 def _row(
