@@ -440,10 +440,9 @@ class StreamsApp:
         """The rollups' changed sums as KPI rows (and unit overdue-rate alerts), queued on ``out``."""
         config = self.config
         for rollup in list(self.rollups.values()):
-            for row in rollup.changed_rows():
+            for row, provinces in rollup.changed_sums():
                 key = row_key(row)
                 out.add(config.topics.kpis, key.encode(), orjson.dumps({"schema": KPI_SCHEMA, **row}))
-                provinces = rollup.provinces(key)
                 province = provinces[0] if len(provinces) == 1 else ",".join(provinces)
                 alert = unit_rate_alert(province, row, config.unit_alert_rate, config.unit_alert_min)
                 if alert is not None and alert["alert_id"] not in self.sent_unit_alerts:
@@ -587,6 +586,7 @@ class StreamsApp:
                 for q, kpis in sorted(self.kpi_partitions.items())
             },
             "refused": self.refused,
+            "kpi_emission": self.pacer.state(),
             "consumed": self.consumed(),
             "read_again": self.read_again,
         }

@@ -4,7 +4,7 @@ An emission's computing holds the event loop. While a backlog makes every emissi
 minutes after a recovery), emitting at a fixed interval would spend most of the worker's time there, so
 the gap grows to ``1 / share`` times the cost. The cost taken is the median of the last few emissions:
 one slow emission (a full garbage collection, a period's first rows) must not hold back the next rows by
-ten times its own cost (a 0.6 s emission made a 6 s gap, the freshness benchmark's p99 tail).
+many times its own cost (a 0.6 s emission made a 6 s gap, the freshness benchmark's p99 tail).
 """
 
 from __future__ import annotations
@@ -32,5 +32,15 @@ class EmissionPacer:
     def emitted(self, started: float, cost: float) -> None:
         """An emission started at ``started`` computed for ``cost`` seconds."""
         self._costs.append(cost)
-        typical = statistics.median(self._costs)
-        self._next = started + max(self.interval, min(typical / self.share, self.max_gap))
+        self._next = started + self.gap()
+
+    def gap(self) -> float:
+        """Seconds from an emission's start to the next one's, at the typical cost now."""
+        typical = statistics.median(self._costs) if self._costs else 0.0
+        return max(self.interval, min(typical / self.share, self.max_gap))
+
+    def state(self) -> dict[str, float]:
+        """For ``/health``: the last and the median cost of an emission, and the gap they give."""
+        return {"last_cost_s": round(self._costs[-1], 4) if self._costs else 0.0,
+                "median_cost_s": round(statistics.median(self._costs), 4) if self._costs else 0.0,
+                "gap_s": round(self.gap(), 3)}

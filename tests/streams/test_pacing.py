@@ -29,7 +29,7 @@ def test_costly_emissions_take_a_tenth_of_the_time_at_most_and_never_wait_past_t
         pacer.emitted(n * 3.0, 0.3)
     assert not pacer.due(18.0 + 2.99) and pacer.due(18.0 + 3.0)
     for n in range(COSTS_KEPT):
-        pacer.emitted(100.0 + n * 10, 5.0)
+        pacer.emitted(100.0 + n * 10, 5.0)  # 50 s at a tenth: capped
     assert pacer.due(160.0 + 10.0)
 
 
