@@ -1,10 +1,11 @@
 """Delivery that survives crashes and outages, against real servers: SIGKILL of the notifier in the middle of
-deliveries (twice) then restarts, a rebalance between two notifiers, the SMTP server down for 30 s, and a channel
-that never answers (fail over to the next level and the DLQ). Counted at the receivers: every (ref, recipient)
-exactly once."""
+deliveries (twice) then restarts, a rebalance between two notifiers, the SMTP server down (10 s here, 30 s
+with MOTCUA_TEST_OUTAGE_SECONDS=30), and a channel that never answers (fail over to the next level and the
+DLQ). Counted at the receivers: every (ref, recipient) exactly once."""
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from collections import Counter
@@ -90,8 +91,9 @@ def test_a_rebalance_between_two_notifiers_loses_no_page_and_sends_none_twice(
     settled(paging, len(early + late))
 
 
-def test_with_the_smtp_server_down_for_30_s_everything_is_delivered_afterwards(
-        paging: Paging, mailbox: Mailbox) -> None:
+def test_with_the_smtp_server_down_everything_is_delivered_afterwards(paging: Paging, mailbox: Mailbox) -> None:
+    """Down for MOTCUA_TEST_OUTAGE_SECONDS (10 s by default, to keep the suite short; the issue's 30 s run is
+    `MOTCUA_TEST_OUTAGE_SECONDS=30 pytest tests/notify/test_faults.py`)."""
     people = officers(mailbox, 10)
     roster = write_roster(paging.tmp_path / "roster.csv", people)
     records = alerts_for(people, 3)
@@ -99,7 +101,7 @@ def test_with_the_smtp_server_down_for_30_s_everything_is_delivered_afterwards(
     paging.notifier(roster, "--clock", "event", "--digest-window", "0.5", "--escalate", NEVER, "--attempts", "30",
                     "--retry-first", "0.5", "--retry-max", "4")
     paging.send(*records)
-    down_until = time.monotonic() + 30
+    down_until = time.monotonic() + float(os.environ.get("MOTCUA_TEST_OUTAGE_SECONDS", "10"))
     wait_until(lambda: bool(paging.rows("attempts >= 3")), 30, "failed attempts")
     time.sleep(max(0.0, down_until - time.monotonic()))
     retrying = paging.rows()
