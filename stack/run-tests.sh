@@ -33,7 +33,8 @@ else
 fi
 
 echo "--- pytest"
-"$VENV/bin/python" -m pytest --timeout=900 --durations=15 "$@"
+# two workers; the fault tests all on one of them (tests/conftest.py: SERIAL)
+"$VENV/bin/python" -m pytest -n 2 --dist loadgroup --timeout=900 --durations=15 "$@"
 status=$?
 if [ "$status" = 5 ]; then
     echo "error: pytest collected no tests (exit 5): that is a failure here, not a pass" >&2

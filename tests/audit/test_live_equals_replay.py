@@ -5,6 +5,7 @@ altered, it names that row, the measure and the dossiers.
 
 from __future__ import annotations
 
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 import orjson
 import pytest
 from clickhouse_driver import Client
+from kafka import KafkaConsumer, TopicPartition
 
 from stack.services import free_port
 from tests.audit.conftest import Log, alter_row, motcua
@@ -22,6 +24,7 @@ from tests.streams.harness import WorkerProcess, group_lag, wait_until, worker_e
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
 MONTHS = ["--period", "month", "--from", "2025-06-01", "--to", "2025-08-01"]
+QUIET_SECONDS = 12.0  # longer than the longest KPI emission gap (10 s) and the rollup's interval
 
 
 @pytest.fixture
@@ -59,9 +62,10 @@ def test_after_a_sigkilled_worker_and_sink_the_log_and_clickhouse_agree(
                    "the restarted worker and sink to be ready", every=0.5)
         wait_until(lambda: worker.alive() and group_lag(kafka_bootstrap, app_id, events + internal) == 0, 240,
                    "the worker to drain", every=1.0)
-        wait_until(lambda: _june_final(ch, database)
+        quiet = QuietTopic(kafka_bootstrap, log.topics.kpis, QUIET_SECONDS)
+        wait_until(lambda: _june_final(ch, database) and quiet.now()
                    and group_lag(kafka_bootstrap, f"{log.prefix}sink", sink_topics) == 0,
-                   180, "the sink to drain", every=1.0)
+                   180, "the worker's last KPI rows, and the sink to drain", every=1.0)
     finally:
         statuses = worker.stop(), sink.stop()
     assert statuses == (0, 0), "graceful stops"
@@ -88,6 +92,28 @@ def test_after_a_sigkilled_worker_and_sink_the_log_and_clickhouse_agree(
     assert set(measures) == {"finished_early", "finished_on_time"}
     early = measures["finished_early"]
     assert early["stored"] == early["replayed"] - 1 and len(early["dossiers"]) == early["replayed"] > 0
+
+
+class QuietTopic:
+    """Whether a topic has received nothing for ``seconds``. A drained worker still emits the KPI rows its
+    last records changed, within one emission gap (at most 10 s, ``streams.pacing``): until then the sink
+    can be drained while the last rows of a dossier accepted near the end are still to come."""
+
+    def __init__(self, bootstrap: str, topic: str, seconds: float) -> None:
+        self.bootstrap, self.topic, self.seconds = bootstrap, topic, seconds
+        self._ends: dict[TopicPartition, int] | None = None
+        self._since = time.monotonic()
+
+    def now(self) -> bool:
+        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap)
+        try:
+            parts = [TopicPartition(self.topic, p) for p in sorted(consumer.partitions_for_topic(self.topic) or ())]
+            ends = consumer.end_offsets(parts)
+        finally:
+            consumer.close()
+        if ends != self._ends:
+            self._ends, self._since = ends, time.monotonic()
+        return time.monotonic() - self._since >= self.seconds
 
 
 def _worker_ready(port: int) -> bool:
