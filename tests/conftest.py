@@ -28,32 +28,6 @@ def pytest_configure(config: pytest.Config) -> None:
 
 LOG_TAIL_LINES = 60
 
-#: Tests that kill processes, time outages or measure a process: `make test` runs two pytest workers
-#: (pytest-xdist, ``--dist loadgroup``), and these all run on one of them, one at a time, so that no two
-#: of them share the two cores (the other worker runs the rest: pure tests, queries, screens).
-SERIAL = (
-    "tests/faults/",
-    "tests/integration/test_stack_cli.py",
-    "tests/streams/test_end_to_end.py",
-    "tests/streams/test_worker_ops.py",
-    "tests/streams/test_watchdog.py",
-    "tests/sinks/test_faults.py",
-    "tests/sinks/test_demo.py",
-    "tests/sinks/test_sink.py",
-    "tests/notify/test_faults.py",
-    "tests/notify/test_working_time.py",
-    "tests/audit/test_live_equals_replay.py",
-    "tests/producers/test_edge_faults.py",
-    "tests/producers/test_ingest_sigkill.py",
-)
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    root = Path(config.rootpath)
-    for item in items:
-        if Path(item.path).relative_to(root).as_posix().startswith(SERIAL):
-            item.add_marker(pytest.mark.xdist_group("serial"))
-
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
