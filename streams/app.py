@@ -68,7 +68,8 @@ log = logging.getLogger(__name__)
 EXIT_PROCESSING_FAILED = 70  # EX_SOFTWARE
 HEAD_GAP_SECONDS = 15.0  # a head gap lasting this long is not a batch in progress (streams.watchdog.HeadGaps)
 SLOW_STEP_SECONDS = 1.0  # a batch or an emission longer than this is logged
-LOOP_LATE_SECONDS = 1.0  # the 1-second progress timer this much late: the event loop was held, logged
+PROGRESS_EVERY = 1.0  # seconds between the watchdog's notes (``_note_progress``)
+LOOP_LATE_SECONDS = 1.0  # a note this much later than due: the event loop was held, logged
 TICKS_PER_INTERVAL = 4
 RESET_KEY = b"\x00reset"  # partials records: a reset of a summaries partition's provinces, or
 PARTIALS_KEY = b"\x00rows"  # a list of partial rows, all of one partials partition
@@ -194,7 +195,7 @@ class StreamsApp:
             # ticks four times per interval: what is due waits a quarter of it, not a whole one
             app.timer(interval=config.kpi_interval / TICKS_PER_INTERVAL, name="emit-kpis")(self._emit_kpis)
         app.on_partitions_revoked.connect(self._on_revoked)
-        app.timer(interval=1.0, name="note-progress")(self._note_progress)
+        app.timer(interval=PROGRESS_EVERY, name="note-progress")(self._note_progress)
 
         async def health(web: Any, request: Any) -> Any:
             body = self.health()
@@ -525,8 +526,8 @@ class StreamsApp:
         table recovery have come (faust has no public view of its committed offsets)."""
         now = time.monotonic()
         noted_at = self.progress.noted_at
-        if noted_at is not None and now - noted_at > 1.0 + LOOP_LATE_SECONDS:
-            log.warning("slow: the event loop was held for %.2f s", now - noted_at - 1.0)
+        if noted_at is not None and now - noted_at > PROGRESS_EVERY + LOOP_LATE_SECONDS:
+            log.warning("slow: the event loop was held for %.2f s", now - noted_at - PROGRESS_EVERY)
         lag, offsets, heads = 0, [], {}
         for topic, partitions in self.consumed().items():
             for partition, state in partitions.items():

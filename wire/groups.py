@@ -44,14 +44,10 @@ def group_offsets(bootstrap: str, group: str, timeout: float = COORDINATOR_TIMEO
     return retried(lambda admin: admin.list_group_offsets(group).get(group, {}), bootstrap, timeout, client_id)
 
 
-def groups_in_state(bootstrap: str, state: str, timeout: float = COORDINATOR_TIMEOUT) -> set[str]:
-    """Ids of the groups that every broker reports in ``state`` ("Stable": members have their partitions)."""
-    return retried(lambda admin: {g["group_id"] for g in admin.list_groups() if g["group_state"] == state},
-                    bootstrap, timeout, "motcua-groups")
-
-
-def group_ids(bootstrap: str, timeout: float = COORDINATOR_TIMEOUT) -> list[str]:
-    return retried(lambda admin: [g["group_id"] for g in admin.list_groups()], bootstrap, timeout, "motcua-groups")
+def group_states(bootstrap: str, timeout: float = COORDINATOR_TIMEOUT) -> dict[str, str]:
+    """Every group's id and state, as the brokers report them ("Stable": its members have their partitions)."""
+    return retried(lambda admin: {g["group_id"]: g["group_state"] for g in admin.list_groups()}, bootstrap, timeout,
+                   "motcua-groups")
 
 
 def coordinator_ready(bootstrap: str) -> bool:

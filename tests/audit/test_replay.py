@@ -13,7 +13,7 @@ from audit.kafka_range import parse_offsets
 from dossier.calendar import day_number, day_start
 from tests.audit.conftest import Log, motcua
 from tests.streams.harness import read_topic
-from wire.groups import group_ids, group_offsets
+from wire.groups import group_offsets, group_states
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -68,7 +68,7 @@ def test_offsets_restrict_the_replay_to_those_records(log: Log, tmp_path: Path, 
 
 def _groups_and_offsets(bootstrap: str, topic: str) -> dict[str, dict[tuple[str, int], int]]:
     return {g: {(tp.topic, tp.partition): meta.offset for tp, meta in group_offsets(bootstrap, g).items()
-                if tp.topic == topic} for g in group_ids(bootstrap)}
+                if tp.topic == topic} for g in group_states(bootstrap)}
 
 
 def test_a_replay_moves_no_live_offset_and_joins_no_group(log: Log, kafka_bootstrap: str) -> None:

@@ -40,7 +40,7 @@ from stack.procs import pid_file, read_pid_file, start
 from tests.sinks.pipeline import SinkProcess, clickhouse_env, distinct_valid_events, fresh_database, motcua_kpi
 from tests.streams.harness import MOTCUA, WorkerProcess, group_lag, read_topic, wait_until, worker_env
 from tests.streams.test_end_to_end import AUDIT_TO, END_TICK, wait_for_drain
-from wire.groups import group_offsets, groups_in_state
+from wire.groups import group_offsets, group_states
 from wire.settings import CLUSTER_SIZE
 from wire.topics import Topics, ensure_topics
 
@@ -97,7 +97,7 @@ def restart(node: services.KafkaNode) -> None:
 
 def stable_groups(bootstrap: str) -> set[str]:
     """Consumer groups whose members have their partitions (the worker and the sink are past start-up)."""
-    return groups_in_state(bootstrap, "Stable")
+    return {group for group, state in group_states(bootstrap).items() if state == "Stable"}
 
 
 def committed(bootstrap: str, group: str, topic: str) -> int:

@@ -18,7 +18,7 @@ from producers.sources import hash_token
 from stack.services import free_port
 from tests.producers.helpers import read_topic
 from tests.producers.ingest_harness import serve_process
-from tests.streams.harness import wait_until
+from tests.streams.harness import alive, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -106,7 +106,7 @@ def test_sigkill_under_load_loses_and_duplicates_nothing_acknowledged(
         server.wait(30)
     assert acked_before_kill > 0 and len(load.acked) > acked_before_kill and load.failed > 0
     assert validators, "the server had no validator processes"
-    wait_until(lambda: not any(Path(f"/proc/{pid}").exists() for pid in validators), 10,
+    wait_until(lambda: not any(map(alive, validators)), 10,
                "the killed server's validator processes to exit")
     counts = collections.Counter(orjson.loads(v)["event_id"] for _, _, v in read_topic(bootstrap, topic))
     assert {i: counts[i] for i in load.acked if counts[i] != 1} == {}

@@ -17,16 +17,9 @@ from clickhouse_driver import Client
 from kafka import KafkaAdminClient
 
 from tests.sinks.pipeline import MOTCUA, wait_until
+from tests.streams.harness import alive
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
-
-
-def alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie, exited but not yet reaped by init, does not)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def test_the_piped_demo_prints_plain_lines_and_ctrl_c_stops_what_it_started(kafka_bootstrap: str, ch: Client,

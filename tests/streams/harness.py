@@ -85,6 +85,14 @@ def group_lag(bootstrap: str, group: str, topics: list[str]) -> int | None:
         consumer.close()
 
 
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, exited but not yet reaped by init, does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 def wait_until(condition: Callable[[], Any], timeout: float, what: str, every: float = 1.0) -> Any:
     deadline = time.monotonic() + timeout
     while True:
