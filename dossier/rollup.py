@@ -10,6 +10,12 @@ When a worker rebuilds a province's live KPIs (after a crash or a rebalance), it
 previous owner sent and it would now delete (rows that existed only in a transient state): it sends a
 *reset* of its summaries partition first, which drops every partial of that partition's provinces, then
 every row it has.
+
+A dropped partial (``to_process`` 0, or reset) is kept as *vanished* by the caller, not forgotten: the
+row's deletion is emitted later than the partial is stored (at most once per interval), and a worker that
+dies in between must leave its successor a trace of it. The successor's ``mark_all`` sums the vanished
+rows' keys again, so their deletions are sent again (a transient row otherwise stayed on the KPI topic
+for good: found by the two-worker SIGKILL test).
 """
 
 from __future__ import annotations
@@ -29,14 +35,19 @@ def row_key(row: dict[str, Any]) -> str:
 
 
 class PartialRows(Protocol):
-    """Where the caller keeps the latest partial row of every (row key, province) with ``to_process`` > 0."""
+    """Where the caller keeps the latest partial row of every (row key, province): a row with ``to_process``
+    > 0, or a vanished mark once it dropped to 0 or was reset."""
 
     def of(self, key: str) -> dict[str, Partial]:
-        """Province -> its latest partial row for ``key``."""
+        """Province -> its latest partial row for ``key`` (vanished ones left out)."""
         ...
 
     def every(self) -> Iterable[tuple[str, str]]:
-        """(row key, province) of every partial row kept."""
+        """(row key, province) of every partial row kept (vanished ones left out)."""
+        ...
+
+    def vanished(self) -> Iterable[str]:
+        """The row key of every vanished mark kept."""
         ...
 
 
@@ -49,19 +60,22 @@ class Rollup:
         self._dirty: set[str] = set()
 
     def on_partial(self, row: Partial) -> None:
-        """A province's partial row for its key changed (the caller keeps it, or drops it at ``to_process`` 0)."""
+        """A province's partial row for its key changed (the caller keeps it, or a vanished mark at
+        ``to_process`` 0)."""
         self._dirty.add(row_key(row))
 
     def reset(self, of_source: Callable[[str], bool]) -> list[tuple[str, str]]:
         """The (row key, province) of every partial of a province ``of_source`` selects, for the caller to
-        drop; their rows are summed again at the next ``changed_rows``."""
+        keep as vanished; their rows are summed again at the next ``changed_rows``."""
         dropped = [(key, province) for key, province in self._partials.every() if of_source(province)]
         self._dirty.update(key for key, _ in dropped)
         return dropped
 
     def mark_all(self) -> None:
-        """Every row is summed and emitted again at the next ``changed_rows`` (after a rebuild)."""
+        """Every row, and every vanished row's deletion, is emitted again at the next ``changed_rows`` (after a
+        rebuild: the previous owner may have died before it emitted them)."""
         self._dirty.update(key for key, _ in self._partials.every())
+        self._dirty.update(self._partials.vanished())
 
     def provinces(self, key: str) -> list[str]:
         return sorted(self._partials.of(key))

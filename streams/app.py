@@ -73,6 +73,7 @@ LOOP_LATE_SECONDS = 1.0  # a note this much later than due: the event loop was h
 TICKS_PER_INTERVAL = 4
 RESET_KEY = b"\x00reset"  # partials records: a reset of a summaries partition's provinces, or
 PARTIALS_KEY = b"\x00rows"  # a list of partial rows, all of one partials partition
+VANISHED = b""  # a partials table value: the partial dropped to 0 or was reset (``dossier.rollup``)
 PARTIALS_PER_RECORD = 200  # ~150 KB of JSON: well within a producer batch (512 KiB) and a broker message
 SUMMARIES_KEY = b"\x00summaries"  # summaries records: several dossier summaries of one partition
 SUMMARIES_PER_RECORD = 400  # ~150 KB of msgpack
@@ -88,27 +89,40 @@ def _partial_key(row_key: str, province: str) -> bytes:
 
 
 class _TablePartials:
-    """The partials table's rows of one partition, as the rollup reads them."""
+    """The partials table's rows of one partition, as the rollup reads them (``dossier.rollup.PartialRows``);
+    a vanished partial is kept as ``VANISHED``."""
 
     def __init__(self, table: store.DiskTable, partition: int) -> None:
         self._table, self._partition = table, partition
 
     def of(self, key: str) -> dict[str, Partial]:
-        partials = (orjson.loads(value) for _, value in self._table.with_prefix(_partial_key(key, "")))
+        stored = self._table.with_prefix(_partial_key(key, ""))
+        partials = (orjson.loads(value) for _, value in stored if value != VANISHED)
         return {partial.pop("province"): partial for partial in partials}
 
     def every(self) -> Iterator[tuple[str, str]]:
-        for key, _ in self._table.items(self._partition):
+        return (key for key, vanished in self._keys() if not vanished)
+
+    def vanished(self) -> Iterator[str]:
+        return (row for (row, _), vanished in self._keys() if vanished)
+
+    def _keys(self) -> Iterator[tuple[tuple[str, str], bool]]:
+        for key, value in self._table.items(self._partition):
             row, province = key.decode().split("\x00")
-            yield row, province
+            yield (row, province), value == VANISHED
 
 
 def _note_slow(what: str, started: float, computed: float) -> None:
     """Log a step that held the worker longer than ``SLOW_STEP_SECONDS`` (the KPI latency's tail is made of them)."""
     done = time.monotonic()
     if done - started > SLOW_STEP_SECONDS:
-        log.warning("slow: %s took %.2f s (computing %.2f s, sending %.2f s)", what, done - started,
-                    computed - started, done - computed)
+        log.warning(
+            "slow: %s took %.2f s (computing %.2f s, sending %.2f s)",
+            what,
+            done - started,
+            computed - started,
+            done - computed,
+        )
 
 
 def _decode_summary(value: bytes) -> DossierSummary:
@@ -481,11 +495,11 @@ class StreamsApp:
                     )
                 )
                 for key, province in dropped:
-                    self._write(self.partials, event, _partial_key(key, province), None, self.rollup_out)
+                    self._write(self.partials, event, _partial_key(key, province), VANISHED, self.rollup_out)
                 continue
             for partial in payload:
                 key = _partial_key(row_key(partial), partial["province"])
-                stored = orjson.dumps(partial) if partial["to_process"] else None  # 0: the row no longer exists
+                stored = orjson.dumps(partial) if partial["to_process"] else VANISHED  # 0: no longer exists
                 self._write(self.partials, event, key, stored, self.rollup_out)
                 rollup.on_partial(partial)
         if self._rollups_ready and time.monotonic() >= self._next_rollup_emission:
@@ -537,8 +551,13 @@ class StreamsApp:
                 heads[TP(topic, partition)] = (state["committed"], state["first_acked_uncommitted"])
         for tp in self.head_gaps.note(time.monotonic(), heads):
             committed = heads[tp][0]
-            log.warning("%s[%d]: offsets from %d on were never delivered (first acknowledged: %d); reading them "
-                        "again", tp.topic, tp.partition, committed, heads[tp][1])
+            log.warning(
+                "%s[%d]: offsets from %d on were never delivered (first acknowledged: %d); reading them again",
+                tp.topic,
+                tp.partition,
+                committed,
+                heads[tp][1],
+            )
             self.read_again += 1
             await self.app.consumer.seek(tp, committed)
         recovery = self.app.tables.recovery
@@ -556,8 +575,13 @@ class StreamsApp:
         assigned = self._assigned(topic)
         replayed = self._assigned(table.changelog_topic.get_topic_name())
         if replayed != assigned:
-            log.error("table %s: changelog partitions %s replayed, but %s holds %s", table.name, sorted(replayed),
-                      topic, sorted(assigned))
+            log.error(
+                "table %s: changelog partitions %s replayed, but %s holds %s",
+                table.name,
+                sorted(replayed),
+                topic,
+                sorted(assigned),
+            )
         store = disk_table(table)
         store.keep_partitions(assigned)
         store.commit()

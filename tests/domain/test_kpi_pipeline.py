@@ -35,26 +35,25 @@ END = "2026-01-01T00:00:00+07:00"
 
 
 class MemoryPartials:
-    """The partials table: the latest partial row per (row key, province) with ``to_process`` > 0."""
+    """The partials table: the latest partial row per (row key, province), None once vanished."""
 
     def __init__(self) -> None:
-        self.rows: dict[str, dict[str, Partial]] = {}
+        self.rows: dict[str, dict[str, Partial | None]] = {}
 
     def put(self, province: str, row: Partial) -> None:
-        by_province = self.rows.setdefault(row_key(row), {})
-        if row["to_process"]:
-            by_province[province] = row
-        else:
-            by_province.pop(province, None)
+        self.rows.setdefault(row_key(row), {})[province] = row if row["to_process"] else None
 
     def drop(self, key: str, province: str) -> None:
-        self.rows.get(key, {}).pop(province, None)
+        self.rows[key][province] = None
 
     def of(self, key: str) -> dict[str, Partial]:
-        return dict(self.rows.get(key, {}))
+        return {province: row for province, row in self.rows.get(key, {}).items() if row is not None}
 
     def every(self) -> list[tuple[str, str]]:
-        return [(key, province) for key, by_province in self.rows.items() for province in by_province]
+        return [(key, province) for key, rows in self.rows.items() for province, row in rows.items() if row]
+
+    def vanished(self) -> list[str]:
+        return [key for key, rows in self.rows.items() for row in rows.values() if row is None]
 
 
 class Pipeline:
@@ -64,8 +63,9 @@ class Pipeline:
     summaries table, as the worker's do.
     """
 
-    def __init__(self, archived: bool = False) -> None:
+    def __init__(self, archived: bool = False, rollup_dies: bool = False) -> None:
         self.archived = archived
+        self.rollup_dies = rollup_dies
         self.table: dict[str, bytes] = {}
         self.summaries: dict[str, DossierSummary] = {}  # the summaries table, with its watermarks
         self.watermarks: dict[int, float] = {}
@@ -140,19 +140,30 @@ class Pipeline:
             partial = orjson.loads(orjson.dumps(row))
             self.partials.put(province, partial)
             self.rollup.on_partial(partial)
+        if self.rollup_dies:  # after storing the partials, before emitting: a new rollup rebuilds from them
+            self.rollup = Rollup(self.partials)
+            self.rollup.mark_all()
         for row in self.rollup.changed_rows():
             self.topic[row_key(row)] = row
 
 
 @pytest.mark.parametrize(
-    ("archived", "restarts"),
-    [(False, False), (True, False), (True, True), (False, True)],
-    ids=["summaries in memory", "finished summaries archived", "archived, KPI stage restarted", "restarted"],
+    ("archived", "restarts", "rollup_dies"),
+    [(False, False, False), (True, False, False), (True, True, False), (False, True, False), (True, True, True)],
+    ids=[
+        "summaries in memory",
+        "finished summaries archived",
+        "archived, KPI stage restarted",
+        "restarted",
+        "archived, restarted, the rollup dies before each emission",
+    ],
 )
-def test_live_rows_after_the_final_tick_equal_the_audit_rows(tmp_path: Path, archived: bool, restarts: bool) -> None:
+def test_live_rows_after_the_final_tick_equal_the_audit_rows(
+    tmp_path: Path, archived: bool, restarts: bool, rollup_dies: bool
+) -> None:
     events = event_stream(11, 600)
     assert {e["province"] for e in events} == {"01", "79"}
-    pipeline = Pipeline(archived)
+    pipeline = Pipeline(archived, rollup_dies)
     offsets = itertools.count()
     for i, event in enumerate(events):
         raw = orjson.dumps(event)
@@ -192,12 +203,36 @@ def test_live_rows_after_the_final_tick_equal_the_audit_rows(tmp_path: Path, arc
         assert in_memory == {d for d, s in pipeline.summaries.items() if s.end_ts is None}
 
 
-def test_a_reset_drops_a_sources_partials_until_its_rows_come_again() -> None:
-    def partial(to_process: int) -> dict[str, Any]:
-        row = {"scope": "procedure", "scope_id": "P1", "period": "day", "period_start": "2025-07-01"}
-        counts = {**dict.fromkeys(COUNT_FIELDS, 0), "to_process": to_process, "received": to_process}
-        return {**row, **counts, "provisional": False, "watermark": "2025-07-02T00:00:00+07:00"}
+def partial(to_process: int, period_start: str = "2025-07-01") -> dict[str, Any]:
+    row = {"scope": "procedure", "scope_id": "P1", "period": "day", "period_start": period_start}
+    counts = {**dict.fromkeys(COUNT_FIELDS, 0), "to_process": to_process, "received": to_process}
+    return {**row, **counts, "provisional": False, "watermark": "2025-07-02T00:00:00+07:00"}
 
+
+def test_a_rows_deletion_survives_a_rollup_that_dies_before_it_emitted_it() -> None:
+    """A row that existed for a while (a day ahead of the watermark, whose dossiers then finished before it):
+    its partial drops to 0 and the rollup's worker dies before its next emission. The partial is kept as
+    vanished, so the rollup rebuilt from the table still sends the deletion (the KPI topic kept the row)."""
+    partials = MemoryPartials()
+    rollup = Rollup(partials)
+    for row in (partial(2), partial(1, "2025-07-02")):
+        partials.put("01", row)
+        rollup.on_partial(row)
+    assert [row["to_process"] for row in rollup.changed_rows()] == [2, 1]
+    gone = partial(0, "2025-07-02")
+    partials.put("01", gone)
+    rollup.on_partial(gone)  # ... and the worker dies here, before any emission
+
+    rebuilt = Rollup(partials)
+    rebuilt.mark_all()
+    rows = {row["period_start"]: row["to_process"] for row in rebuilt.changed_rows()}
+    assert rows == {"2025-07-01": 2, "2025-07-02": 0}
+    assert partials.vanished() == ["procedure/P1/day/2025-07-02"]
+    partials.put("01", partial(3, "2025-07-02"))  # the row comes back: no longer vanished
+    assert partials.vanished() == []
+
+
+def test_a_reset_drops_a_sources_partials_until_its_rows_come_again() -> None:
     partials = MemoryPartials()
     rollup = Rollup(partials)
     for province, row in (("01", partial(2)), ("79", partial(3))):
