@@ -2,9 +2,9 @@
 
 * A dossier's table value: its partition, its deduplicated events (source offset and original bytes, in
   arrival order) and the timer transitions already fired (with the source offset that fired them).
-* A record of the internal summaries topic: a dossier's new summary, several of them (one message per
-  batch and partition: faust's per-message cost is the larger part of a small record's), or a source
-  partition's watermark.
+* A record of the internal summaries topic: a dossier's new summary with its version (the source offset
+  of the last event it counts), several of them (one message per batch and partition: faust's
+  per-message cost is the larger part of a small record's), or a source partition's watermark.
 
 Events are kept as the bytes that were sent, not as a decoded form: the contract decoder is the only
 reader of an event, here as everywhere, and the table stays readable by any later version of the code.
@@ -66,8 +66,17 @@ def summary_from_tuple(values: list[object]) -> DossierSummary:
     return s
 
 
-def encode_summary_record(s: DossierSummary) -> bytes:
-    return _encoder.encode((SUMMARY, summary_tuple(s)))
+def encode_summary_record(s: DossierSummary, version: int) -> bytes:
+    """``version``: the source offset of the last event ``s`` counts; a dossier's summaries carry growing ones."""
+    return _encoder.encode((SUMMARY, summary_tuple(s), version))
+
+
+def decode_summary_record(data: bytes) -> tuple[DossierSummary, int]:
+    """A summary record (as ``encode_summary_record`` made it): the summary and its version."""
+    kind, values, version = _decoder.decode(data)
+    if kind != SUMMARY:
+        raise ValueError(f"not a summary record: type {kind!r}")
+    return summary_from_tuple(values), version
 
 
 def encode_summaries_record(encoded_summaries: list[bytes]) -> bytes:
@@ -86,11 +95,12 @@ class WatermarkRecord:
     source_partitions: int
 
 
-def decode_summaries_record(data: bytes) -> DossierSummary | WatermarkRecord | list[bytes]:
-    """A summary, a watermark, or several encoded summary records (to decode one by one)."""
+def decode_summaries_record(data: bytes) -> WatermarkRecord | list[bytes]:
+    """A watermark, or the encoded summary records a message holds (one or several, to decode one by one with
+    ``decode_summary_record``)."""
     record = _decoder.decode(data)
     if record[0] == SUMMARY:
-        return summary_from_tuple(record[1])
+        return [data]
     if record[0] == WATERMARK:
         return WatermarkRecord(record[1], float(record[2]), record[3])
     if record[0] == SUMMARIES:

@@ -12,7 +12,9 @@ Crash recovery (at-least-once): the table may hold the effects of records whose 
 committed while their outputs were lost with the crashed worker. Every stored event and fired timer keeps
 the source offset that caused it, so ``recover`` re-sends the outputs of every offset from the committed
 one on; the records replayed from there are recognised (same event id at the same offset) and change
-nothing. Downstream deduplicates by the deterministic ids.
+nothing. Downstream deduplicates by the deterministic ids, and keeps of a dossier's summaries the one with
+the greatest version (the source offset of the last event it counts): a worker the group has dropped may
+still send the summaries of what it was processing, after its successor sent newer ones.
 """
 
 from __future__ import annotations
@@ -90,6 +92,11 @@ class Outputs:
     transitions: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     alerts: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     summaries: dict[str, DossierSummary] = field(default_factory=dict)
+    versions: dict[str, int] = field(default_factory=dict)  # of the summaries: their last event's source offset
+
+    def add_summary(self, dossier_id: str, summary: DossierSummary, version: int) -> None:
+        self.summaries[dossier_id] = summary
+        self.versions[dossier_id] = version
 
     def __bool__(self) -> bool:
         return bool(self.transitions or self.alerts or self.summaries)
@@ -156,7 +163,7 @@ class PartitionProcessor:
             for t in new_event_transitions(d.transitions, after):
                 self.out.transitions.append((dossier_id, transition_record(summary, t)))
             if d.summary is None or kpi_view(summary) != kpi_view(d.summary):
-                self.out.summaries[dossier_id] = summary
+                self.out.add_summary(dossier_id, summary, offset)
         d.transitions = after
         d.summary = summary
         self._dirty[dossier_id] = d
@@ -256,7 +263,7 @@ class PartitionProcessor:
                 before = event_transitions(summarize(in_state_machine_order(older), self._calendar), older)
                 for t in new_event_transitions(before, d.transitions):
                     self.out.transitions.append((dossier_id, transition_record(summary, t)))
-                self.out.summaries[dossier_id] = summary
+                self.out.add_summary(dossier_id, summary, max(offset for offset, _ in stored.events))
             for kind, at, cause in stored.fired:
                 if cause >= since:
                     self._emit_timer(summary, Transition(kind, at))  # type: ignore[arg-type]

@@ -38,6 +38,7 @@ from dossier.codec import (
     decode_dossier,
     decode_float,
     decode_summaries_record,
+    decode_summary_record,
     encode_dossier,
     encode_float,
     encode_summaries_record,
@@ -126,9 +127,7 @@ def _note_slow(what: str, started: float, computed: float) -> None:
 
 
 def _decode_summary(value: bytes) -> DossierSummary:
-    summary = decode_summaries_record(value)
-    assert isinstance(summary, DossierSummary)
-    return summary
+    return decode_summary_record(value)[0]
 
 
 def committed_offsets(config: StreamsConfig, topic: str) -> dict[int, int]:
@@ -253,12 +252,22 @@ class StreamsApp:
         owner reads it again, since its offset is not committed here. Logged: if it ever were, it is lost."""
         log.warning("skipped %s[%d]@%d: partition not held here", message.topic, message.partition, message.offset)
 
-    def _write(self, table: faust.Table, event: EventT, key: bytes, value: bytes | None, out: BatchSender) -> None:
+    def _write(
+        self,
+        table: faust.Table,
+        event: EventT,
+        key: bytes,
+        value: bytes | None,
+        out: BatchSender,
+        version: int | None = None,
+    ) -> None:
         """A table write (None: a deletion): its changelog record through the sender, to the event's partition,
-        versioned by the event's offset (``streams.store``: a late write of a dropped worker never wins)."""
-        message = event.message
-        out.add(table.changelog_topic.get_topic_name(), key, value, message.partition, [version_header(message.offset)])
-        disk_table(table).put(key, value, message.partition, message.offset)
+        versioned by the event's offset unless given (``streams.store``: a late write of a dropped worker never
+        wins)."""
+        partition = event.message.partition
+        version = event.message.offset if version is None else version
+        out.add(table.changelog_topic.get_topic_name(), key, value, partition, [version_header(version)])
+        disk_table(table).put(key, value, partition, version)
 
     # ------------------------------------------------------------------------------------ dossier agent
 
@@ -313,9 +322,9 @@ class StreamsApp:
             sender.add(topics.alerts, key.encode(), orjson.dumps(record))
         partitions = self.config.partitions
         by_partition: dict[int, list[bytes]] = {}
-        for summary in out.summaries.values():
+        for dossier_id, summary in out.summaries.items():
             q = key_partition(summary.province.encode(), partitions)
-            by_partition.setdefault(q, []).append(encode_summary_record(summary))
+            by_partition.setdefault(q, []).append(encode_summary_record(summary, out.versions[dossier_id]))
         for q, encoded in by_partition.items():
             for chunk in in_chunks(encoded, SUMMARIES_PER_RECORD):
                 sender.add(self.config.summaries_topic, SUMMARIES_KEY, encode_summaries_record(chunk), q)
@@ -368,20 +377,22 @@ class StreamsApp:
                 value = encode_float(kpis.source_watermarks[record.source_partition])
                 self._write(self.summaries, event, key, value, self.kpi_out)
                 continue
-            for encoded in record if isinstance(record, list) else [message.value]:
+            for encoded in record:
                 self._apply_summary(kpis, event, encoded)
 
     def _apply_summary(self, kpis: KpiPartition, event: EventT, encoded: bytes) -> None:
-        """Count a summary and keep it in the table, unless the table holds one from a later record: after a
-        rebuild from the table, the records from the committed offset on are read again, and one of them
-        must not move a dossier back to an older state (the table, read for the dossiers the KPIs forgot,
+        """Count a summary and keep it in the table, versioned by its own version (the source offset of the
+        last event it counts), unless the table holds a newer one. Two ways an older one comes after a newer
+        one: after a rebuild from the table, the records from the committed offset on are read again; and a
+        worker the group dropped may send what it was processing after its successor sent newer summaries.
+        Neither may move a dossier back to an older state (the table, read for the dossiers the KPIs forgot,
         would no longer say what they counted)."""
-        summary = _decode_summary(encoded)
+        summary, version = decode_summary_record(encoded)
         key = summary.dossier_id.encode()
-        if disk_table(self.summaries).holds_newer(key, event.message.offset):
+        if disk_table(self.summaries).holds_newer(key, version):
             return
         kpis.on_summary(summary)
-        self._write(self.summaries, event, key, encoded, self.kpi_out)
+        self._write(self.summaries, event, key, encoded, self.kpi_out, version)
 
     async def _recover_kpis(self) -> None:
         """Rebuild the live KPIs of the assigned summaries partitions; the next emission re-sends every row.

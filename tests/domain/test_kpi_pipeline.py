@@ -17,7 +17,7 @@ import pytest
 from audit.eventfile import read_event_file
 from audit.kpi_report import kpi_table
 from dossier.calendar import default_calendar
-from dossier.codec import decode_dossier, decode_summaries_record, encode_dossier, encode_summary_record
+from dossier.codec import decode_dossier, decode_summary_record, encode_dossier, encode_summary_record
 from dossier.contract import ClockTick, decode_record, parse_timestamp
 from dossier.kpi import COUNT_FIELDS, SCOPES
 from dossier.kpi_stage import KpiPartition
@@ -101,8 +101,10 @@ class Pipeline:
         for processor in self.processors:
             for dossier_id, stored in processor.take_dirty():
                 self.table[dossier_id] = encode_dossier(stored)
-            for summary in processor.take_outputs().summaries.values():
-                self.log.append(("summary", decode_summaries_record(encode_summary_record(summary))))
+            out = processor.take_outputs()
+            for dossier_id, summary in out.summaries.items():
+                encoded = encode_summary_record(summary, out.versions[dossier_id])
+                self.log.append(("summary", decode_summary_record(encoded)[0]))
             if processor.watermark_changed:
                 self.log.append(("watermark", (processor.partition, processor.watermark)))
                 processor.watermark_changed = False
