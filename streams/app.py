@@ -52,7 +52,7 @@ from dossier.live_kpis import Archive
 from dossier.processing import NO_WATERMARK, PartitionProcessor
 from dossier.rollup import Partial, Rollup, row_key
 from dossier.transitions import unit_rate_alert
-from streams import store
+from streams import commits, store
 from streams.config import DOSSIERS_TABLE, PARTIALS_TABLE, SUMMARIES_TABLE, StreamsConfig
 from streams.pacing import EmissionPacer
 from streams.sender import BatchSender, in_chunks
@@ -154,6 +154,8 @@ class StreamsApp:
         self.progress = Progress(config.stall_seconds)
         self.head_gaps = HeadGaps(HEAD_GAP_SECONDS)
         self.read_again = 0  # partitions read again from their committed offset (HeadGaps)
+        self._commit_seen: tuple[object, float] | None = None  # faust's commit future, when first seen
+        commits.install()
         if config.compression == "gzip":
             use_fast_gzip()
         app = self.app = faust.App(
@@ -543,6 +545,8 @@ class StreamsApp:
                     "paused": tp in paused,
                     "acked_uncommitted": len(pending),
                     "first_acked_uncommitted": min(pending, default=None),
+                    "acked_repeated": len(pending) - len(set(pending)),  # faust cannot commit past a repeat
+                    "acked_head": sorted(pending)[:6],
                 }
         return out
 
@@ -571,10 +575,21 @@ class StreamsApp:
             )
             self.read_again += 1
             await self.app.consumer.seek(tp, committed)
+        self._commit_running_seconds()
         recovery = self.app.tables.recovery
         offsets_read = (*recovery.active_offsets.values(), *recovery.standby_offsets.values())
         recovered = sum(offset or 0 for offset in offsets_read)  # None before a partition's first
         self.progress.note(time.monotonic(), lag > 0, (tuple(sorted(offsets)), recovered))
+
+    def _commit_running_seconds(self) -> float | None:
+        """How long faust's current offset commit has been running (None: none is), as the notes saw it."""
+        fut = self.app.consumer._commit_fut
+        if fut is None:
+            self._commit_seen = None
+            return None
+        if self._commit_seen is None or self._commit_seen[0] is not fut:
+            self._commit_seen = (fut, time.monotonic())
+        return round(time.monotonic() - self._commit_seen[1], 1)
 
     def _hold(self, table: faust.Table, topic: str) -> set[int]:
         """The partitions of ``topic`` this worker now holds; the table's store keeps only theirs.
@@ -624,5 +639,6 @@ class StreamsApp:
             "refused": self.refused,
             "kpi_emission": self.pacer.state(),
             "consumed": self.consumed(),
+            "commit_running_seconds": self._commit_running_seconds(),
             "read_again": self.read_again,
         }

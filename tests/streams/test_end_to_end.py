@@ -135,14 +135,16 @@ def wait_for_drain(bootstrap: str, app_id: str, topics: Topics, workers: list[Wo
 
 
 def worker_health(worker: WorkerProcess) -> Any:
+    """What a worker's /health/ says of its consumption and commits, for a report."""
     url = f"http://127.0.0.1:{worker.env['MOTCUA_STREAMS_WEB_PORT']}/health/"
     try:
         with urllib.request.urlopen(url, timeout=5) as response:
-            return orjson.loads(response.read()).get("consumed")
+            body = orjson.loads(response.read())
     except urllib.error.HTTPError as error:
-        return orjson.loads(error.read()).get("consumed")
+        body = orjson.loads(error.read())
     except OSError as error:
         return repr(error)
+    return {key: body.get(key) for key in ("status", "consumed", "commit_running_seconds", "read_again")}
 
 
 def latest_rows(bootstrap: str, topics: Topics) -> dict[str, dict[str, Any]]:

@@ -24,10 +24,17 @@ def test_a_gap_that_moves_or_closes_is_a_batch_in_progress() -> None:
     assert gaps.note(50.0, {"s0": (450, None)}) == []
 
 
-def test_no_gap_without_a_commit_or_when_faust_commits_past_the_first_offset() -> None:
+def test_no_gap_without_a_commit_or_with_the_committed_offset_acknowledged() -> None:
     gaps = HeadGaps(after_seconds=1)
-    heads = {"fresh": (None, 40), "next": (100, 101), "acked": (100, 100)}
+    heads = {"fresh": (None, 40), "acked": (100, 100)}
     assert gaps.note(0.0, heads) == [] and gaps.note(100.0, heads) == []
+
+
+def test_one_offset_missing_at_the_head_is_a_gap() -> None:
+    """faust committed over it (``streams.commits`` no longer does): the record was lost."""
+    gaps = HeadGaps(after_seconds=1)
+    assert gaps.note(0.0, {"s0": (100, 101)}) == []
+    assert gaps.note(1.0, {"s0": (100, 101)}) == ["s0"]
 
 
 def test_a_partition_no_longer_held_is_forgotten() -> None:

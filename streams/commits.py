@@ -1,0 +1,61 @@
+"""faust's offset commits made strict: a commit never passes an offset the agents have not acknowledged.
+
+faust (0.15.3) commits, per partition, the first run of consecutive acknowledged offsets, with two
+leniencies meant for compacted and transactional topics, whose offsets have holes:
+
+* a run may start one past the committed offset (``min(acked) - committed > 1`` is the only guard), so
+  a single record at the head that was never delivered is committed over and lost (faust-streaming
+  issue #606, fix proposed in pull request #707);
+* a jump in the offsets the fetcher hands over is recorded as a *gap* and counted as acknowledged. After
+  a rebalance the read position can come from a record of the previous assignment, and the records
+  between it and the next one delivered were then counted as done.
+
+Both lost events here: the two-worker SIGKILL test once ended with one dossier missing from every row,
+its acceptance (one record) never processed while the records around it were, and committed.
+
+The worker's source topics (``dossier.events``, the summaries and partials topics) are written by
+idempotent, non-transactional producers and never compacted: their offsets have no holes, so neither
+leniency is needed. ``install`` replaces faust's computation with one that commits only a run starting
+exactly at the committed offset; a record never delivered now holds its partition's commit, which
+``streams.watchdog.HeadGaps`` notices, and the worker reads the partition again from there.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from faust.transport.consumer import Consumer
+
+
+def strict_new_offset(consumer: Any, tp: Any) -> int | None:
+    """The offset to commit for ``tp`` (one past the run of acknowledged offsets that starts at the committed
+    one), or None; the offsets of that run leave the consumer's bookkeeping, as faust's own method does.
+
+    Offsets below the committed one (acknowledged again after a rebalance) and repeats are dropped
+    first: a repeat ends faust's run of consecutive numbers, so that each commit moved one offset.
+    """
+    acked: list[int] = consumer._acked[tp]
+    if not acked:
+        return None
+    committed: int | None = consumer._committed_offset[tp]
+    offsets = sorted({o for o in acked if committed is None or o >= committed})
+    run = 0
+    if offsets and (committed is None or offsets[0] == committed):
+        run = 1
+        while run < len(offsets) and offsets[run] == offsets[0] + run:
+            run += 1
+    acked[:] = offsets[run:]
+    index: set[int] = consumer._acked_index[tp]
+    index.clear()
+    index.update(acked)
+    return offsets[run - 1] + 1 if run else None
+
+
+async def _no_gap(consumer: Any, tp: Any, offset_from: int, offset_to: int) -> None:
+    """A jump in fetched offsets is not taken as done: the offsets in between must be delivered."""
+
+
+def install() -> None:
+    """Make every faust consumer of this process commit strictly (see the module's docstring)."""
+    Consumer._new_offset = strict_new_offset
+    Consumer._add_gap = _no_gap

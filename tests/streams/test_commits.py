@@ -1,0 +1,52 @@
+"""``streams.commits``: what a commit may pass, on faust's own bookkeeping structures."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from faust.transport.consumer import Consumer
+
+from streams import commits
+from streams.commits import strict_new_offset
+
+
+class Bookkeeping:
+    """The attributes of faust's ``Consumer`` that the offset computation reads and trims."""
+
+    def __init__(self, committed: int | None, acked: list[int]) -> None:
+        self._acked: defaultdict[str, list[int]] = defaultdict(list, {"tp": list(acked)})
+        self._acked_index: defaultdict[str, set[int]] = defaultdict(set, {"tp": set(acked)})
+        self._committed_offset: defaultdict[str, int | None] = defaultdict(lambda: None, {"tp": committed})
+
+
+def test_a_run_from_the_committed_offset_is_committed_and_leaves_the_bookkeeping() -> None:
+    consumer = Bookkeeping(100, [102, 100, 101, 105, 106])
+    assert strict_new_offset(consumer, "tp") == 103
+    assert consumer._acked["tp"] == [105, 106] and consumer._acked_index["tp"] == {105, 106}
+
+
+def test_one_offset_missing_at_the_head_holds_the_commit() -> None:
+    """faust 0.15.3 returns 104 here (its guard is ``min(acked) - committed > 1``): offset 100 was lost."""
+    consumer = Bookkeeping(100, [101, 102, 103])
+    assert strict_new_offset(consumer, "tp") is None
+    assert consumer._acked["tp"] == [101, 102, 103]
+    consumer._acked["tp"].append(100)  # delivered at last (the worker read the partition again)
+    assert strict_new_offset(consumer, "tp") == 104
+
+
+def test_repeats_and_offsets_below_the_commit_are_dropped_not_committed_one_by_one() -> None:
+    """A repeat ends faust's run of consecutive numbers: each commit moved one offset (robinhood/faust#625)."""
+    consumer = Bookkeeping(100, [99, 100, 100, 101, 101, 102])
+    assert strict_new_offset(consumer, "tp") == 103
+    assert consumer._acked["tp"] == [] and consumer._acked_index["tp"] == set()
+
+
+def test_without_a_committed_offset_the_first_run_counts() -> None:
+    assert strict_new_offset(Bookkeeping(None, [7, 8, 10]), "tp") == 9
+    assert strict_new_offset(Bookkeeping(5, []), "tp") is None
+
+
+def test_install_replaces_fausts_offset_computation_and_ignores_jumps() -> None:
+    commits.install()
+    assert Consumer._new_offset is strict_new_offset
+    assert Consumer._add_gap is commits._no_gap
