@@ -54,6 +54,7 @@ from dossier.rollup import Partial, Rollup, row_key
 from dossier.transitions import unit_rate_alert
 from streams import commits, store
 from streams.config import DOSSIERS_TABLE, PARTIALS_TABLE, SUMMARIES_TABLE, StreamsConfig
+from streams.ordering import OffsetGate
 from streams.pacing import EmissionPacer
 from streams.sender import BatchSender, in_chunks
 from streams.store import disk_table, version_header
@@ -68,6 +69,7 @@ log = logging.getLogger(__name__)
 
 EXIT_PROCESSING_FAILED = 70  # EX_SOFTWARE
 HEAD_GAP_SECONDS = 15.0  # a head gap lasting this long is not a batch in progress (streams.watchdog.HeadGaps)
+READ_AGAIN_AFTER = 5.0  # seconds before a partition with records missing is read again from the same offset
 SLOW_STEP_SECONDS = 1.0  # a batch or an emission longer than this is logged
 PROGRESS_EVERY = 1.0  # seconds between the watchdog's notes (``_note_progress``)
 LOOP_LATE_SECONDS = 1.0  # a note this much later than due: the event loop was held, logged
@@ -130,6 +132,10 @@ def _decode_summary(value: bytes) -> DossierSummary:
     return decode_summary_record(value)[0]
 
 
+def _tp(message: Any) -> TP:
+    return TP(message.topic, message.partition)
+
+
 def committed_offsets(config: StreamsConfig, topic: str) -> dict[int, int]:
     """The consumer group's committed offsets of ``topic`` (absent: never committed)."""
     offsets = group_offsets(config.bootstrap, config.app_id, client_id=f"{config.app_id}-recovery")
@@ -153,7 +159,8 @@ class StreamsApp:
         self._kpis_ready = self._rollups_ready = False  # set by the recovery callbacks
         self.progress = Progress(config.stall_seconds)
         self.head_gaps = HeadGaps(HEAD_GAP_SECONDS)
-        self.read_again = 0  # partitions read again from their committed offset (HeadGaps)
+        self.in_order = OffsetGate(READ_AGAIN_AFTER)
+        self.read_again = 0  # partitions read again from an earlier offset (records missing: OffsetGate, HeadGaps)
         self._commit_seen: tuple[object, float] | None = None  # faust's commit future, when first seen
         commits.install()
         if config.compression == "gzip":
@@ -236,10 +243,11 @@ class StreamsApp:
             async for events in stream.take_events(self.config.batch, within=self.config.batch_within):
                 try:
                     started = time.monotonic()
-                    process(events)
+                    process([e for e in events if self.in_order.admit(_tp(e.message), e.message.offset)])
                     disk_table(table).commit()
                     processed = time.monotonic()
                     await out.send()
+                    await self._read_missing_again()
                     _note_slow(f"a batch of {len(events)} records of {table.name}", started, processed)
                 except Exception:
                     # faust acks a batch even when its processing raised (take_events acks in a finally)
@@ -248,6 +256,18 @@ class StreamsApp:
                     os._exit(EXIT_PROCESSING_FAILED)
 
         return agent
+
+    async def _read_missing_again(self) -> None:
+        """Read again the partitions where records were not delivered in order (``streams.ordering``)."""
+        for tp, offset in self.in_order.take_holes(time.monotonic()).items():
+            log.warning("%s[%d]: records from %d on not delivered in order; reading them again", *tp, offset)
+            self.read_again += 1
+            await self.app.consumer.seek(tp, offset)
+
+    def _start_in_order(self, topic: str, partitions: set[int], committed: dict[int, int]) -> None:
+        """Records of the (re)assigned partitions are applied from the group's committed offsets on."""
+        for partition in partitions:
+            self.in_order.start(TP(topic, partition), committed.get(partition))
 
     def _skipped(self, message: Any) -> None:
         """A record of a partition this worker does not hold (revoked while buffered): not processed; its new
@@ -340,6 +360,7 @@ class StreamsApp:
         """Rebuild the processors of the assigned partitions from the table; re-send uncommitted outputs."""
         assigned = self._hold(self.dossiers, self.config.topics.events)
         committed = await asyncio.to_thread(committed_offsets, self.config, self.config.topics.events)
+        self._start_in_order(self.config.topics.events, assigned, committed)
         store = disk_table(self.dossiers)
         cache_size = max(1, self.config.cache // max(1, len(assigned)))  # MOTCUA_STREAMS_CACHE is per worker
         self.processors = {}
@@ -403,6 +424,8 @@ class StreamsApp:
         each province, then the counting (so that no period is ever added before the first one).
         """
         assigned = self._hold(self.summaries, self.config.summaries_topic)
+        committed = await asyncio.to_thread(committed_offsets, self.config, self.config.summaries_topic)
+        self._start_in_order(self.config.summaries_topic, assigned, committed)
         partitions = self.config.partitions
         parts = {q: KpiPartition(q, self.calendar, partitions, self._summary_archive) for q in assigned}
         for q, kpis in parts.items():
@@ -521,6 +544,8 @@ class StreamsApp:
     async def _recover_rollups(self) -> None:
         """Rollups over the assigned partials partitions of the table; the next emission re-sends their rows."""
         assigned = self._hold(self.partials, self.config.partials_topic)
+        committed = await asyncio.to_thread(committed_offsets, self.config, self.config.partials_topic)
+        self._start_in_order(self.config.partials_topic, assigned, committed)
         self.rollups = {q: Rollup(_TablePartials(disk_table(self.partials), q)) for q in assigned}
         for rollup in self.rollups.values():
             rollup.mark_all()
