@@ -60,7 +60,7 @@ from streams.sender import BatchSender, in_chunks
 from streams.store import disk_table, version_header
 from streams.watchdog import HeadGaps, Progress
 from wire.dlq import dlq_headers, reason_text
-from wire.groups import group_offsets
+from wire.groups import group_offsets, log_start_offsets
 from wire.partitioner import key_partition
 from wire.records import KPI_SCHEMA
 from wire.runtime import use_fast_gzip
@@ -264,10 +264,18 @@ class StreamsApp:
             self.read_again += 1
             await self.app.consumer.seek(tp, offset)
 
-    def _start_in_order(self, topic: str, partitions: set[int], committed: dict[int, int]) -> None:
-        """Records of the (re)assigned partitions are applied from the group's committed offsets on."""
+    async def _start_in_order(self, topic: str, partitions: set[int], committed: dict[int, int]) -> None:
+        """Records of the (re)assigned partitions are applied from the group's committed offsets on, or from
+        the partition's first record where the group never committed (not from the first one delivered:
+        faust may deliver a later one first)."""
+        never = partitions - committed.keys()
+        starts = await asyncio.to_thread(log_start_offsets, self.config.bootstrap, topic, never) if never else {}
+        faust_committed = self.app.consumer._committed_offset  # None where never committed, or committed at 0
         for partition in partitions:
-            self.in_order.start(TP(topic, partition), committed.get(partition))
+            tp, start = TP(topic, partition), committed[partition] if partition in committed else starts[partition]
+            self.in_order.start(tp, start)
+            if faust_committed[tp] is None:  # its strict commits start a run there (``streams.commits``)
+                faust_committed[tp] = start
 
     def _skipped(self, message: Any) -> None:
         """A record of a partition this worker does not hold (revoked while buffered): not processed; its new
@@ -360,7 +368,7 @@ class StreamsApp:
         """Rebuild the processors of the assigned partitions from the table; re-send uncommitted outputs."""
         assigned = self._hold(self.dossiers, self.config.topics.events)
         committed = await asyncio.to_thread(committed_offsets, self.config, self.config.topics.events)
-        self._start_in_order(self.config.topics.events, assigned, committed)
+        await self._start_in_order(self.config.topics.events, assigned, committed)
         store = disk_table(self.dossiers)
         cache_size = max(1, self.config.cache // max(1, len(assigned)))  # MOTCUA_STREAMS_CACHE is per worker
         self.processors = {}
@@ -425,7 +433,7 @@ class StreamsApp:
         """
         assigned = self._hold(self.summaries, self.config.summaries_topic)
         committed = await asyncio.to_thread(committed_offsets, self.config, self.config.summaries_topic)
-        self._start_in_order(self.config.summaries_topic, assigned, committed)
+        await self._start_in_order(self.config.summaries_topic, assigned, committed)
         partitions = self.config.partitions
         parts = {q: KpiPartition(q, self.calendar, partitions, self._summary_archive) for q in assigned}
         for q, kpis in parts.items():
@@ -545,7 +553,7 @@ class StreamsApp:
         """Rollups over the assigned partials partitions of the table; the next emission re-sends their rows."""
         assigned = self._hold(self.partials, self.config.partials_topic)
         committed = await asyncio.to_thread(committed_offsets, self.config, self.config.partials_topic)
-        self._start_in_order(self.config.partials_topic, assigned, committed)
+        await self._start_in_order(self.config.partials_topic, assigned, committed)
         self.rollups = {q: Rollup(_TablePartials(disk_table(self.partials), q)) for q in assigned}
         for rollup in self.rollups.values():
             rollup.mark_all()

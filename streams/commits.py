@@ -32,15 +32,19 @@ def strict_new_offset(consumer: Any, tp: Any) -> int | None:
     one), or None; the offsets of that run leave the consumer's bookkeeping, as faust's own method does.
 
     Offsets below the committed one (acknowledged again after a rebalance) and repeats are dropped
-    first: a repeat ends faust's run of consecutive numbers, so that each commit moved one offset.
+    first: a repeat ends faust's run of consecutive numbers, so that each commit moved one offset. faust
+    knows no committed offset for a partition its group never committed (nor for one committed at 0):
+    nothing is committed until the worker gives it the partition's first offset (``StreamsApp``).
     """
     acked: list[int] = consumer._acked[tp]
     if not acked:
         return None
     committed: int | None = consumer._committed_offset[tp]
-    offsets = sorted({o for o in acked if committed is None or o >= committed})
+    if committed is None:  # not known yet (the worker sets it at recovery): nothing to start a run at
+        return None
+    offsets = sorted({o for o in acked if o >= committed})
     run = 0
-    if offsets and (committed is None or offsets[0] == committed):
+    if offsets and offsets[0] == committed:
         run = 1
         while run < len(offsets) and offsets[run] == offsets[0] + run:
             run += 1

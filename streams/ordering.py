@@ -29,17 +29,14 @@ class OffsetGate:
         self._retry_after = retry_after
         self._read_again: dict[Hashable, tuple[int, float]] = {}
 
-    def start(self, partition: Hashable, next_offset: int | None) -> None:
-        """The partition is (re)assigned: records from ``next_offset`` on are to be applied (None: from the
-        first one delivered, the group never committed this partition)."""
+    def start(self, partition: Hashable, next_offset: int) -> None:
+        """The partition is (re)assigned: records from ``next_offset`` on are to be applied."""
         self._holes.pop(partition, None)
-        if next_offset is None:
-            self._next.pop(partition, None)
-        else:
-            self._next[partition] = next_offset
+        self._next[partition] = next_offset
 
     def admit(self, partition: Hashable, offset: int) -> bool:
-        """Whether to apply the record at ``offset`` (then the next one is expected)."""
+        """Whether to apply the record at ``offset`` (then the next one is expected). A partition never
+        started (none of this worker's) has every record applied: the agent skips those it does not hold."""
         expected = self._next.get(partition)
         if expected is None or offset == expected:
             self._next[partition] = offset + 1

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from kafka import KafkaAdminClient, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
@@ -42,6 +42,17 @@ def group_offsets(bootstrap: str, group: str, timeout: float = COORDINATOR_TIMEO
                   client_id: str = "motcua-groups") -> dict[TopicPartition, OffsetAndMetadata]:
     """The group's committed offsets (offset < 0: none committed for that partition)."""
     return retried(lambda admin: admin.list_group_offsets(group).get(group, {}), bootstrap, timeout, client_id)
+
+
+def log_start_offsets(bootstrap: str, topic: str, partitions: set[int]) -> dict[int, int]:
+    """The first offset each partition of ``topic`` holds: where a group that never committed one starts
+    reading it (faust's consumers reset to the earliest offset)."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        starts = consumer.beginning_offsets([TopicPartition(topic, partition) for partition in partitions])
+    finally:
+        consumer.close()
+    return {tp.partition: offset for tp, offset in starts.items()}
 
 
 def group_states(bootstrap: str, timeout: float = COORDINATOR_TIMEOUT) -> dict[str, str]:

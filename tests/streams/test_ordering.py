@@ -28,11 +28,10 @@ def test_a_record_past_a_hole_waits_until_the_partition_is_read_again_from_the_h
     assert gate.take_holes(30.0) == {}
 
 
-def test_a_partition_never_committed_starts_at_its_first_record_and_a_reassignment_restarts() -> None:
+def test_a_partition_not_started_has_every_record_applied_and_a_reassignment_restarts() -> None:
     gate = OffsetGate(retry_after=5)
-    gate.start("p", None)
-    assert gate.admit("p", 40) and gate.admit("p", 41)
-    gate.start("p", 30)  # assigned again: the group's committed offset
+    assert gate.admit("p", 40) and gate.admit("p", 41)  # not this worker's: the agent skips it
+    gate.start("p", 30)  # assigned: the group's committed offset, or the log start where never committed
     assert not gate.admit("p", 41) and gate.take_holes(0.0) == {"p": 30}
     gate.start("q", 7)
     assert not gate.admit("q", 5) and gate.admit("q", 7)
