@@ -160,9 +160,9 @@ class StreamsApp:
         self.progress = Progress(config.stall_seconds)
         self.head_gaps = HeadGaps(HEAD_GAP_SECONDS)
         self.in_order = OffsetGate(READ_AGAIN_AFTER)
+        commits.install(self.in_order.next_offset)  # never past what was applied, in order
         self.read_again = 0  # partitions read again from an earlier offset (records missing: OffsetGate, HeadGaps)
         self._commit_seen: tuple[object, float] | None = None  # faust's commit future, when first seen
-        commits.install()
         if config.compression == "gzip":
             use_fast_gzip()
         app = self.app = faust.App(

@@ -22,44 +22,50 @@ exactly at the committed offset; a record never delivered now holds its partitio
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from faust.transport.consumer import Consumer
 
 
-def strict_new_offset(consumer: Any, tp: Any) -> int | None:
+def strict_new_offset(consumer: Any, tp: Any, applied_until: int | None) -> int | None:
     """The offset to commit for ``tp`` (one past the run of acknowledged offsets that starts at the committed
-    one), or None; the offsets of that run leave the consumer's bookkeeping, as faust's own method does.
+    one, and never past ``applied_until``, the next offset the worker is to apply), or None; the offsets
+    committed leave the consumer's bookkeeping, as faust's own method does.
 
-    Offsets below the committed one (acknowledged again after a rebalance) and repeats are dropped
-    first: a repeat ends faust's run of consecutive numbers, so that each commit moved one offset. faust
-    knows no committed offset for a partition its group never committed (nor for one committed at 0):
-    nothing is committed until the worker gives it the partition's first offset (``StreamsApp``).
+    faust acknowledges every record an agent's batch held, applied or not (``streams.ordering`` does not
+    apply a record past a hole until the partition is read again): ``applied_until`` keeps those out of
+    the commit (None: the worker applies none of this partition's records, nothing is committed).
+    Offsets below the committed one (acknowledged again after a rebalance) and repeats are dropped: a
+    repeat ends faust's run of consecutive numbers, so that each commit moved one offset. faust knows no
+    committed offset for a partition its group never committed (nor for one committed at 0): nothing is
+    committed until the worker gives it the partition's first offset (``StreamsApp``).
     """
     acked: list[int] = consumer._acked[tp]
-    if not acked:
-        return None
     committed: int | None = consumer._committed_offset[tp]
-    if committed is None:  # not known yet (the worker sets it at recovery): nothing to start a run at
+    if not acked or committed is None or applied_until is None:
         return None
     offsets = sorted({o for o in acked if o >= committed})
     run = 0
-    if offsets and offsets[0] == committed:
-        run = 1
-        while run < len(offsets) and offsets[run] == offsets[0] + run:
-            run += 1
+    while run < len(offsets) and offsets[run] == committed + run and committed + run < applied_until:
+        run += 1
     acked[:] = offsets[run:]
     index: set[int] = consumer._acked_index[tp]
     index.clear()
     index.update(acked)
-    return offsets[run - 1] + 1 if run else None
+    return committed + run if run else None
 
 
 async def _no_gap(consumer: Any, tp: Any, offset_from: int, offset_to: int) -> None:
     """A jump in fetched offsets is not taken as done: the offsets in between must be delivered."""
 
 
-def install() -> None:
-    """Make every faust consumer of this process commit strictly (see the module's docstring)."""
-    Consumer._new_offset = strict_new_offset
+def install(applied_until: Callable[[Any], int | None]) -> None:
+    """Make every faust consumer of this process commit strictly (see the module's docstring);
+    ``applied_until(tp)``: the next offset of ``tp`` the worker is to apply (None: it applies none)."""
+
+    def new_offset(consumer: Any, tp: Any) -> int | None:
+        return strict_new_offset(consumer, tp, applied_until(tp))
+
+    Consumer._new_offset = new_offset
     Consumer._add_gap = _no_gap

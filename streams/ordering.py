@@ -46,6 +46,10 @@ class OffsetGate:
             self._holes[partition] = expected
         return False
 
+    def next_offset(self, partition: Hashable) -> int | None:
+        """The next offset to apply (every one before it was applied), None before ``start``."""
+        return self._next.get(partition)
+
     def take_holes(self, now: float) -> dict[Hashable, int]:
         """The partitions to read again, each from its expected offset: records were missing since the last
         call, and it was not read again from there less than ``retry_after`` before ``now``."""

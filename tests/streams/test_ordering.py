@@ -7,8 +7,10 @@ from streams.ordering import OffsetGate
 
 def test_records_in_order_are_applied_and_re_reads_are_not_applied_twice() -> None:
     gate = OffsetGate(retry_after=5)
+    assert gate.next_offset("p") is None
     gate.start("p", 100)
     assert [o for o in (100, 101, 102) if gate.admit("p", o)] == [100, 101, 102]
+    assert gate.next_offset("p") == 103
     assert not gate.admit("p", 101)  # read again: applied already
     assert gate.take_holes(0.0) == {}
 
