@@ -1,4 +1,4 @@
-"""faust's offset commits made strict: a commit never passes an offset the agents have not acknowledged.
+"""faust's offset commits made strict: a commit never passes an offset the worker has not applied.
 
 faust (0.15.3) commits, per partition, the first run of consecutive acknowledged offsets, with two
 leniencies meant for compacted and transactional topics, whose offsets have holes:
@@ -16,8 +16,9 @@ its acceptance (one record) never processed while the records around it were, an
 The worker's source topics (``dossier.events``, the summaries and partials topics) are written by
 idempotent, non-transactional producers and never compacted: their offsets have no holes, so neither
 leniency is needed. ``install`` replaces faust's computation with one that commits only a run starting
-exactly at the committed offset; a record never delivered now holds its partition's commit, which
-``streams.watchdog.HeadGaps`` notices, and the worker reads the partition again from there.
+exactly at the committed offset, and ending before the next offset the worker is to apply
+(``streams.ordering``: faust acknowledges the records the worker left out as well); a record never
+delivered now holds its partition's commit, and the worker reads the partition again from there.
 """
 
 from __future__ import annotations
