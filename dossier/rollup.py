@@ -13,9 +13,9 @@ every row it has.
 
 A dropped partial (``to_process`` 0, or reset) is kept as *vanished* by the caller, not forgotten: the
 row's deletion is emitted later than the partial is stored (at most once per interval), and a worker that
-dies in between must leave its successor a trace of it. The successor's ``mark_all`` sums the vanished
-rows' keys again, so their deletions are sent again (a transient row otherwise stayed on the KPI topic
-for good: found by the two-worker SIGKILL test).
+dies in between must leave its successor a trace of it. The successor's ``mark_all`` sums every kept
+row's key again, the vanished ones' too, so that their deletions are sent again (a transient row
+otherwise stayed on the KPI topic for good: found by the two-worker SIGKILL test).
 """
 
 from __future__ import annotations
@@ -46,8 +46,8 @@ class PartialRows(Protocol):
         """(row key, province) of every partial row kept (vanished ones left out)."""
         ...
 
-    def vanished(self) -> Iterable[str]:
-        """The row key of every vanished mark kept."""
+    def row_keys(self) -> Iterable[str]:
+        """The row key of every partial row and vanished mark kept."""
         ...
 
 
@@ -74,8 +74,7 @@ class Rollup:
     def mark_all(self) -> None:
         """Every row, and every vanished row's deletion, is emitted again at the next ``changed_rows`` (after a
         rebuild: the previous owner may have died before it emitted them)."""
-        self._dirty.update(key for key, _ in self._partials.every())
-        self._dirty.update(self._partials.vanished())
+        self._dirty.update(self._partials.row_keys())
 
     def provinces(self, key: str) -> list[str]:
         return sorted(self._partials.of(key))

@@ -104,15 +104,13 @@ class _TablePartials:
         return {partial.pop("province"): partial for partial in partials}
 
     def every(self) -> Iterator[tuple[str, str]]:
-        return (key for key, vanished in self._keys() if not vanished)
-
-    def vanished(self) -> Iterator[str]:
-        return (row for (row, _), vanished in self._keys() if vanished)
-
-    def _keys(self) -> Iterator[tuple[tuple[str, str], bool]]:
         for key, value in self._table.items(self._partition):
-            row, province = key.decode().split("\x00")
-            yield (row, province), value == VANISHED
+            if value != VANISHED:
+                row, province = key.decode().split("\x00")
+                yield row, province
+
+    def row_keys(self) -> set[str]:
+        return {key.decode().split("\x00")[0] for key, _ in self._table.items(self._partition)}
 
 
 def _note_slow(what: str, started: float, computed: float) -> None:
@@ -264,10 +262,11 @@ class StreamsApp:
             self.read_again += 1
             await self.app.consumer.seek(tp, offset)
 
-    async def _start_in_order(self, topic: str, partitions: set[int], committed: dict[int, int]) -> None:
+    async def _start_in_order(self, topic: str, partitions: set[int]) -> dict[int, int]:
         """Records of the (re)assigned partitions are applied from the group's committed offsets on, or from
         the partition's first record where the group never committed (not from the first one delivered:
-        faust may deliver a later one first)."""
+        faust may deliver a later one first). The committed offsets of ``topic`` (absent: never committed)."""
+        committed = await asyncio.to_thread(committed_offsets, self.config, topic)
         never = partitions - committed.keys()
         starts = await asyncio.to_thread(log_start_offsets, self.config.bootstrap, topic, never) if never else {}
         faust_committed = self.app.consumer._committed_offset  # None where never committed, or committed at 0
@@ -276,6 +275,7 @@ class StreamsApp:
             self.in_order.start(tp, start)
             if faust_committed[tp] is None:  # its strict commits start a run there (``streams.commits``)
                 faust_committed[tp] = start
+        return committed
 
     def _skipped(self, message: Any) -> None:
         """A record of a partition this worker does not hold (revoked while buffered): not processed; its new
@@ -367,8 +367,7 @@ class StreamsApp:
     async def _recover_dossiers(self) -> None:
         """Rebuild the processors of the assigned partitions from the table; re-send uncommitted outputs."""
         assigned = self._hold(self.dossiers, self.config.topics.events)
-        committed = await asyncio.to_thread(committed_offsets, self.config, self.config.topics.events)
-        await self._start_in_order(self.config.topics.events, assigned, committed)
+        committed = await self._start_in_order(self.config.topics.events, assigned)
         store = disk_table(self.dossiers)
         cache_size = max(1, self.config.cache // max(1, len(assigned)))  # MOTCUA_STREAMS_CACHE is per worker
         self.processors = {}
@@ -432,8 +431,7 @@ class StreamsApp:
         each province, then the counting (so that no period is ever added before the first one).
         """
         assigned = self._hold(self.summaries, self.config.summaries_topic)
-        committed = await asyncio.to_thread(committed_offsets, self.config, self.config.summaries_topic)
-        await self._start_in_order(self.config.summaries_topic, assigned, committed)
+        await self._start_in_order(self.config.summaries_topic, assigned)
         partitions = self.config.partitions
         parts = {q: KpiPartition(q, self.calendar, partitions, self._summary_archive) for q in assigned}
         for q, kpis in parts.items():
@@ -552,8 +550,7 @@ class StreamsApp:
     async def _recover_rollups(self) -> None:
         """Rollups over the assigned partials partitions of the table; the next emission re-sends their rows."""
         assigned = self._hold(self.partials, self.config.partials_topic)
-        committed = await asyncio.to_thread(committed_offsets, self.config, self.config.partials_topic)
-        await self._start_in_order(self.config.partials_topic, assigned, committed)
+        await self._start_in_order(self.config.partials_topic, assigned)
         self.rollups = {q: Rollup(_TablePartials(disk_table(self.partials), q)) for q in assigned}
         for rollup in self.rollups.values():
             rollup.mark_all()

@@ -52,6 +52,9 @@ class MemoryPartials:
     def every(self) -> list[tuple[str, str]]:
         return [(key, province) for key, rows in self.rows.items() for province, row in rows.items() if row]
 
+    def row_keys(self) -> list[str]:
+        return list(self.rows)
+
     def vanished(self) -> list[str]:
         return [key for key, rows in self.rows.items() for row in rows.values() if row is None]
 
