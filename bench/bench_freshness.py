@@ -43,7 +43,7 @@ from producers.simulator.rates import Rates
 from producers.simulator.stream import simulate, tick
 from sinks.migrate import migrate
 from stack import services
-from wire.groups import group_offsets
+from wire.groups import group_lag
 from wire.settings import Settings
 from wire.topics import Topics, ensure_topics
 
@@ -169,18 +169,6 @@ def watch_kpi_topic(topic: str, load: Load, done: threading.Event) -> list[float
     return reached_at
 
 
-def _lag(bootstrap: str, group: str, topic: str) -> int:
-    """How many records of ``topic`` the group has not committed yet (summed over partitions)."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
-    try:
-        committed = group_offsets(bootstrap, group)
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        ends = consumer.end_offsets(partitions)
-        return sum(end - (committed[tp].offset if tp in committed else 0) for tp, end in ends.items())
-    finally:
-        consumer.close()
-
-
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
@@ -290,7 +278,7 @@ def run(rate: float, seconds: float, probe_every: float, batch_seconds: float, k
             done.set()
             for watcher in watchers:
                 watcher.join(60)
-            streams_behind = _lag(p.bootstrap, f"{p.prefix}streams", p.events_topic)
+            streams_behind = group_lag(p.bootstrap, f"{p.prefix}streams", [p.events_topic])
         finally:
             load.stop.set()
             load.thread.join(30)

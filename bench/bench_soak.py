@@ -36,11 +36,12 @@ from typing import Any
 from kafka import KafkaConsumer, TopicPartition
 
 from bench.baseline import machine, process_cpu_seconds, software, write_result
-from bench.bench_freshness import RESULTS, Load, _lag, _quantiles, add_load_arguments, pipeline, watch
+from bench.bench_freshness import RESULTS, Load, _quantiles, add_load_arguments, pipeline, watch
 from stack import clickhouse as local_clickhouse
 from stack import kafka as local_kafka
 from stack import services
 from stack.procs import pid_file, read_pid_file
+from wire.groups import group_lag
 from wire.settings import REPO_ROOT, Settings
 
 SAMPLE_EVERY = 10.0
@@ -255,7 +256,7 @@ def run(minutes: float, rate: float, probe_every: float, batch_seconds: float, k
             done.set()
             for watcher in watchers:
                 watcher.join(60)
-            streams_behind = _lag(p.bootstrap, f"{p.prefix}streams", p.events_topic)
+            streams_behind = group_lag(p.bootstrap, f"{p.prefix}streams", [p.events_topic])
             streams_health = health(p.streams_port, "/health/")
             dlq = topic_records(p.bootstrap, f"{p.prefix}dossier.dlq")
             sink_health = health(p.sink_port)

@@ -35,7 +35,8 @@ from kafka import KafkaConsumer, TopicPartition
 from bench.baseline import aiokafka_consumer_rate, machine, process_cpu_seconds, software
 from bench.bench_kpi import dataset
 from dossier.contract import InvalidRecord, decode_event
-from tests.streams.harness import WorkerProcess, create_topics, group_lag, worker_env
+from tests.streams.harness import WorkerProcess, create_topics, worker_env
+from wire.groups import group_lag
 from wire.partitioner import key_partition
 from wire.settings import Settings
 

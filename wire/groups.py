@@ -55,6 +55,24 @@ def log_start_offsets(bootstrap: str, topic: str, partitions: set[int]) -> dict[
     return {tp.partition: offset for tp, offset in starts.items()}
 
 
+def group_lag(bootstrap: str, group: str, topics: list[str]) -> int | None:
+    """Records of ``topics`` the consumer group has not committed yet (None before its first commit)."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    try:
+        committed = group_offsets(bootstrap, group)
+        parts = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
+        ends = consumer.end_offsets(parts)
+        lag = 0
+        for tp in parts:
+            meta = committed.get(tp)
+            if ends[tp] and (meta is None or meta.offset < 0):
+                return None
+            lag += ends[tp] - (meta.offset if meta is not None and meta.offset >= 0 else 0)
+        return lag
+    finally:
+        consumer.close()
+
+
 def group_states(bootstrap: str, timeout: float = COORDINATOR_TIMEOUT) -> dict[str, str]:
     """Every group's id and state, as the brokers report them ("Stable": its members have their partitions)."""
     return retried(lambda admin: {g["group_id"]: g["group_state"] for g in admin.list_groups()}, bootstrap, timeout,

@@ -19,7 +19,8 @@ from kafka import KafkaConsumer, TopicPartition
 from stack.services import free_port
 from tests.audit.conftest import Log, alter_row, motcua
 from tests.sinks.pipeline import SinkProcess, fresh_database
-from tests.streams.harness import WorkerProcess, group_lag, wait_until, worker_env
+from tests.streams.harness import WorkerProcess, wait_until, worker_env
+from wire.groups import group_lag
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 

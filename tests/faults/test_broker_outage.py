@@ -38,9 +38,9 @@ from stack import control, services
 from stack import kafka as local_kafka
 from stack.procs import pid_file, read_pid_file, start
 from tests.sinks.pipeline import SinkProcess, clickhouse_env, distinct_valid_events, fresh_database, motcua_kpi
-from tests.streams.harness import MOTCUA, WorkerProcess, group_lag, read_topic, wait_until, worker_env
+from tests.streams.harness import MOTCUA, WorkerProcess, read_topic, wait_until, worker_env
 from tests.streams.test_end_to_end import AUDIT_TO, END_TICK, wait_for_drain
-from wire.groups import group_offsets, group_states
+from wire.groups import group_lag, group_offsets, group_states
 from wire.settings import CLUSTER_SIZE
 from wire.topics import Topics, ensure_topics
 

@@ -14,7 +14,6 @@ from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
 
-from wire.groups import group_offsets
 from wire.topics import Topics, TopicSpec, ensure_topics
 
 REPO = Path(__file__).resolve().parents[2]
@@ -63,24 +62,6 @@ def read_topic(bootstrap: str, topic: str, timeout: float = 60.0) -> list[Record
             for tp_records in consumer.poll(timeout_ms=500, max_records=50_000).values():
                 records.extend(Record(r.partition, r.offset, r.key, r.value, list(r.headers or ())) for r in tp_records)
         return sorted(records, key=lambda r: (r.partition, r.offset))
-    finally:
-        consumer.close()
-
-
-def group_lag(bootstrap: str, group: str, topics: list[str]) -> int | None:
-    """Records of ``topics`` the consumer group has not committed yet (None before its first commit)."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
-    try:
-        committed = group_offsets(bootstrap, group)
-        parts = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
-        ends = consumer.end_offsets(parts)
-        lag = 0
-        for tp in parts:
-            meta = committed.get(tp)
-            if ends[tp] and (meta is None or meta.offset < 0):
-                return None
-            lag += ends[tp] - (meta.offset if meta is not None and meta.offset >= 0 else 0)
-        return lag
     finally:
         consumer.close()
 

@@ -38,7 +38,8 @@ from dossier.periods import PERIOD_KINDS
 from dossier.processing import PartitionProcessor, kpi_view
 from producers.kafka import EventProducer
 from stack.services import free_port
-from tests.streams.harness import MOTCUA, WorkerProcess, create_topics, group_lag, read_topic, wait_until, worker_env
+from tests.streams.harness import MOTCUA, WorkerProcess, create_topics, read_topic, wait_until, worker_env
+from wire.groups import group_lag
 from wire.topics import Topics
 
 pytestmark = pytest.mark.integration

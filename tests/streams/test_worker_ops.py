@@ -31,12 +31,12 @@ from tests.streams.harness import (
     MOTCUA,
     WorkerProcess,
     create_topics,
-    group_lag,
     read_topic,
     wait_until,
     worker_env,
 )
 from tests.streams.test_end_to_end import END_TICK, HMAC_KEY, live_rows, load_events, wait_for_drain
+from wire.groups import group_lag
 
 pytestmark = pytest.mark.integration
 
