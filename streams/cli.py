@@ -14,7 +14,6 @@ def worker() -> None:
     Configured by environment variables (streams/config.py, docs/streams.md).
     """
     from faust.worker import Worker
-    from kafka.errors import TopicAlreadyExistsError
 
     from streams.app import StreamsApp
     from streams.collector import freeze_survivors_of_full_collections
@@ -33,10 +32,7 @@ def worker() -> None:
     config.datadir.mkdir(parents=True, exist_ok=True)  # faust creates only its last level
     # faust creates the internal topics only for the stages it runs; a stage may write to the next one's
     replication = replication_for(config.bootstrap)
-    try:
-        ensure_topics(config.bootstrap, replication, internal_topics(config))
-    except TopicAlreadyExistsError:  # another worker created them at the same moment
-        ensure_topics(config.bootstrap, replication, internal_topics(config))
+    ensure_topics(config.bootstrap, replication, internal_topics(config))
     streams = StreamsApp(config, replication)
     freeze_survivors_of_full_collections()
     watch_progress(streams.progress)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields
 
 from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 FOREVER = "-1"
 
@@ -70,18 +71,23 @@ def partials_topic(app_id: str) -> str:
     return f"{app_id}-kpi-partials"
 
 
-def streams_internal_topics(app_id: str = STREAMS_APP_ID, partitions: int = 6) -> tuple[TopicSpec, ...]:
+def streams_internal_topics(
+    app_id: str = STREAMS_APP_ID, partitions: int = 6, group_id: str | None = None
+) -> tuple[TopicSpec, ...]:
     """Every topic a streams worker of ``app_id`` reads or writes besides the pipeline's, created up front.
 
-    The topics between its stages, the tables' changelogs (compacted, like faust's own) and faust's leader
-    topic. With broker auto-creation off, nothing is created behind the worker's back with one partition.
+    The topics between its stages (named by ``app_id``), the tables' changelogs (compacted, like faust's own)
+    and faust's leader topic (named by ``group_id``, faust's app id: ``app_id`` unless the worker runs one
+    stage, ``streams.config``). With broker auto-creation off, nothing is created behind the worker's back
+    with one partition.
     """
+    group_id = group_id or app_id
     compacted = {"cleanup.policy": "compact"}
     return (
         TopicSpec(summaries_topic(app_id), partitions),
         TopicSpec(partials_topic(app_id), partitions),
-        *(TopicSpec(f"{app_id}-{table}-changelog", partitions, compacted) for table in STREAMS_TABLES),
-        TopicSpec(f"{app_id}-__assignor-__leader", 1),
+        *(TopicSpec(f"{group_id}-{table}-changelog", partitions, compacted) for table in STREAMS_TABLES),
+        TopicSpec(f"{group_id}-__assignor-__leader", 1),
     )
 
 
@@ -129,11 +135,17 @@ def ensure_topics(
         existing = set(admin.list_topics())
         missing = [t for t in topics if t.name not in existing]
         if missing:
-            admin.create_topics(
+            created = admin.create_topics(
                 [NewTopic(t.name, t.partitions, replication, topic_configs=dict(t.configs)) for t in missing],
                 timeout_ms=timeout_ms,
+                raise_errors=False,
             )
-            changes += [f"created {t.name} ({t.partitions} partitions, rf {replication})" for t in missing]
+            # another client (a worker of the other stage, say) may create the same topics at the same moment
+            codes = {r["name"]: r["error_code"] for r in created["topics"]}
+            if failed := {n: c for n, c in codes.items() if c not in (0, TopicAlreadyExistsError.errno)}:
+                raise KafkaError(f"creating topics failed: {failed} (Kafka error codes)")
+            changes += [f"created {t.name} ({t.partitions} partitions, rf {replication})"
+                        for t in missing if codes.get(t.name) == 0]
         present = [t for t in topics if t.name in existing]
         if present:
             described = {d["name"]: d for d in admin.describe_topics([t.name for t in present])}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -56,6 +57,16 @@ def test_pipeline_topics_exist_with_their_settings(kafka_bootstrap: str) -> None
         assert len(described[spec.name]["partitions"]) == spec.partitions
     assert len(described["dossier.events"]["partitions"]) == 6
     assert configs["dossier.kpis"]["cleanup.policy"]["value"] == "compact"
+
+
+def test_clients_creating_the_same_topics_at_once_all_succeed(kafka_bootstrap: str, unique_name: str) -> None:
+    """Two stages' workers start together and create the topics between them: neither may fail on the other's."""
+    specs = tuple(TopicSpec(f"{unique_name}-{i}", 2, {"cleanup.policy": "compact"}) for i in range(6))
+    with ThreadPoolExecutor(4) as pool:
+        changes = list(pool.map(lambda _: ensure_topics(kafka_bootstrap, 1, specs), range(4)))
+    created = [line for lines in changes for line in lines if line.startswith("created ")]
+    assert sorted(created) == sorted(f"created {s.name} (2 partitions, rf 1)" for s in specs)  # once each
+    assert ensure_topics(kafka_bootstrap, 1, specs) == []
 
 
 def test_kafka_python_produce_and_consume(kafka_bootstrap: str, unique_name: str) -> None:
