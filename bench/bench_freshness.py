@@ -43,6 +43,7 @@ from producers.simulator.rates import Rates
 from producers.simulator.stream import simulate, tick
 from sinks.migrate import migrate
 from stack import services
+from streams.config import stage_group_id
 from wire.groups import group_lag
 from wire.settings import Settings
 from wire.topics import Topics, ensure_topics
@@ -50,6 +51,10 @@ from wire.topics import Topics, ensure_topics
 RESULTS = Path(__file__).parent / "results"
 MOTCUA = str(Path(sys.executable).parent / "motcua")
 PROBE_UNIT = "PROBE.FRESHNESS"
+#: The load sleeps once it is this far ahead of its rate: about ten events at a time at 1,000/s, not one
+#: (a sleep per event, each waking kafka-python's sender for a request of one or two records, made the load
+#: generator cost 444 us of CPU per event: 44% of one of the two cores the pipeline under test runs on).
+PACING_STEP = 0.01
 PROVINCES = [p.code for p in catalog.provinces()][:12]
 
 
@@ -95,7 +100,7 @@ class Load:
         # dense enough that event time moves at about a simulated day per 40 wall seconds at 1,000 events/s
         emissions = simulate(seed=7, provinces=PROVINCES, start=date(2025, 3, 3), end=date(2026, 1, 1),
                              rates=Rates(dossiers_per_day=1000.0))
-        with EventProducer(self.topic, **LOW_LATENCY) as producer:
+        with EventProducer(self.topic, **{**LOW_LATENCY, "linger_ms": 10}) as producer:
             started = time.monotonic()
             next_probe = next_tick = started
             event_time = 0
@@ -115,7 +120,7 @@ class Load:
                     producer.send(key, value)
                     next_probe = now + self.probe_every
                 ahead = started + self.events / self.rate - time.monotonic()
-                if ahead > 0:
+                if ahead > PACING_STEP:
                     time.sleep(ahead)
 
 
@@ -174,20 +179,31 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
 
 
+#: The streams workers of a pipeline: one with every stage, or one process per stage (``--split``).
+WORKERS = {False: ("all",), True: ("dossiers", "kpis")}
+WORKERS_TEXT = {False: "one streams worker", True: "two streams workers, one per stage (`--split`)"}
+
+
+@dataclass(frozen=True)
+class Service:
+    """One process of the pipeline as users run it: its name, its log, the URL of its health endpoint."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    log: Path
+    health_url: str
+
+
 @dataclass(frozen=True)
 class Pipeline:
-    """A streams worker and a sink running on topics (``prefix``) and a database of their own."""
+    """The streams worker(s) and a sink running on topics (``prefix``) and a database of their own."""
 
     run_id: str
     prefix: str
     database: str
     bootstrap: str
-    streams: subprocess.Popen[bytes]
-    sink: subprocess.Popen[bytes]
-    streams_log: Path
-    sink_log: Path
-    streams_port: int
-    sink_port: int
+    services: tuple[Service, ...]
+    events_group: str  # the consumer group of the streams worker that reads dossier.events
 
     @property
     def events_topic(self) -> str:
@@ -195,9 +211,10 @@ class Pipeline:
 
 
 @contextmanager
-def pipeline(name: str, batch_seconds: float, kpi_interval: float, batch_within: float) -> Iterator[Pipeline]:
-    """Start the worker and the sink as users run them, wait until both answer; afterwards stop them (SIGTERM)
-    and delete the topics and the database."""
+def pipeline(name: str, batch_seconds: float, kpi_interval: float, batch_within: float,
+             split: bool = False) -> Iterator[Pipeline]:
+    """Start the worker(s) and the sink as users run them, wait until each answers; afterwards stop them
+    (SIGTERM) and delete the topics and the database."""
     run_id = uuid.uuid4().hex[:8]
     prefix, database = f"bench.{name}.{run_id}.", f"bench_{name}_{run_id}"
     bootstrap = Settings().bootstrap_servers()
@@ -206,37 +223,41 @@ def pipeline(name: str, batch_seconds: float, kpi_interval: float, batch_within:
     migrate(client, database)
     logs = services.home() / "bench"
     logs.mkdir(parents=True, exist_ok=True)
-    streams_port, sink_port = services.free_port(), services.free_port()
-    datadir = logs / f"streams-{run_id}"
-    datadir.mkdir(parents=True, exist_ok=True)
-    streams_log, sink_log = logs / f"streams-{run_id}.log", logs / f"sink-{run_id}.log"
-    env = {**os.environ, "MOTCUA_STREAMS_TOPIC_PREFIX": prefix, "MOTCUA_STREAMS_APP_ID": f"{prefix}streams",
-           "MOTCUA_STREAMS_WEB_PORT": str(streams_port), "MOTCUA_STREAMS_DATADIR": str(datadir),
-           "MOTCUA_STREAMS_KPI_INTERVAL": str(kpi_interval), "MOTCUA_STREAMS_BATCH_WITHIN": str(batch_within),
-           "MOTCUA_STREAMS_LOGLEVEL": "warning"}
-    children = [
-        subprocess.Popen([MOTCUA, "streams", "worker"], env=env, stdout=subprocess.DEVNULL,
-                         stderr=streams_log.open("wb")),
-        subprocess.Popen([MOTCUA, "sink", "--topic-prefix", prefix, "--group", f"{prefix}sink", "--database",
-                          database, "--health-port", str(sink_port), "--batch-seconds", str(batch_seconds)],
-                         stdout=subprocess.DEVNULL, stderr=sink_log.open("wb")),
-    ]
+    app_id = f"{prefix}streams"
+    started: list[Service] = []
     try:
+        for stages in WORKERS[split]:
+            port, datadir = services.free_port(), logs / f"streams-{run_id}-{stages}"
+            datadir.mkdir(parents=True, exist_ok=True)
+            env = {**os.environ, "MOTCUA_STREAMS_TOPIC_PREFIX": prefix, "MOTCUA_STREAMS_APP_ID": app_id,
+                   "MOTCUA_STREAMS_STAGES": stages, "MOTCUA_STREAMS_WEB_PORT": str(port),
+                   "MOTCUA_STREAMS_DATADIR": str(datadir), "MOTCUA_STREAMS_KPI_INTERVAL": str(kpi_interval),
+                   "MOTCUA_STREAMS_BATCH_WITHIN": str(batch_within), "MOTCUA_STREAMS_LOGLEVEL": "warning"}
+            log = logs / f"streams-{run_id}-{stages}.log"
+            started.append(Service(f"streams worker{'' if stages == 'all' else ' (' + stages + ')'}",
+                                   subprocess.Popen([MOTCUA, "streams", "worker"], env=env,
+                                                    stdout=subprocess.DEVNULL, stderr=log.open("wb")),
+                                   log, f"http://127.0.0.1:{port}/health/"))
+        sink_port, sink_log = services.free_port(), logs / f"sink-{run_id}.log"
+        started.append(Service("sink", subprocess.Popen(
+            [MOTCUA, "sink", "--topic-prefix", prefix, "--group", f"{prefix}sink", "--database", database,
+             "--health-port", str(sink_port), "--batch-seconds", str(batch_seconds)],
+            stdout=subprocess.DEVNULL, stderr=sink_log.open("wb")), sink_log, f"http://127.0.0.1:{sink_port}/health"))
         deadline = time.monotonic() + 120
-        while not (_answers(f"http://127.0.0.1:{streams_port}/health/")
-                   and _answers(f"http://127.0.0.1:{sink_port}/health")):
-            if time.monotonic() > deadline or any(c.poll() is not None for c in children):
-                raise SystemExit(f"the streams worker or the sink did not start; logs in {logs}")
+        while not all(_answers(s.health_url) for s in started):
+            if time.monotonic() > deadline or any(s.process.poll() is not None for s in started):
+                raise SystemExit(f"a streams worker or the sink did not start; logs in {logs}")
             time.sleep(0.5)
-        yield Pipeline(run_id, prefix, database, bootstrap, *children, streams_log, sink_log, streams_port, sink_port)
+        events_group = stage_group_id(app_id, WORKERS[split][0])
+        yield Pipeline(run_id, prefix, database, bootstrap, tuple(started), events_group)
     finally:
-        for child in children:
-            child.send_signal(signal.SIGTERM)
-        for child in children:
+        for service in started:
+            service.process.send_signal(signal.SIGTERM)
+        for service in started:
             try:
-                child.wait(60)
+                service.process.wait(60)
             except subprocess.TimeoutExpired:
-                child.kill()
+                service.process.kill()
         client.execute(f"DROP DATABASE IF EXISTS {database}")
         client.disconnect()
         admin = KafkaAdminClient(bootstrap_servers=bootstrap)
@@ -262,8 +283,8 @@ def watch(database: str, kpi_topic: str, load: Load,
 
 
 def run(rate: float, seconds: float, probe_every: float, batch_seconds: float, kpi_interval: float,
-        batch_within: float) -> dict[str, Any]:
-    with pipeline("fresh", batch_seconds, kpi_interval, batch_within) as p:
+        batch_within: float, split: bool) -> dict[str, Any]:
+    with pipeline("fresh", batch_seconds, kpi_interval, batch_within, split) as p:
         load = Load(p.events_topic, rate, probe_every)
         done = threading.Event()
         try:
@@ -278,7 +299,7 @@ def run(rate: float, seconds: float, probe_every: float, batch_seconds: float, k
             done.set()
             for watcher in watchers:
                 watcher.join(60)
-            streams_behind = group_lag(p.bootstrap, f"{p.prefix}streams", [p.events_topic])
+            streams_behind = group_lag(p.bootstrap, p.events_group, [p.events_topic])
         finally:
             load.stop.set()
             load.thread.join(30)
@@ -309,6 +330,8 @@ def add_load_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-seconds", type=float, default=0.25, help="the sink's --batch-seconds")
     parser.add_argument("--kpi-interval", type=float, default=0.5, help="MOTCUA_STREAMS_KPI_INTERVAL")
     parser.add_argument("--batch-within", type=float, default=0.1, help="MOTCUA_STREAMS_BATCH_WITHIN")
+    parser.add_argument("--split", action="store_true",
+                        help="one streams worker per stage (MOTCUA_STREAMS_STAGES=dossiers, then kpis)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -325,9 +348,9 @@ def main(argv: list[str] | None = None) -> int:
         "software": software(),
         "config": {"rate": args.rate, "seconds": args.seconds, "probe_every": args.probe_every,
                    "sink_batch_seconds": args.batch_seconds, "streams_kpi_interval": args.kpi_interval,
-                   "streams_batch_within": args.batch_within},
+                   "streams_batch_within": args.batch_within, "split_stages": args.split},
         "result": run(args.rate, args.seconds, args.probe_every, args.batch_seconds, args.kpi_interval,
-                      args.batch_within),
+                      args.batch_within, args.split),
         "target": "p99 <= 2 s",
     }
     result["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
@@ -345,7 +368,8 @@ def markdown(result: dict[str, Any]) -> str:
         f"Kafka {result['software']['kafka']}, ClickHouse {result['software']['clickhouse']}.",
         "",
         f"Load: {c['rate']:,.0f} simulated events/s (measured {r['events_sent_during_probing_per_second']:,}/s) "
-        f"through one streams worker (KPI interval {c['streams_kpi_interval']} s, batches within "
+        f"through {WORKERS_TEXT[bool(c.get('split_stages'))]} (KPI interval {c['streams_kpi_interval']} s, "
+        "batches within "
         f"{c['streams_batch_within']} s) and one sink (batch "
         f"{c['sink_batch_seconds']} s). {r['probes_seen']} of {r['probes_sent']} probes seen, one every "
         f"{c['probe_every']} s for {c['seconds']:.0f} s after a 15 s warm-up; at the end the streams worker had "

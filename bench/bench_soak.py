@@ -2,10 +2,10 @@
 
 The same pipeline and load as `bench.bench_freshness` (its functions, not a copy): simulated events at
 ``--rate`` per second with a clock tick a second into every partition, a probe every ``--probe-every``
-seconds, one `motcua streams worker` and one `motcua sink` on topics and a database of their own. Every 10 s
-the RSS and CPU of each process (the worker, the sink, this process that produces and probes, the Kafka
-broker and ClickHouse, the last two found by the stack's pid files) are read from /proc, with the load
-average and the CPU the whole machine used.
+seconds, one `motcua streams worker` (or one per stage: ``--split``) and one `motcua sink` on topics and a
+database of their own. Every 10 s the RSS and CPU of each process (the workers, the sink, this process that
+produces and probes, the Kafka broker and ClickHouse, the last two found by the stack's pid files) are read
+from /proc, with the load average and the CPU the whole machine used.
 
 Criteria (each PASS or FAIL in the result): RSS of each process flat within 10% (median of the first
 window vs median of the last), freshness p99 <= 2 s in every window, and 0 errors: no process exited, no
@@ -36,7 +36,7 @@ from typing import Any
 from kafka import KafkaConsumer, TopicPartition
 
 from bench.baseline import machine, process_cpu_seconds, software, write_result
-from bench.bench_freshness import RESULTS, Load, _quantiles, add_load_arguments, pipeline, watch
+from bench.bench_freshness import RESULTS, WORKERS_TEXT, Load, _quantiles, add_load_arguments, pipeline, watch
 from stack import clickhouse as local_clickhouse
 from stack import kafka as local_kafka
 from stack import services
@@ -158,9 +158,9 @@ def topic_records(bootstrap: str, topic: str) -> int:
         consumer.close()
 
 
-def health(port: int, path: str = "/health") -> dict[str, Any]:
+def health(url: str) -> dict[str, Any]:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+        with urllib.request.urlopen(url, timeout=5) as response:
             return dict(json.load(response))
     except urllib.error.HTTPError as error:  # 503 still carries the JSON
         return dict(json.load(error))
@@ -223,13 +223,13 @@ def _spread(values: list[float]) -> dict[str, float]:
 
 
 def run(minutes: float, rate: float, probe_every: float, batch_seconds: float, kpi_interval: float,
-        batch_within: float, window: float, warmup: float, min_available_gib: float) -> dict[str, Any]:
+        batch_within: float, window: float, warmup: float, min_available_gib: float, split: bool) -> dict[str, Any]:
     seconds = minutes * 60
     server_logs = {node.name: local_kafka.server_log(node) for node in services.kafka_nodes(Settings().kafka_brokers)}
     server_logs[local_clickhouse.NAME] = local_clickhouse.error_log()
     log_starts = {name: log_size(path) for name, path in server_logs.items()}
-    with pipeline("soak", batch_seconds, kpi_interval, batch_within) as p:
-        sampler = Sampler({"streams worker": p.streams.pid, "sink": p.sink.pid, "producer+probes": os.getpid(),
+    with pipeline("soak", batch_seconds, kpi_interval, batch_within, split) as p:
+        sampler = Sampler({**{s.name: s.process.pid for s in p.services}, "producer+probes": os.getpid(),
                            **stack_pids()}, min_available_gib)
         load = Load(p.events_topic, rate, probe_every)
         done = threading.Event()
@@ -256,18 +256,17 @@ def run(minutes: float, rate: float, probe_every: float, batch_seconds: float, k
             done.set()
             for watcher in watchers:
                 watcher.join(60)
-            streams_behind = group_lag(p.bootstrap, f"{p.prefix}streams", [p.events_topic])
-            streams_health = health(p.streams_port, "/health/")
+            streams_behind = group_lag(p.bootstrap, p.events_group, [p.events_topic])
+            healths = {s.name: health(s.health_url) for s in p.services}
             dlq = topic_records(p.bootstrap, f"{p.prefix}dossier.dlq")
-            sink_health = health(p.sink_port)
-            exits = {name: code for name, code in (("streams worker", p.streams.poll()), ("sink", p.sink.poll()))
-                     if code is not None}
+            sink_health = healths.pop("sink")
+            exits = {s.name: code for s in p.services if (code := s.process.poll()) is not None}
         finally:
             load.stop.set()
             load.thread.join(30)
             sampler.stop.set()
             sampler.thread.join(30)
-        process_logs = {"streams worker": log_errors(p.streams_log), "sink": log_errors(p.sink_log)}
+        process_logs = {s.name: log_errors(s.log) for s in p.services}
     logged = {**process_logs, **{name: log_errors(path, log_starts[name]) for name, path in server_logs.items()}}
     streams = [kafka - sent for kafka, sent in zip(on_kafka, load.sent_at, strict=False)]
     per_window = windows(load, latencies, probing_from, probing, window)
@@ -292,7 +291,8 @@ def run(minutes: float, rate: float, probe_every: float, batch_seconds: float, k
         "events_per_second_while_probing": round(rate_seen, 1), "streams_events_behind_at_end": streams_behind,
         "probes_sent": len(load.sent_at), "probes_seen": len(latencies),
         "freshness": _quantiles("", latencies), "freshness_streams_part": _quantiles("", streams),
-        "streams_health_status_at_end": streams_health.get("status"), "freshness_per_window": per_window,
+        "streams_health_status_at_end": {name: h.get("status") for name, h in healths.items()},
+        "freshness_per_window": per_window,
         "rss": rss, "errors": errors, "errors_total": total_errors,
         "load_average_1min": _spread(loads),
         "machine_cpu_pct_median": _spread([s["machine_cpu_pct"] for s in sampler.samples]).get("median"),
@@ -335,9 +335,9 @@ def main(argv: list[str] | None = None) -> int:
                    "sink_batch_seconds": args.batch_seconds, "streams_kpi_interval": args.kpi_interval,
                    "streams_batch_within": args.batch_within, "window_minutes": window / 60,
                    "warmup_minutes": warmup / 60,
-                   "sample_every_s": SAMPLE_EVERY},
+                   "sample_every_s": SAMPLE_EVERY, "split_stages": args.split},
         "result": run(args.minutes, args.rate, args.probe_every, args.batch_seconds, args.kpi_interval,
-                      args.batch_within, window, warmup, args.min_available_gib),
+                      args.batch_within, window, warmup, args.min_available_gib, args.split),
         "targets": {"rss": "after the warm-up, every window's median within 10% of the first one's",
                     "freshness": f"p99 <= {FRESHNESS_P99_TARGET:g} s in every window, every probe seen",
                     "errors": "0"},
@@ -366,7 +366,8 @@ def markdown(result: dict[str, Any]) -> str:
         f"Kafka {result['software']['kafka']} (single node), ClickHouse {result['software']['clickhouse']}.",
         "",
         f"Load: {r['events_produced']:,} events ({r['events_per_second_while_probing']:,}/s while probing, "
-        f"a clock tick a second into every partition) through one streams worker and one sink; "
+        f"a clock tick a second into every partition) through {WORKERS_TEXT[bool(c.get('split_stages'))]} and one "
+        "sink; "
         f"{r['probes_seen']:,} of {r['probes_sent']:,} probes seen (one every {c['probe_every']} s, method of "
         f"`bench.bench_freshness`); at the end the worker had {r['streams_events_behind_at_end']:,} events "
         "not yet committed.",
@@ -411,7 +412,7 @@ def markdown(result: dict[str, Any]) -> str:
         "| what | count |",
         "|---|---:|",
         f"| processes that exited | {len(e['process_exits'])} {e['process_exits'] if e['process_exits'] else ''} |",
-        *(f"| ERROR lines, {n} log{' (during the run)' if n not in ('streams worker', 'sink') else ''} | {k} |"
+        *(f"| ERROR lines, {n} log{'' if n.startswith(('streams worker', 'sink')) else ' (during the run)'} | {k} |"
           for n, k in e["error_lines"].items()),
         f"| DLQ records | {e['dlq_records']} |",
         f"| delivery failures (producer) | {e['delivery_failures']} |",

@@ -3,20 +3,21 @@
 | variable | default | meaning |
 |---|---|---|
 | MOTCUA_KAFKA_BOOTSTRAP | the local stack (`wire.settings`) | Kafka bootstrap servers |
-| MOTCUA_STREAMS_APP_ID | motcua-streams | faust app id: consumer group, prefix of changelog/internal topics |
+| MOTCUA_STREAMS_APP_ID | motcua-streams | names the topics between the stages; faust's app id: `group_id` |
 | MOTCUA_STREAMS_TOPIC_PREFIX | (empty) | prefix of the five pipeline topics (tests use a unique one) |
 | MOTCUA_STREAMS_PARTITIONS | 6 | partitions of dossier.events (tables and the summaries topic match it) |
 | MOTCUA_STREAMS_DATADIR | $MOTCUA_HOME/streams/<app id>-<web port> | the tables' SQLite files (streams/store.py) |
 | MOTCUA_STREAMS_WEB_HOST / _WEB_PORT | 127.0.0.1 / 6066 | health endpoint and faust's web metrics |
 | MOTCUA_STREAMS_BATCH / _BATCH_WITHIN | 2000 / 0.2 | records per batch, seconds to wait for a full one |
+| MOTCUA_STREAMS_FETCH_WAIT | 0.1 | seconds the broker may hold a fetch (faust's fixed 1.5 s otherwise: fetching.py) |
 | MOTCUA_STREAMS_COMPRESSION | gzip | compression of everything the worker produces (gzip, lz4, snappy, none) |
-| MOTCUA_STREAMS_KPI_INTERVAL | 1.0 | seconds between KPI row emissions (a row at most once per interval) |
+| MOTCUA_STREAMS_KPI_INTERVAL | 1.0 | seconds between KPI emissions (a row at most once per interval, less a quarter) |
 | MOTCUA_STREAMS_UNIT_ALERT_RATE / _UNIT_ALERT_MIN | 0.2 / 10 | unit overdue-rate alert: threshold, minimum to_process |
 | MOTCUA_STREAMS_SESSION_TIMEOUT | 30 | seconds before Kafka declares a silent worker dead and rebalances |
 | MOTCUA_STREAMS_STANDBYS | 0 | standby table replicas (faster fail-over, twice the changelog reading) |
 | MOTCUA_STREAMS_CACHE | 50000 | decoded dossiers kept in memory per worker (the others are read from the table) |
 | MOTCUA_STREAMS_LOGLEVEL | info | faust worker log level |
-| MOTCUA_STREAMS_STAGES | all | `dossiers` or `kpis` runs one stage only (benchmarks; every worker of an app id alike) |
+| MOTCUA_STREAMS_STAGES | all | `dossiers` or `kpis`: one stage only, as the group `<app id>-<stage>` (see `group_id`) |
 | MOTCUA_STREAMS_STALL_SECONDS | 180 | records pending, no progress this long: /health 503, exit 75 (watchdog.py) |
 | MOTCUA_STREAMS_STOP_SECONDS | 25 | a graceful stop (SIGTERM, SIGINT) taking longer ends the process, exit 124 |
 """
@@ -41,6 +42,7 @@ class StreamsConfig:
     web_port: int
     batch: int
     batch_within: float
+    fetch_wait: float
     compression: str | None
     kpi_interval: float
     unit_alert_rate: float
@@ -52,6 +54,10 @@ class StreamsConfig:
     stages: str
     stall_seconds: float
     stop_seconds: float
+
+    @property
+    def group_id(self) -> str:
+        return stage_group_id(self.app_id, self.stages)
 
     @property
     def summaries_topic(self) -> str:
@@ -77,6 +83,7 @@ class StreamsConfig:
             web_port=web_port,
             batch=env.streams_batch,
             batch_within=env.streams_batch_within,
+            fetch_wait=env.streams_fetch_wait,
             compression=None if (c := env.streams_compression) == "none" else c,
             kpi_interval=env.streams_kpi_interval,
             unit_alert_rate=env.streams_unit_alert_rate,
@@ -96,7 +103,18 @@ DOSSIERS_TABLE, SUMMARIES_TABLE, PARTIALS_TABLE = STREAMS_TABLES
 
 def internal_topics(config: StreamsConfig) -> tuple[TopicSpec, ...]:
     """The topics between the stages, the changelogs and faust's leader topic, partitioned like ``dossier.events``."""
-    return streams_internal_topics(config.app_id, config.partitions)
+    return streams_internal_topics(config.app_id, config.partitions, config.group_id)
+
+
+def stage_group_id(app_id: str, stages: str) -> str:
+    """faust's app id of a worker running ``stages``: its consumer group, the prefix of its changelogs and
+    of its leader topic.
+
+    A worker of one stage is a group of its own: faust's assignor gives every member of a group partitions
+    of every topic of the app, so the two stages cannot share one. They still share the topics between
+    them, named by the app id: a ``dossiers`` worker feeds the ``kpis`` workers of the same app id.
+    """
+    return app_id if stages == "all" else f"{app_id}-{stages}"
 
 
 def _stages(value: str) -> str:

@@ -82,6 +82,7 @@ class Settings(BaseSettings):
     streams_web_port: int = _env("MOTCUA_STREAMS_WEB_PORT", 6066)
     streams_batch: int = _env("MOTCUA_STREAMS_BATCH", 2000)
     streams_batch_within: float = _env("MOTCUA_STREAMS_BATCH_WITHIN", 0.2)
+    streams_fetch_wait: float = _env("MOTCUA_STREAMS_FETCH_WAIT", 0.1)
     streams_compression: str = _env("MOTCUA_STREAMS_COMPRESSION", "gzip")
     streams_kpi_interval: float = _env("MOTCUA_STREAMS_KPI_INTERVAL", 1.0)
     streams_unit_alert_rate: float = _env("MOTCUA_STREAMS_UNIT_ALERT_RATE", 0.2)

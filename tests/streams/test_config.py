@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from dossier.contract import Violation
-from streams.config import StreamsConfig
+from streams.app import StreamsApp
+from streams.config import StreamsConfig, internal_topics
 from wire.dlq import dlq_headers, reason_text
 from wire.settings import Settings
 
@@ -53,3 +58,38 @@ def test_dlq_headers_name_every_violation_and_where_the_record_was_read() -> Non
         "motcua.errors.source": b"streams",
         "motcua.errors.at": b"2026-01-01T07:00:00+07:00",
     }
+
+
+def test_a_stage_run_alone_is_a_group_of_its_own_sharing_the_topics_between_the_stages(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MOTCUA_STREAMS_APP_ID", "a1")
+    names = {}
+    for stages in ("all", "dossiers", "kpis"):
+        monkeypatch.setenv("MOTCUA_STREAMS_STAGES", stages)
+        config = StreamsConfig.from_env()
+        names[stages] = {spec.name for spec in internal_topics(config)}
+        assert config.summaries_topic == "a1-summaries" and config.partials_topic == "a1-kpi-partials"
+        assert config.group_id == ("a1" if stages == "all" else f"a1-{stages}")
+    shared = {"a1-summaries", "a1-kpi-partials"}
+    assert shared < names["dossiers"] and shared < names["kpis"]
+    assert "a1-dossiers-dossiers-changelog" in names["dossiers"] and "a1-kpis-__assignor-__leader" in names["kpis"]
+    assert names["all"] - shared == {"a1-dossiers-changelog", "a1-kpi-summaries-changelog",
+                                     "a1-kpi-partials-changelog", "a1-__assignor-__leader"}
+    monkeypatch.setenv("MOTCUA_STREAMS_STAGES", "rollup")
+    with pytest.raises(ValueError, match="one of all, dossiers, kpis"):
+        StreamsConfig.from_env()
+
+
+def test_the_worker_consumer_lets_the_broker_hold_a_fetch_only_the_configured_time(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """faust builds its consumer with a fixed 1.5 s (streams/fetching.py); the worker's consumer waits 0.1 s."""
+    monkeypatch.setenv("MOTCUA_STREAMS_DATADIR", str(tmp_path))
+    monkeypatch.setenv("MOTCUA_STREAMS_FETCH_WAIT", "0.25")
+    app = StreamsApp(StreamsConfig.from_env()).app
+
+    async def created() -> Any:  # aiokafka objects are made inside a running loop
+        return app.consumer._thread._create_worker_consumer(app.transport)
+
+    assert asyncio.run(created())._fetch_max_wait_ms == 250
