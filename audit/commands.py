@@ -99,18 +99,24 @@ class RowsQuery:
     hierarchy: Hierarchy
 
 
+def checked_hierarchy(hierarchy: str) -> Hierarchy:
+    """The value of ``--hierarchy``, checked (a usage error exits 2)."""
+    if hierarchy not in HIERARCHIES:
+        usage_error(f"--hierarchy: {hierarchy!r} is not one of {', '.join(HIERARCHIES)}")
+    return hierarchy  # type: ignore[return-value]
+
+
 def rows_query(period: str, from_: str, to: str, scope: str, hierarchy: str) -> RowsQuery:
     """The options every command printing KPI rows takes, checked (a usage error exits 2)."""
     if period not in PERIOD_KINDS:
         usage_error(f"--period: {period!r} is not one of {', '.join(PERIOD_KINDS)}")
     if scope not in SCOPES:
         usage_error(f"--scope: {scope!r} is not one of {', '.join(SCOPES)}")
-    if hierarchy not in HIERARCHIES:
-        usage_error(f"--hierarchy: {hierarchy!r} is not one of {', '.join(HIERARCHIES)}")
+    checked = checked_hierarchy(hierarchy)
     first, last = parse_date("--from", from_), parse_date("--to", to)
     if first > last:
         usage_error(f"--from {first} is after --to {last}")
-    return RowsQuery(period, scope, first, last, hierarchy)  # type: ignore[arg-type]
+    return RowsQuery(period, scope, first, last, checked)  # type: ignore[arg-type]
 
 
 def kpi(

@@ -12,6 +12,16 @@ Rules (folder ``motcua``, evaluated every minute):
 Rule SQL uses only the ClickHouse plugin's backend macros (``$__timeFilter``, ``$__toTime``): alert queries are
 run by Grafana's backend, without the dashboards' variables. Every alert carries ``motcua_kind`` (and
 ``unit``/``province`` for a unit's rule), which ``motcua notify`` routes: a unit's head, or whoever is on call.
+
+The 2025 merger (DOMAIN.md section 5): a rule has no ``hierarchy`` variable to follow, so the choice is made
+here. The rates are the same in both hierarchies (only province rows are re-aggregated; the rules read unit
+and pipeline rows). The unit rule's ``province`` label is the province in force at the evaluation instant
+(``$__toTime``): from 2025-07-01 the one of the 34 that the unit's province became part of
+(``province_codes_2025``, migration 0010), before it the code as sent. The label says whose province office
+the escalation climbs to, and who is on call for it: the office that exists when the page is sent, the one
+``motcua notify roster check`` accepts (the 34 codes); a unit's dossiers accepted before and after the merger
+carry two codes (74 and 79), which would otherwise make the label, and so the alert instance, flip between
+them from one evaluation to the next.
 """
 
 from __future__ import annotations
@@ -26,8 +36,17 @@ from grafana_foundation_sdk.models.alerting import RelativeTimeRange
 from grafana_foundation_sdk.models.common import DataSourceRef
 
 from dashboards.clickhouse import DATASOURCE, DATASOURCE_UID
-from dashboards.panels import MONTH, RATES, TIMEZONE, calendar_exceptions, latest_kpis, sql_target
-from dossier.calendar import DAY, DEFAULT_SESSIONS, LOCAL_OFFSET
+from dashboards.panels import (
+    MONTH,
+    RATES,
+    TIMEZONE,
+    calendar_exceptions,
+    latest_kpis,
+    sql_target,
+    with_shown_province,
+)
+from dossier.calendar import DAY, DEFAULT_SESSIONS, LOCAL_OFFSET, day_number, day_start
+from dossier.merger import MERGER_DAY
 
 GROUP = "motcua-pipeline"
 CONTACT_POINT = "motcua-notify"
@@ -39,6 +58,8 @@ FRESHNESS_LIMIT = 60  # seconds between a KPI row's event time and its landing
 SILENCE = 600  # seconds without a landed event, in working hours
 ON_TIME_THRESHOLD = 0.9
 MIN_TO_PROCESS = 20
+#: The evaluation instant is in the 34 provinces' time (local midnight starting 2025-07-01 and after).
+IN_2025 = f"$__toTime >= toDateTime({int(day_start(day_number(MERGER_DAY)))})"
 
 def working_now() -> str:
     """1 when ``$__toTime`` is a working instant of the SLA calendar (closed sessions, as dossier.calendar)."""
@@ -64,13 +85,16 @@ def dlq_sql() -> str:
 
 
 def unit_on_time_sql() -> str:
-    """Each unit's on-time rate this month (the month of ``$__toTime``), with its province as a label."""
+    """Each unit's on-time rate this month (the month of ``$__toTime``), with its province as a label: the
+    province in force at ``$__toTime`` (module docstring)."""
     rate = RATES[0]
     rows = latest_kpis("unit", "month", f"period_start = {MONTH}", "1 = 1", rate.counts)
     by_unit = (f"SELECT scope_id AS unit, {rate.sql()} AS {rate.column} FROM ({rows}) GROUP BY scope_id "
                f"HAVING sum(to_process) >= {MIN_TO_PROCESS}")
+    provinces = with_shown_province("SELECT unit, province FROM dossiers", "province", IN_2025)
     return (f"SELECT unit, province, {rate.column} FROM ({by_unit}) AS rates ANY LEFT JOIN "
-            "(SELECT unit, any(province) AS province FROM dossiers GROUP BY unit) AS units USING unit ORDER BY unit")
+            f"(SELECT unit, any(shown_province) AS province FROM ({provinces}) GROUP BY unit) AS units USING unit "
+            "ORDER BY unit")
 
 
 def _rule(uid: str, title: str, sql: str, seconds: int, evaluator: str, limit: float, labels: dict[str, str],

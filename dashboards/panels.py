@@ -68,8 +68,9 @@ OPEN_DOSSIERS = "open_dossiers FINAL"
 
 #: True when the screens show the 34 provinces of 2025 (the ``hierarchy`` variable, ``hierarchy_variable``).
 MERGED = "'${hierarchy}' = '2025'"
-#: Former province -> the province it became part of, one row each (``province_merger_2025``, migration 0007).
-MERGER = "SELECT old_code, any(new_code) AS new_code FROM province_merger_2025 GROUP BY old_code"
+#: Former province -> the province it became part of, one row each (old_code, new_code): the view of migration
+#: 0010 over ``province_merger_2025`` (0007), also read by the named SQL files and the alert rules.
+MERGER = "province_codes_2025"
 
 
 def province_code_selected(column: str) -> str:
@@ -78,16 +79,17 @@ def province_code_selected(column: str) -> str:
     Under ``2025`` the former provinces of a selected province count too (a province code in force since the
     merger is its own former code, and codes not in the mapping stay as they are). Still an ``IN`` on the
     column, so the tables sorted by province read only the selected provinces' granules."""
-    former = f"SELECT old_code FROM province_merger_2025 WHERE {MERGED} AND new_code IN (${{province}})"
+    former = f"SELECT old_code FROM {MERGER} WHERE {MERGED} AND new_code IN (${{province}})"
     return f"$__conditionalAll(({column} IN (${{province}}) OR {column} IN ({former})), $province)"
 
 
-def with_shown_province(rows: str, column: str) -> str:
+def with_shown_province(rows: str, column: str, merged: str = MERGED) -> str:
     """The rows of the query ``rows`` and one more column, ``shown_province``: the province code ``column`` as
     sent under ``legacy``, the province it became part of under ``2025`` (the join of ``kpis_latest_2025``).
-    Grouping by it sums the former provinces' counts; a rate over the sums is recomputed, never averaged."""
-    return (f"SELECT *, if({MERGED} AND new_code != '', new_code, {column}) AS shown_province FROM ({rows}) AS as_sent "
-            f"ANY LEFT JOIN (SELECT old_code AS {column}, new_code FROM ({MERGER})) AS merger USING {column}")
+    Grouping by it sums the former provinces' counts; a rate over the sums is recomputed, never averaged.
+    ``merged``: the SQL condition for ``2025`` (default the ``hierarchy`` variable's)."""
+    return (f"SELECT *, if({merged} AND new_code != '', new_code, {column}) AS shown_province FROM ({rows}) AS as_sent "
+            f"ANY LEFT JOIN (SELECT old_code AS {column}, new_code FROM {MERGER}) AS merger USING {column}")
 
 
 def in_selected_provinces(column: str) -> str:

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from clickhouse_driver import Client
 
+from audit.commands import HierarchyOption, checked_hierarchy
 from sinks.config import SinkConfig
 from sinks.migrate import MigrationError, applied, migrate, pending
 from sinks.service import run_sink
@@ -110,10 +111,12 @@ def top(
         "http://127.0.0.1:18090/health"
     ),
     once: Annotated[bool, typer.Option("--once", help="Print one frame and exit.")] = False,
+    hierarchy: HierarchyOption = "legacy",
 ) -> None:
     """Live view of today's KPIs per province and the worst units, from ClickHouse; Ctrl-C quits."""
+    checked = checked_hierarchy(hierarchy)
     settings = {**Settings().clickhouse_settings(), "database": _database(database)}
-    run_top(settings, interval, units, once, health_url or None)
+    run_top(settings, interval, units, once, health_url or None, hierarchy=checked)
 
 
 def register(app: typer.Typer) -> None:

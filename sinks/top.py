@@ -2,7 +2,9 @@
 
 It shows the current day's row of every province (the latest day the KPI rows reach, since event time is
 what counts: a replay or the demo's simulated day), the units with the worst overdue rate, the open
-overdue and due-soon dossiers, and, when the sink's /health answers, its rate and lag.
+overdue and due-soon dossiers, and, when the sink's /health answers, its rate and lag. In the ``2025``
+hierarchy the provinces are the 34 of 2025 (a row the sum of its former provinces', rates recomputed) and a
+unit's province is the one it became part of; ``legacy`` shows the codes as sent (DOMAIN.md section 5).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from rich.table import Table
 
 from dashboards import queries
 from dossier import catalog
+from dossier.merger import Hierarchy
 from wire.runtime import clickhouse_client
 
 KPI_COLUMNS = ("scope_id", "province", "to_process", "received", "finished", "open_overdue", "open_due_soon",
@@ -41,22 +44,24 @@ class TopView:
     error: str = ""
 
 
-def _kpis(client: Client, scope: str, day: date) -> list[dict[str, Any]]:
-    rows, columns = client.execute(queries.query("kpis_current"),
-                                   {"scope": scope, "period": "day", "period_start": day}, with_column_types=True)
+def _kpis(client: Client, scope: str, day: date, hierarchy: Hierarchy) -> list[dict[str, Any]]:
+    rows, columns = client.execute(queries.query("kpis_current"), {"hierarchy": hierarchy, "scope": scope,
+                                                                   "period": "day", "period_start": day},
+                                   with_column_types=True)
     names = [name for name, _type in columns]
     return [dict(zip(names, row, strict=True)) for row in rows]
 
 
-def snapshot(client: Client, units: int = 10, health_url: str | None = None) -> TopView:
-    """What the view shows, read now (the database is the client's)."""
+def snapshot(client: Client, units: int = 10, health_url: str | None = None,
+             hierarchy: Hierarchy = "legacy") -> TopView:
+    """What the view shows, read now (the database is the client's), provinces in ``hierarchy``."""
     view = TopView()
     view.day = client.execute("SELECT max(period_start) FROM kpis WHERE scope = 'province' AND period = 'day'")[0][0]
     if view.day is not None and view.day.year < 2000:  # max() of no rows: the Date type's zero
         view.day = None
     if view.day is not None:
-        view.provinces = sorted(_kpis(client, "province", view.day), key=lambda r: r["scope_id"])
-        view.worst_units = _kpis(client, "unit", view.day)[:units]
+        view.provinces = sorted(_kpis(client, "province", view.day, hierarchy), key=lambda r: r["scope_id"])
+        view.worst_units = _kpis(client, "unit", view.day, hierarchy)[:units]
     view.events, view.refused = client.execute(
         "SELECT (SELECT uniqExact(dossier_id, event_id) FROM events), (SELECT count() FROM dlq_unique)"
     )[0]
@@ -117,13 +122,14 @@ def render(view: TopView) -> RenderableType:
 
 
 def run_top(settings: dict[str, Any], interval: float = 1.0, units: int = 10, once: bool = False,
-            health_url: str | None = None, above: RenderableType | None = None) -> None:
+            health_url: str | None = None, above: RenderableType | None = None,
+            hierarchy: Hierarchy = "legacy") -> None:
     """Refresh the view every ``interval`` seconds until interrupted (``once``: print one frame); ``above`` is
     drawn over it (the demo's replay progress)."""
     client = clickhouse_client(settings, connect_timeout=2, send_receive_timeout=10)
     try:
         if once:
-            Console().print(render(snapshot(client, units, health_url)))
+            Console().print(render(snapshot(client, units, health_url, hierarchy)))
             return
         view = TopView()
         def frame(view: TopView) -> RenderableType:
@@ -132,7 +138,7 @@ def run_top(settings: dict[str, Any], interval: float = 1.0, units: int = 10, on
         with Live(frame(view), refresh_per_second=4, screen=False) as live:
             while True:
                 try:
-                    view = snapshot(client, units, health_url)
+                    view = snapshot(client, units, health_url, hierarchy)
                 except Exception as error:  # ClickHouse restarting, a table not yet there: say so, retry
                     view.error = f"ClickHouse: {str(error).splitlines()[0][:120]}"
                     client.disconnect()

@@ -7,7 +7,10 @@
 --   group 6, satisfaction: item 5.4 (6 points) = min(6, 6 x satisfaction rate / 0.90), 6 of 18;
 --   group 3, online service (12): the portal's scoring is unknown; 12 x full-online completion rate
 --     is this project's estimate, labelled as such.
--- A score is NULL where its rate is (zero denominator), never 0. Params: scope, period, period_start.
+-- A score is NULL where its rate is (zero denominator), never 0. Params: hierarchy ('legacy' | '2025'),
+-- scope, period, period_start. legacy: kpis_latest, province codes as sent; 2025: kpis_latest_2025, a province
+-- row the sum of its former provinces' counts (migration 0007), its rates and so its scores recomputed from
+-- the sums, never averaged.
 SELECT
     scope_id,
     period_start,
@@ -17,6 +20,11 @@ SELECT
     10 * online_payment_rate AS group4_online_payment,
     6 * e_result_rate + 4 * digitization_rate AS group5_digitisation_items_4_1_4_2,
     least(6, 6 * satisfaction_rate / 0.9) AS group6_satisfaction_item_5_4
-FROM kpis_latest
+FROM
+(
+    SELECT * FROM kpis_latest WHERE %(hierarchy)s = 'legacy'
+    UNION ALL
+    SELECT * FROM kpis_latest_2025 WHERE %(hierarchy)s = '2025'
+)
 WHERE scope = %(scope)s AND period = %(period)s AND period_start = %(period_start)s AND to_process > 0
 ORDER BY scope_id

@@ -22,6 +22,7 @@ from sinks.migrations import (
     m0007_province_merger,
     m0008_open_dossiers,
     m0009_dossier_units,
+    m0010_province_codes_2025,
 )
 
 
@@ -43,6 +44,6 @@ MIGRATIONS: tuple[Migration, ...] = tuple(
     for module in (
         m0001_event_archive, m0002_transitions_and_dossiers, m0003_kpi_rows, m0004_alerts_and_dlq,
         m0005_notifications, m0006_sink_batches, m0007_province_merger, m0008_open_dossiers,
-        m0009_dossier_units,
+        m0009_dossier_units, m0010_province_codes_2025,
     )
 )

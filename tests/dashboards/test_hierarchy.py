@@ -2,24 +2,32 @@
 Bà Rịa - Vũng Tàu 77 and TP. Hồ Chí Minh 79, which became 79; Bắc Ninh 27 and Bắc Giang 24, which became 24),
 landed in ClickHouse 18.16 and in chDB: under ``2025`` every panel of province rows shows what
 ``motcua kpi --hierarchy 2025`` prints, a new province is the sum of its former ones and picking it picks
-their units and dossiers; under ``legacy`` the screens show the codes as sent, as before the variable."""
+their units and dossiers; under ``legacy`` the screens show the codes as sent, as before the variable. The
+named SQL files (``dashboards/sql/kpis_current.sql``, ``scores_766.sql``) and ``motcua top`` make the same
+choice with their ``hierarchy`` parameter."""
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import pytest
 
+from dashboards import queries
 from dashboards.check import Outcome
 from dashboards.panels import DEFAULT_HIERARCHY, RATES
 from dashboards.provisioning import dashboard_json
 from dossier.kpi import COUNT_FIELDS
-from dossier.merger import province_in
+from dossier.merger import HIERARCHIES, Hierarchy, province_in
+from sinks.top import snapshot
 from tests.dashboards.kpi import kpi_rows, rollup
 from tests.dashboards.test_panels import LOCAL, Engines, assert_every_query_runs_on_both_engines_and_they_agree
-from tests.sinks.pipeline import in_former_provinces, simulated_lines
+from tests.sinks.pipeline import MOTCUA, in_former_provinces, simulated_lines
+from tests.sinks.test_queries import _plain as plain_value
 from tests.sinks.test_queries import landing
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -157,3 +165,76 @@ def test_a_dossiers_timeline_shows_its_province_in_the_hierarchy(screens: Screen
     assert [row[:2] for row in state["2025"]] == [(screens.dossier_id, "79")]
     assert [row[:2] for row in state["legacy"]] == [(screens.dossier_id, "74")]
     assert state["2025"][0][2:] == state["legacy"][0][2:]
+
+
+# the named SQL files and motcua top ----------------------------------------------------------------------
+
+#: The counts and rates of kpis_current.sql's rows.
+CURRENT_COUNTS = ("to_process", "received", "finished", "finished_late", "open_overdue", "open_due_soon")
+CURRENT_RATES = [r for r in RATES if r.column in ("on_time_rate", "overdue_rate", "online_rate", "e_result_rate",
+                                                  "digitization_rate", "online_payment_rate", "satisfaction_rate")]
+
+
+def _named(screens: Screens, name: str, hierarchy: str, scope: str = "province") -> dict[str, dict[str, Any]]:
+    """The rows of a named SQL file for June, by scope id; both engines must return the same."""
+    params = {"hierarchy": hierarchy, "scope": scope, "period": "month", "period_start": JUNE[0]}
+    rows, columns = screens.server.execute(queries.query(name), params, with_column_types=True)
+    on_chdb = screens.chdb.execute(queries.render(name, params))
+    assert [tuple(map(plain_value, r)) for r in rows] == [tuple(map(plain_value, r)) for r in on_chdb], name
+    names = [column for column, _type in columns]
+    return {row[0]: dict(zip(names, row, strict=True)) for row in rows}
+
+
+def test_a_merged_provinces_named_sql_row_sums_its_former_provinces_and_recomputes_the_rates(
+        screens: Screens) -> None:
+    legacy, merged = _named(screens, "kpis_current", "legacy"), _named(screens, "kpis_current", "2025")
+    former_rows = _kpi(screens, "month", "legacy")
+    averaged = 0
+    for new, codes in FORMER.items():
+        assert [merged[new][c] for c in CURRENT_COUNTS] == [sum(legacy[o][c] for o in codes) for c in CURRENT_COUNTS]
+        for rate in CURRENT_RATES:
+            summed = rollup(former_rows, set(codes), rate.numerator, rate.denominator)
+            assert merged[new][rate.column] == _approx(summed), (new, rate.column)
+            mean = sum(legacy[o][rate.column] or 0 for o in codes) / len(codes)
+            averaged += summed is not None and abs(summed - mean) > 1e-9
+    assert averaged >= 5, "an average of the former provinces' rates would differ from the recomputed rate"
+
+
+@pytest.mark.parametrize("hierarchy", HIERARCHIES)
+def test_the_named_sql_rows_are_the_hierarchys_provinces_as_motcua_kpi_prints_them(screens: Screens,
+                                                                                   hierarchy: str) -> None:
+    expected = {r["scope_id"]: r for r in _kpi(screens, "month", hierarchy)}
+    current = _named(screens, "kpis_current", hierarchy)
+    assert sorted(current) == sorted(expected) == (["24", "79"] if hierarchy == "2025" else SENT)
+    for code, row in current.items():
+        assert row["province"] == code
+        assert [row[c] for c in CURRENT_COUNTS] == [expected[code][c] for c in CURRENT_COUNTS], code
+        assert [row[r.column] for r in CURRENT_RATES] == [_approx(expected[code][r.column]) for r in CURRENT_RATES]
+    scores = _named(screens, "scores_766", hierarchy)
+    assert {code: (r["group2_progress"], r["group4_online_payment"], r["group5_digitisation_items_4_1_4_2"])
+            for code, r in scores.items()} == {code: _scores(r) for code, r in expected.items()}
+
+
+@pytest.mark.parametrize("hierarchy", HIERARCHIES)
+def test_a_units_province_in_the_named_sql_is_the_one_of_the_hierarchy(screens: Screens,
+                                                                       hierarchy: Hierarchy) -> None:
+    units = _named(screens, "kpis_current", hierarchy, scope="unit")
+    sent = {unit: unit[-2:] for unit in units}  # .H74: a unit of Bình Dương (tests.sinks.pipeline.in_former_provinces)
+    assert set(sent.values()) == set(SENT)
+    assert {unit: row["province"] for unit, row in units.items()} == {
+        unit: province_in(hierarchy, code) for unit, code in sent.items()}
+
+
+def test_motcua_top_shows_the_hierarchys_provinces(screens: Screens) -> None:
+    shows: list[tuple[Hierarchy, list[str]]] = [("2025", ["24", "79"]), ("legacy", SENT)]
+    for hierarchy, codes in shows:
+        view = snapshot(screens.server, units=100, hierarchy=hierarchy)
+        today = {r["scope_id"]: r for r in _kpi(screens, "day", hierarchy)}
+        assert view.day == DAY and [r["scope_id"] for r in view.provinces] == codes == sorted(today)
+        assert [r["to_process"] for r in view.provinces] == [today[c]["to_process"] for c in codes]
+        assert {r["province"] for r in view.worst_units} == set(codes)
+        database = screens.server.connection.database
+        shown = subprocess.run([MOTCUA, "top", "--once", "--database", database, "--health-url", "",
+                                "--hierarchy", hierarchy], capture_output=True, text=True, check=True,
+                               env={**os.environ, "COLUMNS": "200"}).stdout
+        assert re.findall(r"^│ │ (\d\d) ", shown, re.MULTILINE) == codes, shown

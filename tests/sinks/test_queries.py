@@ -18,6 +18,7 @@ from audit.kpi_report import kpi_table
 from dashboards import queries
 from dossier.calendar import day_number, day_start, default_calendar
 from dossier.lifecycle import DossierSummary, in_state_machine_order, summarize
+from dossier.merger import HIERARCHIES
 from dossier.transitions import status_at
 from sinks.top import render, snapshot
 from tests.sinks.chdb_executor import ChdbExecutor
@@ -105,13 +106,13 @@ def landed(clickhouse_ready: dict[str, Any], run_id: str) -> Iterator[Landed]:
 
 
 PARAMS = {
-    "kpis_current": [{"scope": "province", "period": "day", "period_start": DAY},
-                     {"scope": "unit", "period": "month", "period_start": FIRST}],
+    "kpis_current": [{"hierarchy": h, "scope": "province", "period": "day", "period_start": DAY} for h in HIERARCHIES]
+    + [{"hierarchy": h, "scope": "unit", "period": "month", "period_start": FIRST} for h in HIERARCHIES],
     "overdue_backlog": [{"province": ""}, {"province": "79"}],
     "due_soon": [{"province": ""}],
     "dossier_timeline": [],  # filled from the data below
-    "scores_766": [{"scope": "province", "period": "month", "period_start": FIRST},
-                   {"scope": "unit", "period": "day", "period_start": DAY}],
+    "scores_766": [{"hierarchy": h, "scope": "province", "period": "month", "period_start": FIRST} for h in HIERARCHIES]
+    + [{"hierarchy": "legacy", "scope": "unit", "period": "day", "period_start": DAY}],
 }
 
 
@@ -133,8 +134,9 @@ def test_every_query_has_a_test_and_both_engines_agree(landed: Landed) -> None:
 def test_current_kpis_are_the_rows_the_audit_computes(landed: Landed) -> None:
     expected = kpi_table(event_log(landed.lines), "day", FIRST, END, default_calendar()).rows("province")
     today = {r["scope_id"]: r for r in expected if r["period_start"] == DAY.isoformat()}
-    rows = landed.server.execute(queries.query("kpis_current"),
-                                 {"scope": "province", "period": "day", "period_start": DAY}, with_column_types=True)
+    rows = landed.server.execute(queries.query("kpis_current"), {"hierarchy": "legacy", "scope": "province",
+                                                                 "period": "day", "period_start": DAY},
+                                 with_column_types=True)
     names = [c[0] for c in rows[1]]
     got = {r[0]: dict(zip(names, r, strict=True)) for r in rows[0]}
     assert set(got) == set(today)
@@ -143,7 +145,7 @@ def test_current_kpis_are_the_rows_the_audit_computes(landed: Landed) -> None:
         for field in ("to_process", "open_overdue", "on_time_rate", "overdue_rate", "online_payment_rate"):
             assert row[field] == today[province][field], field
     units = landed.server.execute(queries.query("kpis_current"),
-                                  {"scope": "unit", "period": "month", "period_start": FIRST})
+                                  {"hierarchy": "legacy", "scope": "unit", "period": "month", "period_start": FIRST})
     province_of = {s.unit: s.province for s in landed.summaries}
     assert {(unit, province) for unit, province, *_ in units} == set(province_of.items())
 
@@ -173,7 +175,7 @@ def test_a_timeline_lists_each_event_once_and_its_transitions_in_event_time(land
 
 def test_766_scores_follow_the_rates(landed: Landed) -> None:
     rows = landed.server.execute(queries.query("scores_766"),
-                                 {"scope": "province", "period": "month", "period_start": FIRST})
+                                 {"hierarchy": "legacy", "scope": "province", "period": "month", "period_start": FIRST})
     table = kpi_table(event_log(landed.lines), "month", FIRST, date(2025, 8, 1), default_calendar())
     expected = {r["scope_id"]: r for r in table.rows("province")}
     for scope_id, _start, _provisional, progress, _online, payment, digitisation, satisfaction in rows:

@@ -17,7 +17,7 @@ EXPECTED_TABLES = {
     "dossiers_from_transitions", "dossiers_current", "kpis", "kpis_latest", "alerts", "alerts_unique", "dlq",
     "dlq_unique", "sink_batches", "notifications", "notifications_latest", "province_merger_2025",
     "kpis_latest_2025", "open_dossiers", "open_dossiers_current", "scopes", "scopes_from_transitions",
-    "dossier_units", "dossier_units_from_events",
+    "dossier_units", "dossier_units_from_events", "province_codes_2025",
 }
 
 
