@@ -121,12 +121,12 @@ class DossierPass:
             yield self._bucket_dossiers(bucket)
 
     def _bucket_dossiers(self, bucket: Bucket) -> Iterator[Sequence[ParsedEvent]]:
-        stats, numbers, data, starts = self.stats, bucket.numbers, bucket.data, bucket.starts
+        stats, numbers, records = self.stats, bucket.numbers, bucket.records
         for indices in bucket.groups().values():
             events = []
             for i in indices:
                 try:
-                    event = decode_record(data[starts[i] : starts[i + 1]])
+                    event = decode_record(records[i])
                 except InvalidRecord as invalid:
                     stats.invalid += 1
                     self._reports.append((numbers[i], invalid.violations))

@@ -23,11 +23,14 @@ def file_chunks(path: Path) -> Iterator[tuple[int, list[bytes]]]:
         number = 1
         while True:
             chunk = f.read(CHUNK_BYTES)
-            lines = (carry + chunk).split(b"\n") if chunk else carry.split(b"\n")
+            data = carry + chunk if chunk else carry
+            lines = data.split(b"\n")
             carry = lines.pop() if chunk else b""
             if not chunk and lines and not lines[-1]:
                 lines.pop()  # the file's final newline ends the last line, it starts none
-            yield number, [line[:-1] if line[-1:] == b"\r" else line for line in lines]
+            if b"\r" in data:
+                lines = [line[:-1] if line[-1:] == b"\r" else line for line in lines]
+            yield number, lines
             number += len(lines)
             if not chunk:
                 return

@@ -19,8 +19,8 @@ import shutil
 import struct
 import tempfile
 from array import array
-from collections.abc import Iterable, Iterator
-from itertools import accumulate
+from collections.abc import Iterator
+from itertools import accumulate, islice
 from pathlib import Path
 from types import TracebackType
 
@@ -36,19 +36,18 @@ def bucket_count(expected_bytes: int, bucket_bytes: int = BUCKET_BYTES) -> int:
 
 
 class Bucket:
-    """One bucket's records: ``numbers[i]``, ``tags[i]`` and ``data[starts[i]:starts[i + 1]]``, in arrival order."""
+    """One bucket's records: ``numbers[i]``, ``tags[i]`` and ``records[i]``, in arrival order."""
 
-    __slots__ = ("data", "numbers", "starts", "tags")
+    __slots__ = ("numbers", "records", "tags")
 
-    def __init__(self, numbers: array, tags: array, lengths: array | Iterable[int], data: bytes) -> None:
-        self.numbers, self.tags, self.data = numbers, tags, data
-        self.starts = array("Q", accumulate(lengths, initial=0))
+    def __init__(self, numbers: array, tags: array, records: list[bytes]) -> None:
+        self.numbers, self.tags, self.records = numbers, tags, records
 
     def __len__(self) -> int:
         return len(self.numbers)
 
     def record(self, i: int) -> bytes:
-        return self.data[self.starts[i] : self.starts[i + 1]]
+        return self.records[i]
 
     def groups(self) -> dict[int, list[int]]:
         """The record indices of each tag, in arrival order (first-seen order of the tags)."""
@@ -149,8 +148,7 @@ class Buckets:
         """Every bucket, one at a time (drop each before asking for the next: it is what bounds memory)."""
         for i in range(self.count):
             if self._dir is None:
-                numbers, tags, records = self._take(i)
-                yield Bucket(numbers, tags, map(len, records), b"".join(records))
+                yield Bucket(*self._take(i))
                 continue
             self._flush(i)
             path = self._path(i)
@@ -159,9 +157,9 @@ class Buckets:
             if self._resplit and path.stat().st_size > 2 * self._bucket_bytes:
                 yield from self._split(path)
             else:
-                data = path.read_bytes()
+                bucket = _bucket_of(path.read_bytes())  # the file's bytes freed: its records are sliced out
                 path.unlink()
-                yield _bucket_of(data)
+                yield bucket
 
     def _split(self, path: Path) -> Iterator[Bucket]:
         """An oversized bucket, split again by the next bits of its tags."""
@@ -187,8 +185,8 @@ class Buckets:
 
 
 def _bucket_of(data: bytes) -> Bucket:
-    """A bucket file's blocks as one bucket."""
-    numbers, tags, lengths, chunks = array("Q"), array("q"), array("I"), []
+    """A bucket file's blocks as one bucket (each record sliced once from the file's bytes, in C)."""
+    numbers, tags, records = array("Q"), array("q"), []
     position = 0
     while position < len(data):
         (n,) = _COUNT.unpack_from(data, position)
@@ -197,11 +195,9 @@ def _bucket_of(data: bytes) -> Bucket:
         position += 8 * n
         tags.frombytes(data[position : position + 8 * n])
         position += 8 * n
-        block = array("I", b"")
-        block.frombytes(data[position : position + 4 * n])
+        lengths = array("I", data[position : position + 4 * n])
         position += 4 * n
-        size = sum(block)
-        lengths.extend(block)
-        chunks.append(data[position : position + size])
-        position += size
-    return Bucket(numbers, tags, lengths, chunks[0] if len(chunks) == 1 else b"".join(chunks))
+        bounds = array("Q", accumulate(lengths, initial=position))
+        records += map(data.__getitem__, map(slice, bounds, islice(bounds, 1, None)))
+        position = bounds[-1]
+    return Bucket(numbers, tags, records)

@@ -16,6 +16,8 @@ memory as the sum of the RSS of its process tree, sampled every 50 ms):
   first million lines, new and old, for the ratio before and after bounded memory.
 
 Run: ``python -m bench.bench_replay`` (the local stack up); writes ``bench/results/replay.json`` and ``.md``.
+``--kpi-only`` measures the before and after part alone (raw orjson, ``motcua kpi`` new and old, of the first
+``--baseline-lines`` lines; no Kafka, no year runs) and writes ``bench/results/kpi-speed.json`` and ``.md``.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import tarfile
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -241,7 +243,12 @@ def main() -> None:
     parser.add_argument("--baseline-rev", default="main")
     parser.add_argument("--baseline-lines", type=int, default=1_000_000)
     parser.add_argument("--topic-prefix", default=PREFIX)
+    parser.add_argument("--kpi-only", action="store_true",
+                        help="only motcua kpi of the first --baseline-lines lines, new and old (no Kafka)")
     args = parser.parse_args()
+    if args.kpi_only:
+        kpi_before_and_after(args)
+        return
     info = machine()
     lines = dataset(args.data)
     topic = log_of_record(args.data, lines, args.topic_prefix)
@@ -250,12 +257,7 @@ def main() -> None:
     runs: dict[str, list[Run]] = {k: [] for k in ("raw_orjson", "kpi", "raw_aiokafka", "replay_1", "replay_2",
                                                   "kpi_1m_new", "kpi_1m_old", "raw_orjson_1m")}
     with tempfile.TemporaryDirectory(prefix="bench-replay-") as scratch_dir:
-        scratch = Path(scratch_dir)
-        old_tree = baseline_code(args.baseline_rev, scratch)
-        first = prefix_file(args.data, args.baseline_lines, scratch).resolve()
-        small = [MOTCUA, "kpi", "--events", str(first), "--period", "month", "--from", "2025-01-01", "--to",
-                 "2026-01-01", "--scope", "unit"]
-        old = [sys.executable, "-c", "from motcua.cli import app; app()", *small[1:]]
+        before_and_after = _before_and_after(args, Path(scratch_dir))
         for rep in range(args.repeat):
             runs["raw_orjson"].append(raw_orjson(args.data))
             runs["kpi"].append(command(kpi_cmd))
@@ -264,18 +266,13 @@ def main() -> None:
             runs["raw_aiokafka"].append(raw)
             runs["replay_1"].append(command([*replay_cmd, "--workers", "1"]))
             runs["replay_2"].append(command([*replay_cmd, "--workers", "2"]))
-            runs["raw_orjson_1m"].append(raw_orjson(first))
-            runs["kpi_1m_new"].append(command(small))
-            # run from the old tree: the working directory comes first on sys.path
-            runs["kpi_1m_old"].append(command(old, env={"PYTHONPATH": str(old_tree)}, cwd=old_tree))
+            before_and_after(runs)
             print(orjson.dumps({k: asdict(v[-1]) for k, v in runs.items()}).decode(), file=sys.stderr)
             print(f"run {rep + 1}/{args.repeat} done; load {os.getloadavg()[0]:.1f}", file=sys.stderr)
     digests = {r.stdout_sha256 for k in ("kpi", "replay_1", "replay_2") for r in runs[k]}
-    same_small = {r.stdout_sha256 for k in ("kpi_1m_new", "kpi_1m_old") for r in runs[k]}
     summary = {
         "events": lines,
         "replay_rows_equal_kpi_rows": len(digests) == 1,
-        "kpi_1m_rows_equal_baseline_rows": len(same_small) == 1,
         "kpi": {
             "events_per_wall_second": round(lines / median(runs["kpi"], "wall_s")),
             "events_per_cpu_second": round(lines / median(runs["kpi"], "cpu_s")),
@@ -295,14 +292,7 @@ def main() -> None:
             "peak_rss_mib_workers_1": max(r.peak_rss_mib for r in runs["replay_1"]),
             "peak_rss_mib_workers_2": max(r.peak_rss_mib for r in runs["replay_2"]),
         },
-        "before_and_after": {
-            "lines": args.baseline_lines,
-            "baseline_rev": args.baseline_rev,
-            "ratio_to_raw_cpu_new": _ratio(runs, "raw_orjson_1m", "kpi_1m_new"),
-            "ratio_to_raw_cpu_old": _ratio(runs, "raw_orjson_1m", "kpi_1m_old"),
-            "peak_rss_mib_new": max(r.peak_rss_mib for r in runs["kpi_1m_new"]),
-            "peak_rss_mib_old": max(r.peak_rss_mib for r in runs["kpi_1m_old"]),
-        },
+        "before_and_after": _before_and_after_summary(args, runs),
     }
     info["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     result = {
@@ -314,6 +304,89 @@ def main() -> None:
         "runs": {k: [asdict(r) for r in v] for k, v in runs.items()},
     }
     write_result(RESULTS / "replay.json", result, markdown)
+
+
+def _before_and_after(args: argparse.Namespace, scratch: Path) -> Callable[[dict[str, list[Run]]], None]:
+    """One round of the before and after runs: raw orjson, then ``motcua kpi`` new and old (``--baseline-rev``),
+    of the first ``--baseline-lines`` lines (``kpi_1m_*``, ``raw_orjson_1m``); rows by month and unit."""
+    old_tree = baseline_code(args.baseline_rev, scratch)
+    first = prefix_file(args.data, args.baseline_lines, scratch).resolve()
+    small = [MOTCUA, "kpi", "--events", str(first), *ROWS]
+    old = [sys.executable, "-c", "from motcua.cli import app; app()", *small[1:]]
+
+    def measure(runs: dict[str, list[Run]]) -> None:
+        runs["raw_orjson_1m"].append(raw_orjson(first))
+        runs["kpi_1m_new"].append(command(small))
+        # run from the old tree: the working directory comes first on sys.path
+        runs["kpi_1m_old"].append(command(old, env={"PYTHONPATH": str(old_tree)}, cwd=old_tree))
+
+    return measure
+
+
+def _before_and_after_summary(args: argparse.Namespace, runs: dict[str, list[Run]]) -> dict[str, Any]:
+    return {
+        "lines": args.baseline_lines,
+        "baseline_rev": args.baseline_rev,
+        "raw_orjson_lines_per_cpu_second": round(args.baseline_lines / median(runs["raw_orjson_1m"], "cpu_s")),
+        "events_per_cpu_second_new": round(args.baseline_lines / median(runs["kpi_1m_new"], "cpu_s")),
+        "events_per_cpu_second_old": round(args.baseline_lines / median(runs["kpi_1m_old"], "cpu_s")),
+        "ratio_to_raw_cpu_new": _ratio(runs, "raw_orjson_1m", "kpi_1m_new"),
+        "ratio_to_raw_cpu_old": _ratio(runs, "raw_orjson_1m", "kpi_1m_old"),
+        "peak_rss_mib_new": max(r.peak_rss_mib for r in runs["kpi_1m_new"]),
+        "peak_rss_mib_old": max(r.peak_rss_mib for r in runs["kpi_1m_old"]),
+        "rows_equal": len({r.stdout_sha256 for k in ("kpi_1m_new", "kpi_1m_old") for r in runs[k]}) == 1,
+    }
+
+
+def kpi_before_and_after(args: argparse.Namespace) -> None:
+    """``--kpi-only``: the before and after runs alone, to ``bench/results/kpi-speed.json`` and ``.md``."""
+    info = machine()
+    dataset(args.data)
+    runs: dict[str, list[Run]] = {k: [] for k in ("raw_orjson_1m", "kpi_1m_new", "kpi_1m_old")}
+    with tempfile.TemporaryDirectory(prefix="bench-replay-") as scratch_dir:
+        before_and_after = _before_and_after(args, Path(scratch_dir))
+        for rep in range(args.repeat):
+            before_and_after(runs)
+            print(orjson.dumps({k: asdict(v[-1]) for k, v in runs.items()}).decode(), file=sys.stderr)
+            print(f"run {rep + 1}/{args.repeat} done; load {os.getloadavg()[0]:.1f}", file=sys.stderr)
+    info["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    write_result(RESULTS / "kpi-speed.json", {
+        "benchmark": "motcua kpi of the first lines of the simulated year, new and old, against raw orjson",
+        "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+        "command": "python -m bench.bench_replay " + " ".join(sys.argv[1:]),
+        "data": {"file": str(args.data), "simulation": " ".join(SIMULATION), "rows": " ".join(ROWS)},
+        "machine": info,
+        "summary": _before_and_after_summary(args, runs),
+        "runs": {k: [asdict(r) for r in v] for k, v in runs.items()},
+    }, kpi_markdown)
+
+
+def kpi_markdown(result: dict[str, Any]) -> str:
+    b, m = result["summary"], result["machine"]
+    return "\n".join([
+        "# `motcua kpi` before and after, against raw orjson (bench/bench_replay.py --kpi-only)",
+        "",
+        f"Run: `{result['command']}` on {result['date']}. Data: the first {b['lines']:,} lines of the simulated "
+        f"year (`motcua produce simulate {result['data']['simulation']}`). Rows: `{result['data']['rows']}`. "
+        f"Medians of {len(result['runs']['kpi_1m_new'])} runs, each round in the same run: raw orjson, then the "
+        f"new code, then the old ({b['baseline_rev']}); each command a subprocess, as a user runs it. A reduced run "
+        "of the benchmark (no year, no Kafka): bench/results/replay.md stays the full one.",
+        "",
+        f"Machine: {m['cpu_model']}, {m['nproc']} cores, {m['memory_gib']} GiB, Python {m['python']}; load average "
+        f"{m['load_average']} at start, {m['load_average_at_end']} at end (shared with other sessions: CPU seconds "
+        "inflate with their load; the ratios of the same run move less).",
+        "",
+        "| command | events/s (CPU) | ratio to raw, CPU | peak RSS |",
+        "|---|---:|---:|---:|",
+        f"| raw: file read + `orjson.loads` per line | {b['raw_orjson_lines_per_cpu_second']:,} | 1 | |",
+        f"| `motcua kpi --events`, old ({b['baseline_rev']}) | {b['events_per_cpu_second_old']:,} | "
+        f"{b['ratio_to_raw_cpu_old']} | {b['peak_rss_mib_old']:,.0f} MiB |",
+        f"| `motcua kpi --events`, new | {b['events_per_cpu_second_new']:,} | {b['ratio_to_raw_cpu_new']} | "
+        f"{b['peak_rss_mib_new']:,.0f} MiB |",
+        "",
+        f"- Same rows, byte for byte, in every run: {b['rows_equal']}.",
+        "",
+    ])
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -354,7 +427,7 @@ def markdown(result: dict[str, Any]) -> str:
         f"- Before and after bounded memory, the first {b['lines']:,} lines, same run: ratio to raw "
         f"{b['ratio_to_raw_cpu_old']} before ({b['baseline_rev']}, {b['peak_rss_mib_old']:,.0f} MiB), "
         f"{b['ratio_to_raw_cpu_new']} now ({b['peak_rss_mib_new']:,.0f} MiB); same rows: "
-        f"{s['kpi_1m_rows_equal_baseline_rows']}.",
+        f"{b['rows_equal']}.",
         "",
     ])
 

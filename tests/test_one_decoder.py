@@ -104,6 +104,18 @@ def test_the_dossier_key_is_the_decoded_dossier_id() -> None:
         assert dossier_key(keyless) is None
 
 
+def test_a_tick_is_decided_without_the_events_full_validator(monkeypatch: pytest.MonkeyPatch) -> None:
+    import dossier.contract
+
+    def no_validator(record: dict[str, Any]) -> list[Any]:
+        raise AssertionError("a tick went through the event validator")
+
+    monkeypatch.setattr(dossier.contract, "validate", no_validator)
+    assert isinstance(decode_record(TICK), ClockTick)
+    with pytest.raises(InvalidTick):
+        decode_record(BAD_TICK)
+
+
 def test_a_record_nested_too_deeply_is_invalid_for_every_reader() -> None:
     deep = b"[" * 5000 + b"]" * 5000
     assert by_the_decoder(deep) == "invalid"

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dossier.contract import InvalidRecord, Violation, decode_event, decode_tick, schema_path, validate
+from dossier.contract import InvalidRecord, Violation, decode_event, decode_tick, parse_timestamp, schema_path, validate
 
 VALID: dict[str, Any] = {
     "schema": "dossier-event/1",
@@ -128,6 +128,15 @@ def test_lines_that_are_not_json_objects(line, reason):
     with pytest.raises(InvalidRecord) as raised:
         decode_event(line)
     assert raised.value.violations[0].reason.startswith(reason)
+
+
+def test_instants_parse_the_same_the_first_time_and_from_the_caches():
+    for value, expected in (
+        ("2025-07-02T09:15:00+07:00", 1751422500.0),
+        ("2025-07-02T09:15:00.1234Z", 1751447700.1234),  # 25 characters too, with a fraction: never cached
+        ("2025-07-02T09:15:00-02:30", 1751456700.0),
+    ):
+        assert [parse_timestamp(value) for _ in range(3)] == [expected] * 3, value
 
 
 def test_null_in_an_optional_field_means_absent():
