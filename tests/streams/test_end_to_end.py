@@ -38,6 +38,7 @@ from dossier.periods import PERIOD_KINDS
 from dossier.processing import PartitionProcessor, kpi_view
 from producers.kafka import EventProducer
 from stack.services import free_port
+from streams.config import stage_group_id
 from tests.streams.harness import MOTCUA, WorkerProcess, create_topics, read_topic, wait_until, worker_env
 from wire.groups import group_lag
 from wire.topics import Topics
@@ -113,13 +114,18 @@ def load_events(bootstrap: str, topics: Topics, events_file: Path) -> None:
         producer.broadcast(END_TICK)
 
 
-def wait_for_drain(bootstrap: str, app_id: str, topics: Topics, workers: list[WorkerProcess]) -> None:
-    """Until the group has committed everything and every row of a period before the final tick is final."""
+def wait_for_drain(
+    bootstrap: str, app_id: str, topics: Topics, workers: list[WorkerProcess], split: bool = False
+) -> None:
+    """Until the group has committed everything and every row of a period before the final tick is final;
+    ``split``: the groups of a ``dossiers`` and a ``kpis`` worker (``MOTCUA_STREAMS_STAGES``)."""
+    internal = [f"{app_id}-summaries", f"{app_id}-kpi-partials"]
+    groups = ({stage_group_id(app_id, "dossiers"): [topics.events], stage_group_id(app_id, "kpis"): internal}
+              if split else {app_id: [topics.events, *internal]})
 
     def drained() -> bool:
         assert all(w.alive() for w in workers), "a worker died"
-        internal = [f"{app_id}-summaries", f"{app_id}-kpi-partials"]
-        return group_lag(bootstrap, app_id, [topics.events, *internal]) == 0
+        return all(group_lag(bootstrap, group, read) == 0 for group, read in groups.items())
 
     try:
         wait_until(drained, 240, "consumer lag 0", every=2.0)
@@ -276,6 +282,25 @@ def test_one_worker_kpis_equal_the_audit_and_transitions_are_deterministic(
     assert live_transitions == expected_transitions  # same records, same order, per partition
     assert Counter(dossier_alert_ids(kafka_bootstrap, topics)) == expected_alerts
     assert max(expected_alerts.values()) == 1
+
+
+def test_one_worker_per_stage_started_together_kpis_equal_the_audit(
+    kafka_bootstrap: str, run_id: str, events_file: Path, expected_rows: dict[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    """``MOTCUA_STREAMS_STAGES``: a ``dossiers`` worker feeds a ``kpis`` worker through the topics between the
+    stages; each is a consumer group of its own, and both create the topics at the same moment."""
+    prefix, app_id, topics = loaded_pipeline(kafka_bootstrap, f"e2e3_{run_id}", events_file)
+    workers = [
+        WorkerProcess(worker_env(kafka_bootstrap, app_id, prefix, free_port(), tmp_path / stage,
+                                 MOTCUA_STREAMS_STAGES=stage), tmp_path / f"{stage}.log").start()
+        for stage in ("dossiers", "kpis")
+    ]
+    try:
+        wait_for_drain(kafka_bootstrap, app_id, topics, workers, split=True)
+    finally:
+        assert [worker.stop() for worker in workers] == [0, 0], "graceful shutdown on SIGTERM"
+    assert_same_rows(live_rows(kafka_bootstrap, topics), expected_rows)
+    assert Counter(dossier_alert_ids(kafka_bootstrap, topics)) == pure_outputs(kafka_bootstrap, topics)[1]
 
 
 def test_two_workers_one_killed_halfway_still_equal_and_no_alert_lost_or_changed(
