@@ -617,6 +617,7 @@ class StreamsApp:
             )
             self.read_again += 1
             await self.app.consumer.seek(tp, committed)
+        await self._read_missing_again()  # an agent with no batch coming (its read-again delivered nothing)
         self._commit_running_seconds()
         recovery = self.app.tables.recovery
         offsets_read = (*recovery.active_offsets.values(), *recovery.standby_offsets.values())

@@ -51,13 +51,16 @@ class OffsetGate:
         return self._next.get(partition)
 
     def take_holes(self, now: float) -> dict[Hashable, int]:
-        """The partitions to read again, each from its expected offset: records were missing since the last
-        call, and it was not read again from there less than ``retry_after`` before ``now``."""
+        """The partitions to read again, each from its expected offset: records are missing, and it was not
+        read again from there less than ``retry_after`` before ``now``.
+
+        A hole stays until its record is applied: a read-again may deliver nothing at all (a fresh clone's
+        `make test` saw a worker read a summaries partition again from 382, receive nothing more from it, and
+        stall 180 s), so the partition is read again every ``retry_after`` until it does."""
         due = {}
         for partition, offset in self._holes.items():
             last = self._read_again.get(partition)
             if last is None or last[0] != offset or now - last[1] >= self._retry_after:
                 due[partition] = offset
                 self._read_again[partition] = (offset, now)
-        self._holes = {}
         return due
