@@ -19,6 +19,7 @@ from clickhouse_driver import Client
 from dossier.calendar import day_number, day_start
 from sinks.migrate import migrate
 from sinks.open_dossiers import Sweeper
+from tests.private_servers import PrivateClickHouse
 from tests.sinks.conftest import Scratch
 from tests.sinks.pipeline import (
     SinkProcess,
@@ -35,7 +36,6 @@ from tests.sinks.pipeline import (
     summaries,
     wait_until,
 )
-from tests.sinks.private_clickhouse import PrivateClickHouse
 from wire.groups import group_offsets
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]

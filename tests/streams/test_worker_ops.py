@@ -22,11 +22,11 @@ from dossier.calendar import default_calendar
 from dossier.kpi import SCOPES
 from dossier.periods import PERIOD_KINDS
 from producers.kafka import EventProducer
-from stack import control
 from stack.services import free_port
 from streams.config import Topics
 from streams.watchdog import EXIT_STALLED
 from tests.domain.spec_helpers import accepted
+from tests.private_servers import PrivateKafka
 from tests.streams.harness import (
     MOTCUA,
     WorkerProcess,
@@ -108,28 +108,33 @@ def test_sigterm_under_load_stops_the_worker_within_30_s(kafka_bootstrap: str, r
     assert status == 0 and took < 30
 
 
-def test_a_worker_that_makes_no_progress_says_so_and_exits_non_zero(kafka_bootstrap: str, run_id: str,
-                                                                    two_weeks: Path, tmp_path: Path) -> None:
-    """With the broker paused (SIGSTOP) nothing moves while records are pending, as when a flush hung."""
-    name = f"ops_stall_{run_id}"
-    worker, port, topics = started_worker(kafka_bootstrap, name, tmp_path, MOTCUA_STREAMS_STALL_SECONDS="10")
-    [broker] = [row for row in control.status() if row.name == "kafka"]
-    assert broker.pid is not None
-    load_events(kafka_bootstrap, topics, two_weeks)
-    wait_until(lambda: group_lag(kafka_bootstrap, name, [topics.events]) is not None, 120, "a first commit",
-               every=0.5)
-    seen: list[tuple[int, dict[str, Any]]] = []
-    os.kill(broker.pid, signal.SIGSTOP)
-    paused = time.monotonic()
+def test_a_worker_that_makes_no_progress_says_so_and_exits_non_zero(run_id: str, two_weeks: Path,
+                                                                    tmp_path: Path) -> None:
+    """With the broker paused (SIGSTOP) nothing moves while records are pending, as when a flush hung.
+
+    The broker is one of the test's own: the shared one serves the tests running beside this one."""
+    broker = PrivateKafka(tmp_path / "private")
+    broker.start()
     try:
-        while worker.alive() and time.monotonic() - paused < 60:
-            if (answer := health(port)) is not None:
-                seen.append(answer)
-            time.sleep(0.5)
+        name = f"ops_stall_{run_id}"
+        worker, port, topics = started_worker(broker.bootstrap, name, tmp_path, MOTCUA_STREAMS_STALL_SECONDS="10")
+        load_events(broker.bootstrap, topics, two_weeks)
+        wait_until(lambda: group_lag(broker.bootstrap, name, [topics.events]) is not None, 120, "a first commit",
+                   every=0.5)
+        seen: list[tuple[int, dict[str, Any]]] = []
+        os.kill(broker.pid, signal.SIGSTOP)
+        paused = time.monotonic()
+        try:
+            while worker.alive() and time.monotonic() - paused < 60:
+                if (answer := health(port)) is not None:
+                    seen.append(answer)
+                time.sleep(0.5)
+        finally:
+            os.kill(broker.pid, signal.SIGCONT)
+            took = time.monotonic() - paused
+            worker.stop()
     finally:
-        os.kill(broker.pid, signal.SIGCONT)
-        took = time.monotonic() - paused
-        worker.stop()
+        broker.stop()
     stalled = [body for status, body in seen if status == 503 and body["status"] == "stalled"]
     print(f"\nbroker paused: /health said {stalled[:1]}; exit {worker.proc.returncode} after {took:.0f} s")
     assert stalled and "no progress" in stalled[0]["reason"]

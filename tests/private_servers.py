@@ -1,13 +1,16 @@
-"""A ClickHouse server of a test's own (the stack's 18.16 binary and config, its own data dir and ports).
+"""Servers of a test's own: a ClickHouse (the stack's 18.16 binary and config) or a one-node Kafka (the
+stack's jars and config), each with its own data dir and ports.
 
-The outage test stops and restarts it; stopping the shared stack's server would break every other test
-and developer using it.
+A test that stops, kills or pauses a server uses one of these. `make test` runs the other tests at the same
+time against the shared stack, and a paused shared broker stalls all of them (a notifier test's HTTP call
+timed out in CI while the stall test had the shared broker SIGSTOPped).
 """
 
 from __future__ import annotations
 
 import os
 import random
+import signal
 import socket
 import subprocess
 import time
@@ -19,6 +22,8 @@ from typing import Any
 from clickhouse_driver import Client
 
 from stack import clickhouse, services
+from stack import kafka as stack_kafka
+from wire.groups import coordinator_ready
 
 
 def _free(port: int) -> bool:
@@ -90,6 +95,49 @@ class PrivateClickHouse:
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self.proc = None
+
+
+class PrivateKafka:
+    """One combined broker+controller of the stack's Kafka, in ``home``, on free ports."""
+
+    def __init__(self, home: Path, heap: str = "512m") -> None:
+        port, controller = services.free_port(), services.free_port()
+        while controller == port:
+            controller = services.free_port()
+        self.node = services.KafkaNode(name="kafka-private", node_id=1, port=port, controller_port=controller,
+                                       workdir=home / "kafka", heap=heap)
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{services.host()}:{self.node.port}"
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None, "not started"
+        return self.proc.pid
+
+    def start(self, timeout: float = 90.0) -> None:
+        stack_kafka.prepare([self.node])
+        with stack_kafka.stdout_log(self.node).open("ab") as out:
+            self.proc = subprocess.Popen(stack_kafka.command(self.node), stdout=out, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while not (stack_kafka.cluster_answers([self.node]) and coordinator_ready(self.bootstrap)):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"private Kafka did not start; see {stack_kafka.server_log(self.node)}")
+            time.sleep(0.5)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGCONT)  # a paused JVM cannot act on SIGTERM
             self.proc.terminate()
             try:
                 self.proc.wait(60)
