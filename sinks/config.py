@@ -29,6 +29,7 @@ class SinkConfig:
     retry_max_delay: float = 5.0
     health_host: str = "127.0.0.1"
     health_port: int | None = 18090
+    fetch_wait: float = field(default_factory=lambda: Settings().kafka_fetch_wait)  # seconds a fetch may be held
 
     @property
     def topics(self) -> Topics:

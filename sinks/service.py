@@ -46,6 +46,22 @@ SHUTDOWN_GRACE = 10.0  # seconds a stopping sink keeps retrying its last batch b
 GIL_SWITCH_INTERVAL = 0.2
 
 
+def consumer(cfg: SinkConfig) -> AIOKafkaConsumer:
+    """The sink's consumer: manual commits (after ClickHouse has the batch), large fetches, a short fetch wait."""
+    return aiokafka_consumer(
+        bootstrap=cfg.bootstrap,
+        group_id=cfg.group_id,
+        client_id=f"{cfg.group_id}-consumer",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=2 * 1024 * 1024,
+        fetch_max_bytes=32 * 1024 * 1024,
+        # aiokafka's 0.5 s default held a fetch with nothing new that long, and the KPI rows behind it
+        # (streams/fetching.py, the same for the streams worker): freshness p99 0.82 s in the sink's part
+        fetch_max_wait_ms=round(cfg.fetch_wait * 1000),
+    )
+
+
 @dataclass
 class _InFlight:
     batch: Batch
@@ -79,18 +95,7 @@ class Sink:
     async def run(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set, then store and commit what was read (for up to SHUTDOWN_GRACE seconds)."""
         cfg = self.config
-        self._consumer = aiokafka_consumer(
-            bootstrap=cfg.bootstrap,
-            group_id=cfg.group_id,
-            client_id=f"{cfg.group_id}-consumer",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            max_partition_fetch_bytes=2 * 1024 * 1024,
-            fetch_max_bytes=32 * 1024 * 1024,
-            # aiokafka's 0.5 s default held a fetch with nothing new that long, and the KPI rows behind it
-            # (streams/fetching.py, the same for the streams worker): freshness p99 0.82 s in the sink's part
-            fetch_max_wait_ms=100,
-        )
+        self._consumer = consumer(cfg)
         self._consumer.subscribe([cfg.topic(role) for role in cfg.roles], listener=_Rebalance(self))
         self._producer = aiokafka_producer(
             cfg.bootstrap, client_id=f"{cfg.group_id}-dlq", acks="all", enable_idempotence=True

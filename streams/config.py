@@ -3,13 +3,13 @@
 | variable | default | meaning |
 |---|---|---|
 | MOTCUA_KAFKA_BOOTSTRAP | the local stack (`wire.settings`) | Kafka bootstrap servers |
+| MOTCUA_KAFKA_FETCH_WAIT | 0.1 | seconds the broker may hold a fetch (faust's fixed 1.5 s otherwise: fetching.py) |
 | MOTCUA_STREAMS_APP_ID | motcua-streams | names the topics between the stages; faust's app id: `group_id` |
 | MOTCUA_STREAMS_TOPIC_PREFIX | (empty) | prefix of the five pipeline topics (tests use a unique one) |
 | MOTCUA_STREAMS_PARTITIONS | 6 | partitions of dossier.events (tables and the summaries topic match it) |
 | MOTCUA_STREAMS_DATADIR | $MOTCUA_HOME/streams/<app id>-<web port> | the tables' SQLite files (streams/store.py) |
 | MOTCUA_STREAMS_WEB_HOST / _WEB_PORT | 127.0.0.1 / 6066 | health endpoint and faust's web metrics |
 | MOTCUA_STREAMS_BATCH / _BATCH_WITHIN | 2000 / 0.2 | records per batch, seconds to wait for a full one |
-| MOTCUA_STREAMS_FETCH_WAIT | 0.1 | seconds the broker may hold a fetch (faust's fixed 1.5 s otherwise: fetching.py) |
 | MOTCUA_STREAMS_COMPRESSION | gzip | compression of everything the worker produces (gzip, lz4, snappy, none) |
 | MOTCUA_STREAMS_KPI_INTERVAL | 1.0 | seconds between KPI emissions (a row at most once per interval, less a quarter) |
 | MOTCUA_STREAMS_UNIT_ALERT_RATE / _UNIT_ALERT_MIN | 0.2 / 10 | unit overdue-rate alert: threshold, minimum to_process |
@@ -83,7 +83,7 @@ class StreamsConfig:
             web_port=web_port,
             batch=env.streams_batch,
             batch_within=env.streams_batch_within,
-            fetch_wait=env.streams_fetch_wait,
+            fetch_wait=env.kafka_fetch_wait,
             compression=None if (c := env.streams_compression) == "none" else c,
             kpi_interval=env.streams_kpi_interval,
             unit_alert_rate=env.streams_unit_alert_rate,

@@ -59,6 +59,7 @@ class Settings(BaseSettings):
     kafka_cluster_port: int | None = _env("MOTCUA_KAFKA_CLUSTER_PORT")
     kafka_brokers: int = _env("MOTCUA_KAFKA_BROKERS", 1)
     kafka_bootstrap: str = _env("MOTCUA_KAFKA_BOOTSTRAP", "")
+    kafka_fetch_wait: float = _env("MOTCUA_KAFKA_FETCH_WAIT", 0.1)  # the worker's and the sink's consumers
     clickhouse_host: str | None = _env("MOTCUA_CLICKHOUSE_HOST")
     clickhouse_port: int | None = _env("MOTCUA_CLICKHOUSE_PORT")
     clickhouse_http_port: int | None = _env("MOTCUA_CLICKHOUSE_HTTP_PORT")
@@ -82,7 +83,6 @@ class Settings(BaseSettings):
     streams_web_port: int = _env("MOTCUA_STREAMS_WEB_PORT", 6066)
     streams_batch: int = _env("MOTCUA_STREAMS_BATCH", 2000)
     streams_batch_within: float = _env("MOTCUA_STREAMS_BATCH_WITHIN", 0.2)
-    streams_fetch_wait: float = _env("MOTCUA_STREAMS_FETCH_WAIT", 0.1)
     streams_compression: str = _env("MOTCUA_STREAMS_COMPRESSION", "gzip")
     streams_kpi_interval: float = _env("MOTCUA_STREAMS_KPI_INTERVAL", 1.0)
     streams_unit_alert_rate: float = _env("MOTCUA_STREAMS_UNIT_ALERT_RATE", 0.2)

@@ -86,7 +86,7 @@ def test_the_worker_consumer_lets_the_broker_hold_a_fetch_only_the_configured_ti
 ) -> None:
     """faust builds its consumer with a fixed 1.5 s (streams/fetching.py); the worker's consumer waits 0.1 s."""
     monkeypatch.setenv("MOTCUA_STREAMS_DATADIR", str(tmp_path))
-    monkeypatch.setenv("MOTCUA_STREAMS_FETCH_WAIT", "0.25")
+    monkeypatch.setenv("MOTCUA_KAFKA_FETCH_WAIT", "0.25")
     app = StreamsApp(StreamsConfig.from_env()).app
 
     async def created() -> Any:  # aiokafka objects are made inside a running loop
