@@ -91,7 +91,8 @@ def unit_on_time_sql() -> str:
     rows = latest_kpis("unit", "month", f"period_start = {MONTH}", "1 = 1", rate.counts)
     by_unit = (f"SELECT scope_id AS unit, {rate.sql()} AS {rate.column} FROM ({rows}) GROUP BY scope_id "
                f"HAVING sum(to_process) >= {MIN_TO_PROCESS}")
-    provinces = with_shown_province("SELECT unit, province FROM dossiers", "province", IN_2025)
+    # ``scopes``: the (province, unit) pairs dossiers were accepted in, a few thousand rows, not every dossier
+    provinces = with_shown_province("SELECT DISTINCT unit, province FROM scopes", "province", IN_2025)
     return (f"SELECT unit, province, {rate.column} FROM ({by_unit}) AS rates ANY LEFT JOIN "
             f"(SELECT unit, any(shown_province) AS province FROM ({provinces}) GROUP BY unit) AS units USING unit "
             "ORDER BY unit")

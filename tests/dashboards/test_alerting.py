@@ -73,8 +73,8 @@ def _rows(db: str) -> list[str]:
                 "provisional, watermark, _inserted_at",
                 [f"'unit', '{u}', 'month', toDate('2025-{m}-01'), {e}, {o}, {n}, 1, toDateTime({T1}), toDateTime({T1})"
                  for u, e, o, n, m in units]),
-        _insert(f"{db}.dossiers", "dossier_id, province, unit, _version", [f"'D-{u}-{p}', '{p}', '{u}', 1"
-                                                                          for u, p in provinces]),
+        _insert(f"{db}.scopes", "province, unit, procedure_code, procedure_field",  # where units were accepted
+                [f"'{p}', '{u}', 'P', 'F'" for u, p in provinces]),
         _insert(f"{db}.dlq", "origin_topic, origin_partition, origin_offset, refused_at, _inserted_at",
                 [f"'dossier.events', 0, 7, toDateTime({T1 - 60}), toDateTime({T1 - 60})"]),
     ]
