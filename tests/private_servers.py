@@ -49,6 +49,19 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
+def _stop(proc: subprocess.Popen[bytes] | None) -> None:
+    """SIGTERM a running server (woken first: a SIGSTOPped one cannot act on it), SIGKILL after 60 s."""
+    if proc is None or proc.poll() is not None:
+        return
+    os.kill(proc.pid, signal.SIGCONT)
+    proc.terminate()
+    try:
+        proc.wait(60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+
+
 class PrivateClickHouse:
     def __init__(self, home: Path) -> None:
         self.home = home
@@ -94,13 +107,7 @@ class PrivateClickHouse:
             client.disconnect()
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        _stop(self.proc)
         self.proc = None
 
 
@@ -136,12 +143,5 @@ class PrivateKafka:
             time.sleep(0.5)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGCONT)  # a paused JVM cannot act on SIGTERM
-            self.proc.terminate()
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        _stop(self.proc)
         self.proc = None
