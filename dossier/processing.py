@@ -91,12 +91,11 @@ class Outputs:
 
     transitions: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     alerts: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    summaries: dict[str, DossierSummary] = field(default_factory=dict)
-    versions: dict[str, int] = field(default_factory=dict)  # of the summaries: their last event's source offset
+    # dossier id -> (its latest summary, the version: the source offset of the last event it counts)
+    summaries: dict[str, tuple[DossierSummary, int]] = field(default_factory=dict)
 
     def add_summary(self, dossier_id: str, summary: DossierSummary, version: int) -> None:
-        self.summaries[dossier_id] = summary
-        self.versions[dossier_id] = version
+        self.summaries[dossier_id] = (summary, version)
 
     def __bool__(self) -> bool:
         return bool(self.transitions or self.alerts or self.summaries)

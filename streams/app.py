@@ -353,9 +353,9 @@ class StreamsApp:
             sender.add(topics.alerts, key.encode(), orjson.dumps(record))
         partitions = self.config.partitions
         by_partition: dict[int, list[bytes]] = {}
-        for dossier_id, summary in out.summaries.items():
+        for summary, version in out.summaries.values():
             q = key_partition(summary.province.encode(), partitions)
-            by_partition.setdefault(q, []).append(encode_summary_record(summary, out.versions[dossier_id]))
+            by_partition.setdefault(q, []).append(encode_summary_record(summary, version))
         for q, encoded in by_partition.items():
             for chunk in in_chunks(encoded, SUMMARIES_PER_RECORD):
                 sender.add(self.config.summaries_topic, SUMMARIES_KEY, encode_summaries_record(chunk), q)

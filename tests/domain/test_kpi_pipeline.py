@@ -105,8 +105,8 @@ class Pipeline:
             for dossier_id, stored in processor.take_dirty():
                 self.table[dossier_id] = encode_dossier(stored)
             out = processor.take_outputs()
-            for dossier_id, summary in out.summaries.items():
-                encoded = encode_summary_record(summary, out.versions[dossier_id])
+            for summary, version in out.summaries.values():
+                encoded = encode_summary_record(summary, version)
                 self.log.append(("summary", decode_summary_record(encoded)[0]))
             if processor.watermark_changed:
                 self.log.append(("watermark", (processor.partition, processor.watermark)))

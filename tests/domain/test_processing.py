@@ -78,7 +78,7 @@ class Run:
             return
         self.transitions += [record for _, record in out.transitions]
         self.alerts += [record for _, record in out.alerts]
-        self.summaries.update(out.summaries)
+        self.summaries.update((dossier_id, summary) for dossier_id, (summary, _) in out.summaries.items())
 
 
 def clean_run(records: list[bytes], flush_every: int) -> Run:
