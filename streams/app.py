@@ -258,7 +258,7 @@ class StreamsApp:
 
     async def _read_missing_again(self) -> None:
         """Read again the partitions where records were not delivered in order (``streams.ordering``)."""
-        for tp, offset in self.in_order.take_holes(time.monotonic()).items():
+        for tp, offset in self.in_order.take_holes(time.monotonic(), self.app.consumer.assignment()).items():
             log.warning("%s[%d]: records from %d on not delivered in order; reading them again", *tp, offset)
             self.read_again += 1
             await self.app.consumer.seek(tp, offset)

@@ -15,7 +15,7 @@ offset. A record before it was applied already (a re-read) and is not applied tw
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Container, Hashable
 
 
 class OffsetGate:
@@ -50,13 +50,16 @@ class OffsetGate:
         """The next offset to apply (every one before it was applied), None before ``start``."""
         return self._next.get(partition)
 
-    def take_holes(self, now: float) -> dict[Hashable, int]:
-        """The partitions to read again, each from its expected offset: records are missing, and it was not
-        read again from there less than ``retry_after`` before ``now``.
+    def take_holes(self, now: float, held: Container[Hashable]) -> dict[Hashable, int]:
+        """The partitions to read again, each from its expected offset: records are missing, it is ``held``
+        (assigned to this worker), and it was not read again from there less than ``retry_after`` before ``now``.
+        The holes of a partition no longer held are dropped: its new owner reads from the committed offset
+        (and a seek of a partition not assigned fails).
 
         A hole stays until its record is applied: a read-again may deliver nothing at all (a fresh clone's
         `make test` saw a worker read a summaries partition again from 382, receive nothing more from it, and
         stall 180 s), so the partition is read again every ``retry_after`` until it does."""
+        self._holes = {partition: offset for partition, offset in self._holes.items() if partition in held}
         due = {}
         for partition, offset in self._holes.items():
             last = self._read_again.get(partition)
