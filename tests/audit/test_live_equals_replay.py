@@ -21,6 +21,7 @@ from tests.audit.conftest import Log, alter_row, motcua
 from tests.sinks.pipeline import SinkProcess, fresh_database
 from tests.streams.harness import WorkerProcess, wait_until, worker_env
 from wire.groups import group_lag
+from wire.topics import partials_topic, summaries_topic
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -48,7 +49,7 @@ def test_after_a_sigkilled_worker_and_sink_the_log_and_clickhouse_agree(
     worker = WorkerProcess(env, tmp_path / "worker.log").start()
     sink = SinkProcess(log.prefix, database, "--batch-seconds", "0.3", "--batch-records", "500",
                        env={"MOTCUA_KAFKA_BOOTSTRAP": kafka_bootstrap})
-    events, internal = [log.topics.events], [f"{app_id}-summaries", f"{app_id}-kpi-partials"]
+    events, internal = [log.topics.events], [summaries_topic(app_id), partials_topic(app_id)]
     sink_topics = [log.topics.events, log.topics.transitions, log.topics.kpis, log.topics.alerts, log.topics.dlq]
     try:
         wait_until(lambda: _committed_some(kafka_bootstrap, app_id, events, len(log.lines)), 180,

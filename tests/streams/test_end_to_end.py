@@ -41,7 +41,7 @@ from stack.services import free_port
 from streams.config import stage_group_id
 from tests.streams.harness import MOTCUA, WorkerProcess, create_topics, read_topic, wait_until, worker_env
 from wire.groups import group_lag
-from wire.topics import Topics
+from wire.topics import Topics, partials_topic, summaries_topic
 
 pytestmark = pytest.mark.integration
 
@@ -119,7 +119,7 @@ def wait_for_drain(
 ) -> None:
     """Until the group has committed everything and every row of a period before the final tick is final;
     ``split``: the groups of a ``dossiers`` and a ``kpis`` worker (``MOTCUA_STREAMS_STAGES``)."""
-    internal = [f"{app_id}-summaries", f"{app_id}-kpi-partials"]
+    internal = [summaries_topic(app_id), partials_topic(app_id)]
     groups = ({stage_group_id(app_id, "dossiers"): [topics.events], stage_group_id(app_id, "kpis"): internal}
               if split else {app_id: [topics.events, *internal]})
 
@@ -224,7 +224,7 @@ def send_stale_summaries(bootstrap: str, app_id: str, dossiers: int = 50) -> int
     summary changed since, after the newer ones, to their summaries partition. The number sent."""
     first: dict[str, tuple[int, bytes]] = {}
     changed: set[str] = set()
-    for record in read_topic(bootstrap, f"{app_id}-summaries"):
+    for record in read_topic(bootstrap, summaries_topic(app_id)):
         decoded = decode_summaries_record(record.value)
         if isinstance(decoded, WatermarkRecord):
             continue
@@ -238,7 +238,7 @@ def send_stale_summaries(bootstrap: str, app_id: str, dossiers: int = 50) -> int
     for dossier_id in sorted(changed)[:dossiers]:
         partition, encoded = first[dossier_id]
         by_partition.setdefault(partition, []).append(encoded)
-    with EventProducer(f"{app_id}-summaries", bootstrap=bootstrap) as producer:
+    with EventProducer(summaries_topic(app_id), bootstrap=bootstrap) as producer:
         for partition, encoded in by_partition.items():
             producer.send(b"\x00summaries", encode_summaries_record(encoded), partition)
     return sum(map(len, by_partition.values()))

@@ -37,6 +37,7 @@ from tests.streams.harness import (
 )
 from tests.streams.test_end_to_end import END_TICK, HMAC_KEY, live_rows, load_events, wait_for_drain
 from wire.groups import group_lag
+from wire.topics import partials_topic, summaries_topic
 
 pytestmark = pytest.mark.integration
 
@@ -153,7 +154,7 @@ def test_events_dated_2099_and_1990_neither_exhaust_the_worker_nor_change_other_
 
     def drained() -> bool:
         assert worker.alive()
-        return group_lag(kafka_bootstrap, name, [topics.events, f"{name}-summaries", f"{name}-kpi-partials"]) == 0
+        return group_lag(kafka_bootstrap, name, [topics.events, summaries_topic(name), partials_topic(name)]) == 0
 
     def rss_mb() -> float:
         status = Path(f"/proc/{worker.proc.pid}/status").read_text()
