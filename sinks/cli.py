@@ -10,7 +10,7 @@ import typer
 from clickhouse_driver import Client
 
 from audit.commands import HierarchyOption, checked_hierarchy
-from sinks.config import SinkConfig
+from sinks.config import ROLES, SinkConfig
 from sinks.migrate import MigrationError, applied, migrate, pending
 from sinks.service import run_sink
 from sinks.top import run_top
@@ -78,8 +78,12 @@ def sink(
     migrate_first: Annotated[bool, typer.Option("--migrate/--no-migrate", help="Apply migrations at start.")] = True,
     sweep_seconds: Annotated[float, typer.Option(help="Seconds between sweeps of open_dossiers' finished dossiers.")
                              ] = 60.0,
+    topics: Annotated[str, typer.Option(
+        help="Which of the topics to land (comma-separated): two sinks, each with its own --group, can land the "
+             "KPI rows in small batches and the rest in large ones.")] = ",".join(ROLES),
 ) -> None:
     """Land dossier.events, .transitions, .kpis, .alerts and .dlq in ClickHouse, idempotently; Ctrl-C stops."""
+    roles = _roles(topics)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     target = _database(database)
     if migrate_first:
@@ -93,6 +97,7 @@ def sink(
         health_host=health_host,
         health_port=health_port or None,
         sweep_seconds=sweep_seconds,
+        roles=roles,
     )
     typer.echo(
         f"sink: {config.bootstrap} {', '.join(config.topic(r) for r in config.roles)} -> ClickHouse "
@@ -101,6 +106,16 @@ def sink(
         err=True,
     )
     asyncio.run(run_sink(config))
+
+
+def _roles(topics: str) -> tuple[str, ...]:
+    """The roles named by ``--topics``, in the sink's own order; a clear error for an unknown or missing one."""
+    named = {name.strip() for name in topics.split(",") if name.strip()}
+    unknown = sorted(named - set(ROLES))
+    if unknown or not named:
+        raise typer.BadParameter(f"{', '.join(unknown) or 'none given'}: the topics are {', '.join(ROLES)}",
+                                 param_hint="--topics")
+    return tuple(role for role in ROLES if role in named)
 
 
 def top(

@@ -32,6 +32,11 @@ class SinkConfig:
     fetch_wait: float = field(default_factory=lambda: Settings().kafka_fetch_wait)  # seconds a fetch may be held
 
     @property
+    def lands_transitions(self) -> bool:
+        """Whether this sink writes ``open_dossiers`` (the transitions' snapshots), and so sweeps it."""
+        return "transitions" in self.roles
+
+    @property
     def topics(self) -> Topics:
         return Topics.with_prefix(self.topic_prefix)
 

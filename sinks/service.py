@@ -81,7 +81,7 @@ class Sink:
             self._writer_stop,
             on_retry=self.metrics.retried,
             on_insert=lambda table, rows, _seconds: self.metrics.inserted(table.name, rows),
-            sweeper=Sweeper(config.database, config.sweep_seconds),
+            sweeper=Sweeper(config.database, config.sweep_seconds) if config.lands_transitions else None,
         )
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse-writer")
         self._batch = Batch()

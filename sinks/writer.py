@@ -80,7 +80,7 @@ class ClickHouseWriter:
         self.on_insert = on_insert
         self._log_rows: list[tuple[Any, ...]] = []
         self._logged_at = -LOG_EVERY  # the first batch's rows go at once
-        self.sweeper = sweeper or open_dossiers.Sweeper(database)
+        self.sweeper = sweeper  # None: another sink lands the transitions, and sweeps what they snapshot
 
     def write(self, batch: Batch) -> list[Refusal]:
         """Store every table of the batch, then the snapshots of the dossiers its transitions touched (after
@@ -101,6 +101,8 @@ class ClickHouseWriter:
 
     def _sweep(self) -> None:
         """The next step of the ``open_dossiers`` sweep; an error waits for the next batch (the data is stored)."""
+        if self.sweeper is None:
+            return
         try:
             self.sweeper.step(self._client)
         except Exception as error:

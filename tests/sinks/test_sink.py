@@ -1,4 +1,5 @@
-"""`motcua sink` end to end on the real Kafka and ClickHouse: every topic landed, exactly once after dedup.
+"""`motcua sink` end to end on the real Kafka and ClickHouse: every topic landed, exactly once after dedup,
+by two sinks that split the topics between them (``--topics``) and by one that reads them all.
 
 The stored KPI rows print, through `motcua kpi --source clickhouse`, byte for byte what `motcua kpi
 --events` prints from the same events; a second sink re-reading every topic changes no deduplicated count.
@@ -59,20 +60,28 @@ def test_every_topic_lands_once_and_kpis_print_as_the_audit(
     provisional = kpi_records(early, "month", FIRST, LAST, day_start(day_number(date(2025, 7, 10))), True)
     final = kpi_records(lines, "month", FIRST, LAST, end_ts, True)
     transitions, alerts = transition_and_alert_records(lines, end_ts)
-    sent = produce(kafka_bootstrap, f"{prefix}dossier.events",
-                   event_records([*lines, NOT_JSON, MISSING_FIELDS, BEYOND_DATETIME]))
+    archived = produce(kafka_bootstrap, f"{prefix}dossier.events",
+                       event_records([*lines, NOT_JSON, MISSING_FIELDS, BEYOND_DATETIME]))
+    archived += produce(kafka_bootstrap, f"{prefix}dossier.transitions", transitions)
     # the stale provisional rows come again after the final ones: the greater watermark must still win
-    sent += produce(kafka_bootstrap, f"{prefix}dossier.kpis", provisional + final + provisional)
-    sent += produce(kafka_bootstrap, f"{prefix}dossier.transitions", transitions)
-    sent += produce(kafka_bootstrap, f"{prefix}dossier.alerts", alerts)
+    live = produce(kafka_bootstrap, f"{prefix}dossier.kpis", provisional + final + provisional)
+    live += produce(kafka_bootstrap, f"{prefix}dossier.alerts", alerts)
+    sent = archived + live
 
-    sink = SinkProcess(prefix, database, "--batch-records", "5000", "--batch-seconds", "0.3")
+    # two sinks of their own groups share the topics (--topics): together they land what one sink lands
+    live_sink = SinkProcess(prefix, database, "--topics", "kpis,alerts", "--group", f"{prefix}live",
+                            "--batch-records", "5000", "--batch-seconds", "0.3")
+    archive_sink = SinkProcess(prefix, database, "--topics", "events,transitions,dlq",
+                               "--batch-records", "5000", "--batch-seconds", "0.3")
     try:
-        sink.wait_for_records(sent + 3, timeout=120)  # + the 3 refused records it read back from the DLQ
-        health = sink.health()
+        live_sink.wait_for_records(live, timeout=120)
+        archive_sink.wait_for_records(archived + 3, timeout=120)  # + the 3 refused records read back from the DLQ
+        healths = [live_sink.health(), archive_sink.health()]
     finally:
-        assert sink.stop() == 0
-    assert health["status"] == "ok" and health["refused_total"] == 3 and health["lag_total"] == 0
+        assert live_sink.stop() == 0 and archive_sink.stop() == 0
+    assert [h["records_total"] for h in healths] == [live, archived + 3]
+    assert all(h["status"] == "ok" and h["lag_total"] == 0 for h in healths)
+    assert [h["refused_total"] for h in healths] == [0, 3]
 
     landed = counts(ch, database)
     log = event_log(lines)
