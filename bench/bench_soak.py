@@ -36,7 +36,16 @@ from typing import Any
 from kafka import KafkaConsumer, TopicPartition
 
 from bench.baseline import machine, process_cpu_seconds, software, write_result
-from bench.bench_freshness import RESULTS, WORKERS_TEXT, Load, _quantiles, add_load_arguments, pipeline, watch
+from bench.bench_freshness import (
+    RESULTS,
+    WORKERS_TEXT,
+    Load,
+    _quantiles,
+    add_load_arguments,
+    pipeline,
+    sinks_text,
+    watch,
+)
 from stack import clickhouse as local_clickhouse
 from stack import kafka as local_kafka
 from stack import services
@@ -223,12 +232,13 @@ def _spread(values: list[float]) -> dict[str, float]:
 
 
 def run(minutes: float, rate: float, probe_every: float, batch_seconds: float, kpi_interval: float,
-        batch_within: float, window: float, warmup: float, min_available_gib: float, split: bool) -> dict[str, Any]:
+        batch_within: float, window: float, warmup: float, min_available_gib: float, split: bool,
+        archive_batch_seconds: float | None) -> dict[str, Any]:
     seconds = minutes * 60
     server_logs = {node.name: local_kafka.server_log(node) for node in services.kafka_nodes(Settings().kafka_brokers)}
     server_logs[local_clickhouse.NAME] = local_clickhouse.error_log()
     log_starts = {name: log_size(path) for name, path in server_logs.items()}
-    with pipeline("soak", batch_seconds, kpi_interval, batch_within, split) as p:
+    with pipeline("soak", batch_seconds, kpi_interval, batch_within, split, archive_batch_seconds) as p:
         sampler = Sampler({**{s.name: s.process.pid for s in p.services}, "producer+probes": os.getpid(),
                            **stack_pids()}, min_available_gib)
         load = Load(p.events_topic, rate, probe_every)
@@ -335,9 +345,12 @@ def main(argv: list[str] | None = None) -> int:
                    "sink_batch_seconds": args.batch_seconds, "streams_kpi_interval": args.kpi_interval,
                    "streams_batch_within": args.batch_within, "window_minutes": window / 60,
                    "warmup_minutes": warmup / 60,
-                   "sample_every_s": SAMPLE_EVERY, "split_stages": args.split},
+                   "sample_every_s": SAMPLE_EVERY, "split_stages": args.split,
+                   "sink_archive_batch_seconds": args.archive_batch_seconds,
+                   "streams_compression": os.environ.get("MOTCUA_STREAMS_COMPRESSION", "gzip")},
         "result": run(args.minutes, args.rate, args.probe_every, args.batch_seconds, args.kpi_interval,
-                      args.batch_within, window, warmup, args.min_available_gib, args.split),
+                      args.batch_within, window, warmup, args.min_available_gib, args.split,
+                      args.archive_batch_seconds),
         "targets": {"rss": "after the warm-up, every window's median within 10% of the first one's",
                     "freshness": f"p99 <= {FRESHNESS_P99_TARGET:g} s in every window, every probe seen",
                     "errors": "0"},
@@ -366,8 +379,8 @@ def markdown(result: dict[str, Any]) -> str:
         f"Kafka {result['software']['kafka']} (single node), ClickHouse {result['software']['clickhouse']}.",
         "",
         f"Load: {r['events_produced']:,} events ({r['events_per_second_while_probing']:,}/s while probing, "
-        f"a clock tick a second into every partition) through {WORKERS_TEXT[bool(c.get('split_stages'))]} and one "
-        "sink; "
+        f"a clock tick a second into every partition) through {WORKERS_TEXT[bool(c.get('split_stages'))]} and "
+        f"{sinks_text(c)}; "
         f"{r['probes_seen']:,} of {r['probes_sent']:,} probes seen (one every {c['probe_every']} s, method of "
         f"`bench.bench_freshness`); at the end the worker had {r['streams_events_behind_at_end']:,} events "
         "not yet committed.",
