@@ -337,6 +337,7 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or RESULTS / f"soak-{args.minutes:g}min.json"
     result = {
         "benchmark": "soak: the whole pipeline at a steady event rate; RSS, CPU, freshness and errors over time",
+        "command": command_line(argv),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "commit": commit(),
         "machine": machine(),
@@ -364,6 +365,13 @@ def _verdict(ok: bool) -> str:
     return "**PASS**" if ok else "**FAIL**"
 
 
+def command_line(argv: list[str] | None) -> str:
+    """How the soak was run, with the worker's compression when the environment sets it."""
+    words = ["python", "-m", "bench.bench_soak", *(sys.argv[1:] if argv is None else argv)]
+    compression = os.environ.get("MOTCUA_STREAMS_COMPRESSION")
+    return " ".join(([f"MOTCUA_STREAMS_COMPRESSION={compression}"] if compression else []) + words)
+
+
 def markdown(result: dict[str, Any]) -> str:
     r, c, m = result["result"], result["config"], result["machine"]
     crit, e, la = r["criteria"], r["errors"], r["load_average_1min"]
@@ -371,7 +379,7 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join([
         f"# Soak: {c['minutes']:g} minutes at {c['rate']:,.0f} events/s through the whole pipeline",
         "",
-        f"Measured {result['date']} by `python -m bench.bench_soak --minutes {c['minutes']:g} --rate {c['rate']:g}` "
+        f"Measured {result['date']} by `{result['command']}` "
         f"at commit {result['commit']}, on {m['nproc']} cores ({m['cpu_model']}), {m['memory_gib']} GiB, shared "
         f"with other sessions' test runs: 1-minute load average {la.get('min')} to {la.get('max')} "
         f"(median {la.get('median')}) during the run; the machine's CPU was {r['machine_cpu_pct_median']}% busy "
