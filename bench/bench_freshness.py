@@ -247,9 +247,10 @@ def pipeline(name: str, batch_seconds: float, kpi_interval: float, batch_within:
                                                     stdout=subprocess.DEVNULL, stderr=log.open("wb")),
                                    log, f"http://127.0.0.1:{port}/health/"))
         for sink_name, topics, seconds in _sinks(batch_seconds, archive_batch_seconds):
-            sink_port, sink_log = services.free_port(), logs / f"{sink_name.replace(' ', '-')}-{run_id}.log"
+            slug = sink_name.replace(" ", "-")
+            sink_port, sink_log = services.free_port(), logs / f"{slug}-{run_id}.log"
             started.append(Service(sink_name, subprocess.Popen(
-                [MOTCUA, "sink", "--topic-prefix", prefix, "--group", f"{prefix}{sink_name.replace(' ', '-')}",
+                [MOTCUA, "sink", "--topic-prefix", prefix, "--group", f"{prefix}{slug}",
                  "--database", database, "--health-port", str(sink_port), "--batch-seconds", str(seconds),
                  "--topics", topics],
                 stdout=subprocess.DEVNULL, stderr=sink_log.open("wb")), sink_log,

@@ -292,20 +292,23 @@ class StreamsApp:
         out: BatchSender,
         version: int | None = None,
     ) -> None:
-        """A table write (None: a deletion): its changelog record through the sender, to the event's partition,
-        versioned by the event's offset unless given (``streams.store``: a late write of a dropped worker never
-        wins)."""
-        partition = event.message.partition
-        version = event.message.offset if version is None else version
-        out.add(table.changelog_topic.get_topic_name(), key, value, partition, [version_header(version)])
-        disk_table(table).put(key, value, partition, version)
+        """A table write (None: a deletion): ``_write_many`` of one."""
+        self._write_many(table, event, [(key, value)], out, version)
 
     def _write_many(
-        self, table: faust.Table, event: EventT, writes: list[tuple[bytes, bytes | None]], out: BatchSender
+        self,
+        table: faust.Table,
+        event: EventT,
+        writes: list[tuple[bytes, bytes | None]],
+        out: BatchSender,
+        version: int | None = None,
     ) -> None:
-        """``_write`` of each (key, value), stored in one call (a statement per write took 7% of the worker's
-        event loop at 1,000 events/s)."""
-        partition, version = event.message.partition, event.message.offset
+        """Table writes (a value None: a deletion): their changelog records through the sender, to the event's
+        partition, versioned by the event's offset unless given (``streams.store``: a late write of a dropped
+        worker never wins); stored in one call (a statement per write took 7% of the worker's event loop at
+        1,000 events/s)."""
+        partition = event.message.partition
+        version = event.message.offset if version is None else version
         topic, headers = table.changelog_topic.get_topic_name(), [version_header(version)]
         for key, value in writes:
             out.add(topic, key, value, partition, headers)
