@@ -155,14 +155,17 @@ class InvalidTick(InvalidRecord):
 def parse_timestamp(value: str) -> float:
     """Seconds since the epoch of an RFC 3339 date-time; ``ValueError`` saying why when it is not one.
 
-    The shape sources send (``2025-07-02T09:15:00+07:00``) is read from two small caches (dates, and times
-    of day with their offset), several times faster than ``datetime``; every other shape takes the general rule.
+    The shape sources send (``2025-07-02T09:15:00+07:00``) is read from small tables: dates and offsets
+    cached as they are met, the minutes and seconds of a day filled at import. Small enough to stay in the
+    CPU's cache, it is several times faster than ``datetime``; every other shape takes the general rule.
     """
-    if len(value) == 25 and value[10] == "T":
+    if len(value) == 25 and value[10] == "T" and value[16] == ":":
         day = _DAYS.get(value[:10])
-        clock = _CLOCKS.get(value[11:])
-        if day is not None and clock is not None:
-            return day + clock
+        minute = _MINUTES.get(value[11:16])
+        second = _SECONDS.get(value[17:19])
+        offset = _OFFSETS.get(value[19:])
+        if day is not None and minute is not None and second is not None and offset is not None:
+            return day + minute + second - offset
     if _RFC3339.match(value) is None:
         raise ValueError(_datetime_reason(value))
     if value[10] == "t" or value[-1] == "z":
@@ -171,18 +174,20 @@ def parse_timestamp(value: str) -> float:
         moment = datetime.fromisoformat(value)
     except ValueError as error:
         raise ValueError(f"not a valid date-time: {value!r} ({error})") from None
-    if len(value) == 25 and value[19] in "+-" and len(_DAYS) + len(_CLOCKS) < _CACHE_LIMIT:  # no fraction
+    if len(value) == 25 and value[19] in "+-" and len(_DAYS) + len(_OFFSETS) < _CACHE_LIMIT:  # no fraction
         _DAYS[value[:10]] = float(moment.date().toordinal() - _EPOCH_ORDINAL) * 86400.0
-        offset = moment.utcoffset().total_seconds()  # type: ignore[union-attr]
-        _CLOCKS[value[11:]] = float(moment.hour * 3600 + moment.minute * 60 + moment.second) - offset
+        _OFFSETS[value[19:]] = moment.utcoffset().total_seconds()  # type: ignore[union-attr]
     return moment.timestamp()
 
 
 _CACHE_LIMIT = 1_000_000
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _DAYS: dict[str, float] = {}
-_CLOCKS: dict[str, float] = {}
-"""Seconds from the day's start to a time of day at an offset (``09:15:00+07:00``) as UTC: minus the offset."""
+"""Seconds from the epoch to a local day's start (``2025-07-02``), before its offset."""
+_OFFSETS: dict[str, float] = {}
+"""Seconds of an offset (``+07:00``)."""
+_MINUTES = {f"{hour:02}:{minute:02}": float(hour * 3600 + minute * 60) for hour in range(24) for minute in range(60)}
+_SECONDS = {f"{second:02}": float(second) for second in range(60)}
 
 
 def _semantic_violations(record: EventRecord) -> list[Violation]:
