@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from pathlib import Path
 from types import TracebackType
 
@@ -76,25 +77,21 @@ class DossierPass:
 
     def add_many(self, numbered: Iterable[tuple[int, bytes]]) -> None:
         """(number, record) pairs in arrival order: the reading hot path."""
-        add, key_of, stats = self._buckets.add, dossier_key, self.stats
-        lines = 0
-        for number, record in numbered:
-            lines += 1
-            dossier_id = key_of(record)
-            if dossier_id is not None:
-                add(hash(dossier_id), number, record)
-            elif not record or record.isspace():
+        numbered = numbered if isinstance(numbered, Sequence) else list(numbered)
+        stats = self.stats
+        stats.lines += len(numbered)
+        for number, record in self._buckets.add_many(numbered, dossier_key):
+            if not record or record.isspace():
                 stats.blank += 1
-            else:  # a clock tick, or an invalid record: decided now
-                try:
-                    if isinstance(decode_record(record), ClockTick):
-                        stats.ticks += 1
-                except InvalidRecord as invalid:
-                    stats.invalid += 1
-                    self._reports.append((number, invalid.violations))
-                if self._buckets.count > 1:
-                    self._report()
-        stats.lines += lines
+                continue
+            try:  # a clock tick, or an invalid record: decided now
+                if isinstance(decode_record(record), ClockTick):
+                    stats.ticks += 1
+            except InvalidRecord as invalid:
+                stats.invalid += 1
+                self._reports.append((number, invalid.violations))
+        if self._buckets.count > 1:
+            self._report()
 
     def _report(self) -> None:
         """Report the invalid records decided so far, in the order of their numbers."""
@@ -121,20 +118,14 @@ class DossierPass:
             yield self._bucket_dossiers(bucket)
 
     def _bucket_dossiers(self, bucket: Bucket) -> Iterator[Sequence[ParsedEvent]]:
-        stats, numbers, records = self.stats, bucket.numbers, bucket.records
+        stats, records = self.stats, bucket.records
         for indices in bucket.groups().values():
-            events = []
-            for i in indices:
-                try:
-                    event = decode_record(records[i])
-                except InvalidRecord as invalid:
-                    stats.invalid += 1
-                    self._reports.append((numbers[i], invalid.violations))
-                    continue
-                if isinstance(event, ClockTick):
-                    stats.ticks += 1
-                else:
-                    events.append(event)
+            try:
+                decoded = [decode_record(records[i]) for i in indices]
+            except InvalidRecord:
+                decoded = self._decode_reporting(bucket, indices)
+            events = [e for e in decoded if type(e) is ParsedEvent]
+            stats.ticks += len(decoded) - len(events)
             if not events:
                 continue
             for group in _by_dossier(events):
@@ -144,6 +135,17 @@ class DossierPass:
                 yield kept
         self._report()
 
+    def _decode_reporting(self, bucket: Bucket, indices: list[int]) -> list[ParsedEvent | ClockTick]:
+        """A group that holds an invalid record, decoded one by one: the invalid ones counted and kept for the report."""
+        decoded = []
+        for i in indices:
+            try:
+                decoded.append(decode_record(bucket.records[i]))
+            except InvalidRecord as invalid:
+                self.stats.invalid += 1
+                self._reports.append((bucket.numbers[i], invalid.violations))
+        return decoded
+
 
 def _first(item: tuple[int, list[Violation]]) -> int:
     return item[0]
@@ -151,10 +153,12 @@ def _first(item: tuple[int, list[Violation]]) -> int:
 
 def _by_dossier(events: list[ParsedEvent]) -> list[list[ParsedEvent]]:
     """Events of one tag split by dossier id: one group, unless two dossier ids share a hash."""
-    dossier_id = events[0].record.dossier_id
-    if all(e.record.dossier_id == dossier_id for e in events):
+    if len(set(map(_dossier_id, events))) == 1:
         return [events]
     groups: dict[str, list[ParsedEvent]] = {}
     for event in events:
         groups.setdefault(event.record.dossier_id, []).append(event)
     return list(groups.values())
+
+
+_dossier_id = attrgetter("record.dossier_id")

@@ -19,7 +19,7 @@ import shutil
 import struct
 import tempfile
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from itertools import accumulate, islice
 from pathlib import Path
 from types import TracebackType
@@ -90,6 +90,7 @@ class Buckets:
         self._numbers = [array("Q") for _ in range(count)]
         self._tags = [array("q") for _ in range(count)]
         self._records: list[list[bytes]] = [[] for _ in range(count)]
+        self._bytes_in_memory = 0  # of the one bucket, while nothing is on disk
         if count > 1 and self._dir is None:
             self._dir = Path(tempfile.mkdtemp(prefix="motcua-spill-", dir=self._directory))
 
@@ -106,23 +107,49 @@ class Buckets:
 
     def add(self, tag: int, number: int, record: bytes) -> None:
         """Append a record (``number``: its line number, or its partition and offset)."""
-        i = (tag // self._divisor) % self.count
-        records = self._records[i]
-        records.append(record)
-        self._numbers[i].append(number)
-        self._tags[i].append(tag)
-        if len(records) >= self._flush_records:
-            if self._dir is not None:
-                self._flush(i)
-            elif len(records) % self._flush_records == 0 and sum(map(len, records)) > 2 * self._bucket_bytes:
-                self._spill(bucket_count(sum(map(len, records)), self._bucket_bytes))  # more than planned
+        self._add_tagged((number,), (tag,), (record,))
+
+    def _add_tagged(self, numbers: Iterable[int], tags: Iterable[int], records: Iterable[bytes]) -> None:
+        """Append records whose tags are known (a tag is a hash, and the hash of a hash is itself)."""
+        next_tag = iter(tags).__next__
+        self.add_many(zip(numbers, records, strict=True), lambda _: next_tag())
+
+    def add_many(
+        self, numbered: Iterable[tuple[int, bytes]], key_of: Callable[[bytes], Hashable | None]
+    ) -> list[tuple[int, bytes]]:
+        """Append records in arrival order, each tagged with the hash of ``key_of(record)``: the hot path.
+
+        Returns the (number, record) pairs whose key is None, which are not added.
+        """
+        count, divisor = self.count, self._divisor
+        numbers, tags, records = self._numbers, self._tags, self._records
+        held = len(records[0]) if count == 1 else 0
+        keyless = []
+        for number, record in numbered:
+            key = key_of(record)
+            if key is None:
+                keyless.append((number, record))
+                continue
+            tag = hash(key)
+            i = (tag // divisor) % count
+            records[i].append(record)
+            numbers[i].append(number)
+            tags[i].append(tag)
+        if self._dir is not None:
+            for i, bucket_records in enumerate(records):
+                if len(bucket_records) >= self._flush_records:
+                    self._flush(i)
+        else:
+            self._bytes_in_memory += sum(map(len, islice(records[0], held, None)))
+            if self._bytes_in_memory > 2 * self._bucket_bytes:
+                self._spill(bucket_count(self._bytes_in_memory, self._bucket_bytes))  # more than planned
+        return keyless
 
     def _spill(self, count: int) -> None:
         """Go from one bucket in memory to ``count`` buckets on disk."""
         numbers, tags, records = self._take(0)
         self._setup(max(2, count))
-        for number, tag, record in zip(numbers, tags, records, strict=True):
-            self.add(tag, number, record)
+        self._add_tagged(numbers, tags, records)
 
     def _path(self, i: int) -> Path:
         assert self._dir is not None
@@ -178,8 +205,7 @@ class Buckets:
                     numbers.fromfile(f, n)
                     tags.fromfile(f, n)
                     lengths.fromfile(f, n)
-                    for number, tag, length in zip(numbers, tags, lengths, strict=True):
-                        smaller.add(tag, number, f.read(length))
+                    smaller._add_tagged(numbers, tags, [f.read(length) for length in lengths])
             path.unlink()
             yield from smaller.drain()
 

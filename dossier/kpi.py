@@ -239,15 +239,25 @@ class KpiTable(PeriodTable):
         self.cells: dict[Cell, dict[int, Counts]] = {}
         super().__init__(periods, calendar)
 
+    def add(self, s: DossierSummary, sign: int = 1) -> None:
+        span = self.span(s)
+        if span:
+            self._add_to_periods(s, span, sign)
+
     def add_to_period(self, s: DossierSummary, i: int, sign: int = 1) -> None:
+        self._add_to_periods(s, (i,), sign)
+
+    def _add_to_periods(self, s: DossierSummary, periods: Iterable[int], sign: int) -> None:
         cell = cell_of(s)
         by_period = self.cells.get(cell)
         if by_period is None:
             by_period = self.cells[cell] = {}
-        counts = by_period.get(i)
-        if counts is None:
-            counts = by_period[i] = [0] * len(COUNT_FIELDS)
-        add_contribution(counts, s, self._starts[i], self._ends[i], self._calendar, sign)
+        starts, ends, calendar = self._starts, self._ends, self._calendar
+        for i in periods:
+            counts = by_period.get(i)
+            if counts is None:
+                counts = by_period[i] = [0] * len(COUNT_FIELDS)
+            add_contribution(counts, s, starts[i], ends[i], calendar, sign)
 
     def merge(self, cells: dict[Cell, dict[int, Counts]]) -> None:
         """Add the cells of another table over the same periods (dossiers counted elsewhere: counts add)."""
