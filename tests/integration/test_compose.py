@@ -12,6 +12,8 @@ import pytest
 import yaml
 from jsonschema import Draft201909Validator
 
+from sinks.config import ROLES
+
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,11 +48,11 @@ def test_services_and_commands() -> None:
     assert "grafana-clickhouse-datasource" in services["grafana"]["environment"]["GF_PLUGINS_PREINSTALL"]
     # the app services run the very commands of the local CLI
     assert services["streams"]["command"] == ["motcua", "streams", "worker"]
-    assert services["sink"]["command"] == ["motcua", "sink"]
+    assert services["migrate"]["command"] == ["motcua", "db", "migrate"]
     assert services["ingest"]["command"] == ["motcua", "ingest", "serve"]
     assert services["topics"]["command"] == ["motcua", "stack", "topics"]
     assert services["notify"]["command"] == ["motcua", "notify"]  # the service when given no sub-command
-    for app in ("streams", "sink", "ingest", "topics", "notify"):
+    for app in ("streams", "sink-live", "sink-archive", "migrate", "ingest", "topics", "notify"):
         assert services[app]["environment"]["MOTCUA_KAFKA_BOOTSTRAP"] == "kafka:9092"
 
 
@@ -67,7 +69,21 @@ def test_the_app_image_holds_every_package_the_project_installs() -> None:
     assert {"pyproject.toml", "README.md"} <= copied
 
 
-@pytest.mark.parametrize("service", ["streams", "sink", "ingest", "topics"])
+def test_the_sinks_land_every_topic_once_after_the_schema() -> None:
+    """The sinks split the five topics between them (none twice, none left out) and start after ``migrate``."""
+    services = _compose()["services"]
+    sinks = {name: s["command"] for name, s in services.items() if s.get("command", [])[:2] == ["motcua", "sink"]}
+    assert set(sinks) == {"sink-live", "sink-archive"}
+    landed = [topic for command in sinks.values() for topic in command[command.index("--topics") + 1].split(",")]
+    assert sorted(landed) == sorted(ROLES)
+    groups = [c[c.index("--group") + 1] if "--group" in c else "the default" for c in sinks.values()]
+    assert len(set(groups)) == len(groups), "each sink in its own consumer group"
+    for name, command in sinks.items():
+        assert "--no-migrate" in command, f"{name} would race the migrate service"
+        assert services[name]["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
+
+
+@pytest.mark.parametrize("service", ["streams", "sink-live", "sink-archive", "migrate", "ingest", "topics"])
 def test_every_app_service_runs_a_command_not_a_group(service: str) -> None:
     """A command group (``motcua streams``) would print its usage and exit 2: the container would never run."""
     command = _compose()["services"][service]["command"]
