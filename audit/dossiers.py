@@ -136,7 +136,7 @@ class DossierPass:
         self._report()
 
     def _decode_reporting(self, bucket: Bucket, indices: list[int]) -> list[ParsedEvent | ClockTick]:
-        """A group that holds an invalid record, decoded one by one: the invalid ones counted and kept for the report."""
+        """A group holding an invalid record, decoded one by one: the invalid ones counted and kept for the report."""
         decoded = []
         for i in indices:
             try:
