@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import date
 from functools import cache
@@ -236,6 +237,9 @@ class LiveKpis:
         self._open: dict[tuple[PeriodKind, int], dict[ScopeId, Tally]] = {}
         self._open_changed: set[RowKey] = set()
         self._status: dict[str, tuple[OpenStatus, float]] = {}  # dossier -> (status, watermark to recheck at)
+        # the open dossiers' status at the end of the first period the last carry-over appended: (summary, that
+        # end, status, instant after which it may differ); reused while the summary and the status hold
+        self._end_status: dict[str, tuple[DossierSummary, float, OpenStatus, float]] = {}
         self._rechecks: list[tuple[float, str]] = []  # heap; an entry is stale when ``_status`` moved on
         self._held: dict[str, DossierSummary] = {}  # accepted past the watermark + AHEAD: not counted yet
         self._held_order: list[tuple[float, str]] = []  # heap by acceptance; stale when ``_held`` moved on
@@ -407,7 +411,9 @@ class LiveKpis:
         Work follows what changed, not periods x open dossiers: the dossiers with no end yet are counted per
         cell (carried over, and their status at each period's end, which moves at known instants), going
         through the periods in time order; only those with an end are counted one by one. A clock tick a
-        year ahead appends 365 day periods: that is 365 x cells, plus each open dossier's status changes.
+        year ahead appends 365 day periods: that is 365 x cells, plus each open dossier's status changes. A
+        dossier's status at the first new end is computed again only when its summary or its status may have
+        changed since the last carry-over (a day's carry-over took 0.3-0.6 s at 30,000 open dossiers before).
         """
         still_open: list[DossierSummary] = []
         for dossier_id in self._unfinished:
@@ -425,8 +431,14 @@ class LiveKpis:
         tallies: dict[Cell, list[int]] = {}  # cell -> [open, overdue, within due (due soon included), due soon]
         statuses: list[OpenStatus] = []
         changes: list[tuple[float, int]] = []  # heap: (instant after which a status may change, dossier's index)
+        known, self._end_status = self._end_status, {}
         for n, s in enumerate(still_open):
-            status, recheck = _status_at(s, first_end, calendar)
+            last = known.get(s.dossier_id)
+            if last is not None and last[0] is s and last[1] <= first_end < last[3]:
+                status, recheck = last[2], last[3]  # unchanged since the last carry-over: no recomputing
+            else:
+                status, recheck = _status_at(s, first_end, calendar)
+            self._end_status[s.dossier_id] = (s, first_end, status, recheck)
             statuses.append(status)
             _add_status(tallies.setdefault(cell_of(s), [0, 0, 0, 0]), status, 1)
             if recheck != math.inf:
@@ -539,9 +551,11 @@ class LiveKpis:
         self._open[(kind, i)] = {}
         if candidates is None:
             candidates = (self._summaries[dossier_id] for dossier_id in self._unfinished)
-        for s in candidates:
-            if _open_at_end(s, end):
-                self._count_open(kind, i, cell_of(s), self._status_of(s.dossier_id, s), 1)
+        open_by_cell = Counter(
+            (cell_of(s), self._status_of(s.dossier_id, s)) for s in candidates if _open_at_end(s, end)
+        )
+        for (cell, status), count in open_by_cell.items():  # a cell's dossiers at once: cells are far fewer
+            self._count_open(kind, i, cell, status, count)
 
     def _count_open(self, kind: PeriodKind, i: int, cell: Cell, status: OpenStatus, sign: int) -> None:
         tallies = self._open[(kind, i)]
