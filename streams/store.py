@@ -128,10 +128,10 @@ class DiskTable(MutableMapping[bytes, bytes]):
         while rows := cursor.fetchmany(10_000):
             yield from rows
 
-    def with_prefix(self, prefix: bytes) -> list[tuple[bytes, bytes]]:
-        """Every (key, value) whose key starts with ``prefix`` (keys are ordered: one index range)."""
+    def with_prefix(self, prefix: bytes) -> list[tuple[bytes, int, bytes]]:
+        """Every (key, version, value) whose key starts with ``prefix`` (keys are ordered: one index range)."""
         upper = prefix[:-1] + bytes([prefix[-1] + 1])  # prefixes end with a separator byte below 0xff
-        query = "SELECT key, value FROM kv WHERE key >= ? AND key < ? AND value IS NOT NULL"
+        query = "SELECT key, version, value FROM kv WHERE key >= ? AND key < ? AND value IS NOT NULL"
         return self._db.execute(query, (prefix, upper)).fetchall()
 
     def clear(self) -> None:

@@ -34,7 +34,7 @@ def test_prefix_reads_one_key_range(tmp_path: Path) -> None:
     ):
         table.put(key, key[-2:], 0, version)
     rows = table.with_prefix(b"unit/U1/day/2025-07-01\x00")
-    assert [value for _, value in rows] == [b"01", b"79"]
+    assert [(version, value) for _, version, value in rows] == [(0, b"01"), (1, b"79")]
 
 
 def test_writes_are_visible_before_commit_and_a_new_run_starts_empty(tmp_path: Path) -> None:
