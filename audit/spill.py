@@ -110,9 +110,16 @@ class Buckets:
         self._add_tagged((number,), (tag,), (record,))
 
     def _add_tagged(self, numbers: Iterable[int], tags: Iterable[int], records: Iterable[bytes]) -> None:
-        """Append records whose tags are known (a tag is a hash, and the hash of a hash is itself)."""
-        next_tag = iter(tags).__next__
-        self.add_many(zip(numbers, records, strict=True), lambda _: next_tag())
+        """Append records whose tags are known: taken as they are, never hashed again (a string's 64-bit hash
+        is not its own hash, so the records re-added after a spill would leave their dossier's group)."""
+        count, divisor = self.count, self._divisor
+        held = self._held()
+        for number, tag, record in zip(numbers, tags, records, strict=True):
+            i = (tag // divisor) % count
+            self._records[i].append(record)
+            self._numbers[i].append(number)
+            self._tags[i].append(tag)
+        self._settle(held)
 
     def add_many(
         self, numbered: Iterable[tuple[int, bytes]], key_of: Callable[[bytes], Hashable | None]
@@ -123,7 +130,7 @@ class Buckets:
         """
         count, divisor = self.count, self._divisor
         numbers, tags, records = self._numbers, self._tags, self._records
-        held = len(records[0]) if count == 1 else 0
+        held = self._held()
         keyless = []
         for number, record in numbered:
             key = key_of(record)
@@ -135,6 +142,16 @@ class Buckets:
             records[i].append(record)
             numbers[i].append(number)
             tags[i].append(tag)
+        self._settle(held)
+        return keyless
+
+    def _held(self) -> int:
+        """Records in the one bucket in memory before an add (0 once there are several)."""
+        return len(self._records[0]) if self.count == 1 else 0
+
+    def _settle(self, held: int) -> None:
+        """After an add: flush the full buckets to disk, or spill the one in memory once it outgrew its size."""
+        records = self._records
         if self._dir is not None:
             for i, bucket_records in enumerate(records):
                 if len(bucket_records) >= self._flush_records:
@@ -143,7 +160,6 @@ class Buckets:
             self._bytes_in_memory += sum(map(len, islice(records[0], held, None)))
             if self._bytes_in_memory > 2 * self._bucket_bytes:
                 self._spill(bucket_count(self._bytes_in_memory, self._bucket_bytes))  # more than planned
-        return keyless
 
     def _spill(self, count: int) -> None:
         """Go from one bucket in memory to ``count`` buckets on disk."""

@@ -29,9 +29,13 @@ def records(seed: int, dossiers: int) -> list[bytes]:
     return lines
 
 
-def grouped(lines: list[bytes], bucket_bytes: int, tmp_path: Path) -> tuple[Any, ...]:
+def grouped(
+    lines: list[bytes], bucket_bytes: int, tmp_path: Path, expected_bytes: int | None = None
+) -> tuple[Any, ...]:
+    """``expected_bytes``: the size announced up front (default: the true one; 0: unknown, as from a pipe)."""
     reports: list[int] = []
-    with DossierPass(len(b"".join(lines)), lambda n, v: reports.append(n), tmp_path, bucket_bytes) as dossiers:
+    expected = len(b"".join(lines)) if expected_bytes is None else expected_bytes
+    with DossierPass(expected, lambda n, v: reports.append(n), tmp_path, bucket_bytes) as dossiers:
         for number, line in enumerate(lines, 1):
             dossiers.add(number, line)
         groups = sorted(tuple((e.record.event_id, e.record.officer or "") for e in g) for g in dossiers.dossiers())
@@ -43,6 +47,15 @@ def grouped(lines: list[bytes], bucket_bytes: int, tmp_path: Path) -> tuple[Any,
 def test_spilled_groups_equal_groups_in_memory(tmp_path: Path, seed: int, dossiers: int, bucket_bytes: int) -> None:
     lines = records(seed, dossiers)
     assert grouped(lines, bucket_bytes, tmp_path) == grouped(lines, 1 << 30, tmp_path)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32), dossiers=st.integers(20, 60))
+def test_a_stream_of_unknown_size_spills_midway_into_the_same_groups(tmp_path: Path, seed: int, dossiers: int) -> None:
+    """One bucket in memory, spilled to disk once it outgrows its size: records before and after the spill
+    land in the same dossier's group."""
+    lines = records(seed, dossiers)
+    assert grouped(lines, 2_000, tmp_path, expected_bytes=0) == grouped(lines, 1 << 30, tmp_path)
 
 
 def test_a_dossiers_events_come_together_first_received_first(tmp_path: Path) -> None:
