@@ -51,6 +51,7 @@ class Batch:
     records: int = 0
     skipped: int = 0
     opened_at: float | None = None  # time.monotonic() of the first record
+    last_added_at: float | None = None  # time.monotonic() of the last record
     spans: dict[tuple[str, int], Span] = field(default_factory=dict)
     highwater: dict[tuple[str, int], int] = field(default_factory=dict)  # set when the batch is submitted
 
@@ -58,8 +59,10 @@ class Batch:
         """Add a chunk of one partition's records (in offset order) and what its processor made of them."""
         if not messages:
             return
+        now = time.monotonic()
         if self.opened_at is None:
-            self.opened_at = time.monotonic()
+            self.opened_at = now
+        self.last_added_at = now
         rows = self.tables.get(processed.table.name)
         if rows is None:
             rows = self.tables[processed.table.name] = TableRows.empty(processed.table)
@@ -76,6 +79,10 @@ class Batch:
 
     def age(self, now: float) -> float:
         return 0.0 if self.opened_at is None else now - self.opened_at
+
+    def quiet_for(self, now: float) -> float:
+        """Seconds since the last record was added (0 for an empty batch)."""
+        return 0.0 if self.last_added_at is None else now - self.last_added_at
 
     def rows(self) -> int:
         return sum(len(t) for t in self.tables.values())

@@ -68,6 +68,9 @@ def db_status(database: DatabaseOption = None) -> None:
 def sink(
     batch_records: Annotated[int, typer.Option(help="Flush after this many records...")] = 50_000,
     batch_seconds: Annotated[float, typer.Option(help="...or this many seconds after a batch's first record.")] = 1.0,
+    batch_quiet_seconds: Annotated[float, typer.Option(
+        help="...or once no record came for this many seconds (0: off): lands each burst of KPI rows as it ends.")
+    ] = 0.0,
     group: Annotated[str, typer.Option(help="Kafka consumer group (sinks of one group share partitions).")] = (
         "motcua-sink"
     ),
@@ -94,6 +97,7 @@ def sink(
         topic_prefix=topic_prefix,
         batch_records=batch_records,
         batch_seconds=batch_seconds,
+        batch_quiet_seconds=batch_quiet_seconds,
         health_host=health_host,
         health_port=health_port or None,
         sweep_seconds=sweep_seconds,

@@ -24,6 +24,9 @@ class SinkConfig:
     roles: tuple[str, ...] = ROLES
     batch_records: int = 50_000
     batch_seconds: float = 1.0
+    # also write a batch once no record came for this long (0: never): lands each burst of KPI rows (one per
+    # emission of the streams worker) as it ends instead of a batch period after it began
+    batch_quiet_seconds: float = 0.0
     sweep_seconds: float = 60.0  # between sweeps of open_dossiers' finished dossiers (sinks.open_dossiers)
     retry_first_delay: float = 0.2
     retry_max_delay: float = 5.0

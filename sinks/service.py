@@ -40,6 +40,7 @@ from wire.runtime import aiokafka_consumer, aiokafka_producer, use_fast_gzip
 log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE = 10.0  # seconds a stopping sink keeps retrying its last batch before giving it up
+READ_WAIT_MAX = 0.5  # seconds a read may wait for records: the stop is seen within this, whatever --batch-seconds
 # The loop (decoding) and the writer thread (serialising) are both CPU-bound under the GIL; handing the GIL
 # over every 5 ms (Python's default) thrashes between them. At 0.2 s each runs a batch's worth at a time
 # and still yields whenever the other waits on a socket: +15% rows/s measured (bench/bench_sink.py).
@@ -123,16 +124,25 @@ class Sink:
             now = time.monotonic()
             self.metrics.last_loop = now
             batch = self._batch
-            if batch.records and (batch.records >= cfg.batch_records or batch.age(now) >= cfg.batch_seconds):
+            if batch.records and (batch.records >= cfg.batch_records or self._wait_left(batch, now) <= 0):
                 await self._complete()
                 self._submit()
                 continue
             if self._in_flight is not None and self._in_flight.future.done():
                 await self._complete()
-            wait = cfg.batch_seconds - batch.age(now) if batch.records else cfg.batch_seconds
+            wait = self._wait_left(batch, now) if batch.records else cfg.batch_seconds
             if self._in_flight is not None:
                 wait = min(wait, 0.02)  # look again soon: committing a finished write is what makes rows count
-            await self._read(max(0.0, wait), cfg.batch_records - batch.records)
+            await self._read(min(max(0.0, wait), READ_WAIT_MAX), cfg.batch_records - batch.records)
+
+    def _wait_left(self, batch: Batch, now: float) -> float:
+        """Seconds until a non-empty batch is due: its age reaches ``batch_seconds``, or (when set) no record
+        came for ``batch_quiet_seconds``."""
+        cfg = self.config
+        left = cfg.batch_seconds - batch.age(now)
+        if cfg.batch_quiet_seconds > 0:
+            left = min(left, cfg.batch_quiet_seconds - batch.quiet_for(now))
+        return left
 
     async def _read(self, wait: float, room: int) -> None:
         chunks = await self._consumer.getmany(timeout_ms=int(wait * 1000), max_records=max(1, room))

@@ -7,6 +7,7 @@ The stored KPI rows print, through `motcua kpi --source clickhouse`, byte for by
 
 from __future__ import annotations
 
+import time
 from datetime import date
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from tests.sinks.pipeline import (
     produce,
     simulated_lines,
     transition_and_alert_records,
+    wait_until,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
@@ -150,3 +152,25 @@ def test_kpi_rows_keep_the_greatest_watermark_then_the_latest_record(
         assert sink.stop() == 0
     stored = ch.execute(f"SELECT received, to_process, provisional FROM {database}.kpis_latest")
     assert stored == [(second_take["received"], second_take["to_process"], 0)]
+
+
+def test_a_burst_of_kpi_rows_lands_as_it_ends_with_batch_quiet_seconds(
+    kafka_bootstrap: str, ch: Client, scratch: Scratch, lines: list[bytes]
+) -> None:
+    """Batches of 60 s, but a write once no record came for 0.05 s: each burst is stored within seconds."""
+    prefix, database = scratch.prefix, scratch.database
+    records = kpi_records(lines, "day", FIRST, LAST, day_start(day_number(END)), False)
+    sink = SinkProcess(prefix, database, "--topics", "kpis,alerts", "--batch-seconds", "60",
+                       "--batch-quiet-seconds", "0.05")
+    try:
+        wait_until("the sink to answer", lambda: bool(sink.health()), 60)
+        half = len(records) // 2
+        for burst, expected in ((records[:half], half), (records[half:], len(records))):
+            started = time.monotonic()
+            produce(kafka_bootstrap, f"{prefix}dossier.kpis", burst)
+            sink.wait_for_records(expected, timeout=20)
+            assert time.monotonic() - started < 20  # 60 s without the quiet write
+    finally:
+        assert sink.stop() == 0
+    stored = ch.execute(f"SELECT count() FROM {database}.kpis_latest")[0][0]
+    assert stored == len({key for key, _ in records})
