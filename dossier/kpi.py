@@ -8,9 +8,9 @@ therefore gives the province row by construction, and rates are always computed 
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from dossier.calendar import WorkingCalendar
 from dossier.lifecycle import DossierSummary
@@ -99,23 +99,27 @@ Counts = list[int]
 Cell = tuple[str, str, str, str | None]
 """(province, unit, procedure_code, procedure_field): the finest grain every scope is a sum of."""
 
-_RATE_INDICES = tuple(
-    (tuple(map(COUNT_FIELDS.index, r.plus)), tuple(map(COUNT_FIELDS.index, r.minus)), COUNT_FIELDS.index(r.denominator))
-    for r in RATES
-)
+def _compile_rates() -> Callable[[Sequence[int]], tuple[float | None, ...]]:
+    """``rates`` as one expression over the counts, written out from ``RATES`` (the one definition).
+
+    A loop of generator sums over each rate's indices cost ~20 us a row, a quarter of the live KPI stages'
+    time: every live row is computed twice, once per province and once summed over provinces.
+    """
+    terms = []
+    for r in RATES:
+        numerator = " + ".join(f"c[{COUNT_FIELDS.index(f)}]" for f in r.plus)
+        numerator += "".join(f" - c[{COUNT_FIELDS.index(f)}]" for f in r.minus)
+        denominator = f"c[{COUNT_FIELDS.index(r.denominator)}]"
+        terms.append(f"({numerator}) / {denominator} if {denominator} else None")
+    return cast(Callable[[Sequence[int]], tuple[float | None, ...]], eval(f"lambda c: ({', '.join(terms)},)"))
 
 
-def rate_fractions(c: Sequence[int]) -> tuple[tuple[int, int], ...]:
-    """(numerator, denominator) of every rate, in ``RATE_FIELDS`` order."""
-    return tuple(
-        (sum(c[i] for i in plus) - sum(c[i] for i in minus), c[denominator])
-        for plus, minus, denominator in _RATE_INDICES
-    )
+_rates = _compile_rates()
 
 
 def rates(counts: Sequence[int]) -> tuple[float | None, ...]:
     """Every rate of a row; None (JSON null) where its denominator is 0, never 0."""
-    return tuple(n / d if d else None for n, d in rate_fractions(counts))
+    return _rates(counts)
 
 
 def add_contribution(

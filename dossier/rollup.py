@@ -20,14 +20,16 @@ otherwise stayed on the KPI topic for good: found by the two-worker SIGKILL test
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
+from operator import itemgetter
 from typing import Any, Protocol
 
 from dossier.kpi import COUNT_FIELDS, kpi_row
 from dossier.periods import make_period
 
 Partial = dict[str, Any]
+_counts_of: Callable[[Partial], tuple[int, ...]] = itemgetter(*COUNT_FIELDS)
 
 
 def row_key(row: dict[str, Any]) -> str:
@@ -97,7 +99,10 @@ class Rollup:
                 scope, scope_id, kind, start = key.split("/", 3)
                 sums.append((_row(scope, scope_id, kind, start, [0] * len(COUNT_FIELDS), False, None), []))
                 continue
-            counts = [sum(p[name] for p in partials) for name in COUNT_FIELDS]
+            if len(partials) == 1:  # most keys: a unit's rows are in one province
+                counts: Sequence[int] = _counts_of(partials[0])
+            else:
+                counts = [sum(column) for column in zip(*map(_counts_of, partials), strict=True)]
             watermarks = [p["watermark"] for p in partials if p["watermark"] is not None]
             first = partials[0]
             row = _row(
@@ -115,7 +120,7 @@ class Rollup:
 
 
 def _row(
-    scope: str, scope_id: str, kind: str, start: str, counts: list[int], provisional: bool, watermark: str | None
+    scope: str, scope_id: str, kind: str, start: str, counts: Sequence[int], provisional: bool, watermark: str | None
 ) -> dict[str, Any]:
     row = kpi_row(scope, scope_id, make_period(kind, date.fromisoformat(start)), counts)  # type: ignore[arg-type]
     row["provisional"] = provisional
