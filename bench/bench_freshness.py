@@ -220,7 +220,8 @@ class Pipeline:
 
 @contextmanager
 def pipeline(name: str, batch_seconds: float, kpi_interval: float, batch_within: float,
-             split: bool = False, archive_batch_seconds: float | None = None) -> Iterator[Pipeline]:
+             split: bool = False, archive_batch_seconds: float | None = None,
+             quiet_seconds: float = 0.0) -> Iterator[Pipeline]:
     """Start the worker(s) and the sink(s) as users run them, wait until each answers; afterwards stop them
     (SIGTERM) and delete the topics and the database."""
     run_id = uuid.uuid4().hex[:8]
@@ -246,13 +247,13 @@ def pipeline(name: str, batch_seconds: float, kpi_interval: float, batch_within:
                                    subprocess.Popen([MOTCUA, "streams", "worker"], env=env,
                                                     stdout=subprocess.DEVNULL, stderr=log.open("wb")),
                                    log, f"http://127.0.0.1:{port}/health/"))
-        for sink_name, topics, seconds in _sinks(batch_seconds, archive_batch_seconds):
+        for sink_name, topics, seconds, quiet in _sinks(batch_seconds, archive_batch_seconds, quiet_seconds):
             slug = sink_name.replace(" ", "-")
             sink_port, sink_log = services.free_port(), logs / f"{slug}-{run_id}.log"
             started.append(Service(sink_name, subprocess.Popen(
                 [MOTCUA, "sink", "--topic-prefix", prefix, "--group", f"{prefix}{slug}",
                  "--database", database, "--health-port", str(sink_port), "--batch-seconds", str(seconds),
-                 "--topics", topics],
+                 "--batch-quiet-seconds", str(quiet), "--topics", topics],
                 stdout=subprocess.DEVNULL, stderr=sink_log.open("wb")), sink_log,
                 f"http://127.0.0.1:{sink_port}/health"))
         deadline = time.monotonic() + 120
@@ -279,21 +280,26 @@ def pipeline(name: str, batch_seconds: float, kpi_interval: float, batch_within:
             admin.close()
 
 
-def _sinks(batch_seconds: float, archive_batch_seconds: float | None) -> list[tuple[str, str, float]]:
-    """(name, --topics, --batch-seconds) of each sink: one for every topic, or (``archive_batch_seconds``
-    given) the KPI rows and alerts in batches of ``batch_seconds`` and the rest in larger ones. ClickHouse's
-    cost is mostly per insert (a part per table, then its merges), not per row."""
+def _sinks(batch_seconds: float, archive_batch_seconds: float | None,
+           quiet_seconds: float) -> list[tuple[str, str, float, float]]:
+    """(name, --topics, --batch-seconds, --batch-quiet-seconds) of each sink: one for every topic, or
+    (``archive_batch_seconds`` given) the KPI rows and alerts in batches of ``batch_seconds`` and the rest in
+    larger ones. ClickHouse's cost is mostly per insert (a part per table, then its merges), not per row.
+    The sink of the KPI rows also writes a batch once quiet for ``quiet_seconds``."""
     if archive_batch_seconds is None:
-        return [("sink", ",".join(SINK_ROLES), batch_seconds)]
-    return [("sink", "kpis,alerts", batch_seconds), ("sink archive", "events,transitions,dlq", archive_batch_seconds)]
+        return [("sink", ",".join(SINK_ROLES), batch_seconds, quiet_seconds)]
+    return [("sink", "kpis,alerts", batch_seconds, quiet_seconds),
+            ("sink archive", "events,transitions,dlq", archive_batch_seconds, 0.0)]
 
 
 def sinks_text(config: dict[str, Any]) -> str:
     """The sinks of a result's ``config``, in words."""
     archive = config.get("sink_archive_batch_seconds")
+    quiet = config.get("sink_batch_quiet_seconds") or 0
+    kpi_batches = f"batches of {config['sink_batch_seconds']} s" + (f" or {quiet} s quiet" if quiet else "")
     if archive is None:
-        return f"one sink (batch {config['sink_batch_seconds']} s)"
-    return (f"two sinks (the KPI rows and alerts in batches of {config['sink_batch_seconds']} s, the events, "
+        return f"one sink ({kpi_batches})"
+    return (f"two sinks (the KPI rows and alerts in {kpi_batches}, the events, "
             f"transitions and DLQ in batches of {archive} s)")
 
 
@@ -313,8 +319,10 @@ def watch(database: str, kpi_topic: str, load: Load,
 
 
 def run(rate: float, seconds: float, probe_every: float, batch_seconds: float, kpi_interval: float,
-        batch_within: float, split: bool, archive_batch_seconds: float | None) -> dict[str, Any]:
-    with pipeline("fresh", batch_seconds, kpi_interval, batch_within, split, archive_batch_seconds) as p:
+        batch_within: float, split: bool, archive_batch_seconds: float | None,
+        quiet_seconds: float) -> dict[str, Any]:
+    with pipeline("fresh", batch_seconds, kpi_interval, batch_within, split, archive_batch_seconds,
+                  quiet_seconds) as p:
         load = Load(p.events_topic, rate, probe_every)
         done = threading.Event()
         try:
@@ -358,6 +366,8 @@ def add_load_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rate", type=float, default=1000.0, help="events/s")
     parser.add_argument("--probe-every", type=float, default=0.5)
     parser.add_argument("--batch-seconds", type=float, default=0.25, help="the sink's --batch-seconds")
+    parser.add_argument("--batch-quiet-seconds", type=float, default=0.03,
+                        help="the KPI rows' sink's --batch-quiet-seconds (0: off)")
     parser.add_argument("--kpi-interval", type=float, default=0.5, help="MOTCUA_STREAMS_KPI_INTERVAL")
     parser.add_argument("--batch-within", type=float, default=0.1, help="MOTCUA_STREAMS_BATCH_WITHIN")
     parser.add_argument("--split", action="store_true",
@@ -383,9 +393,10 @@ def main(argv: list[str] | None = None) -> int:
                    "sink_batch_seconds": args.batch_seconds, "streams_kpi_interval": args.kpi_interval,
                    "streams_batch_within": args.batch_within, "split_stages": args.split,
                    "sink_archive_batch_seconds": args.archive_batch_seconds,
+                   "sink_batch_quiet_seconds": args.batch_quiet_seconds,
                    "streams_compression": os.environ.get("MOTCUA_STREAMS_COMPRESSION", "gzip")},
         "result": run(args.rate, args.seconds, args.probe_every, args.batch_seconds, args.kpi_interval,
-                      args.batch_within, args.split, args.archive_batch_seconds),
+                      args.batch_within, args.split, args.archive_batch_seconds, args.batch_quiet_seconds),
         "target": "p99 <= 2 s",
     }
     result["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
