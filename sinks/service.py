@@ -130,10 +130,10 @@ class Sink:
                 continue
             if self._in_flight is not None and self._in_flight.future.done():
                 await self._complete()
-            wait = self._wait_left(batch, now) if batch.records else cfg.batch_seconds
+            wait = min(self._wait_left(batch, now), READ_WAIT_MAX) if batch.records else READ_WAIT_MAX
             if self._in_flight is not None:
                 wait = min(wait, 0.02)  # look again soon: committing a finished write is what makes rows count
-            await self._read(min(max(0.0, wait), READ_WAIT_MAX), cfg.batch_records - batch.records)
+            await self._read(max(0.0, wait), cfg.batch_records - batch.records)
 
     def _wait_left(self, batch: Batch, now: float) -> float:
         """Seconds until a non-empty batch is due: its age reaches ``batch_seconds``, or (when set) no record
