@@ -12,7 +12,10 @@ The work per call of ``changed_rows`` follows what changed, not the size of the 
 totals are kept as dossiers are counted (instead of summing cells at each read), per provisional period a
 tally of its open dossiers by row and status is kept up to date, and a dossier's status is
 recomputed only when the watermark reaches an instant at which it can change (its due-soon and overdue
-instants, ``dossier.transitions``; status only ever moves from within due to due soon to overdue).
+instants, ``dossier.transitions``; status only ever moves from within due to due soon to overdue). A
+rollover (event time crossing midnight) likewise costs the dossiers finished that day and the status changes,
+not the open dossiers: those with no end yet are tallied per cell in two books (``dossier.status_book``), one
+at the watermark and one at the end of the newest day.
 
 Periods are materialised up to the watermark only, plus ``AHEAD``: a dossier accepted later than that
 (an outlier dated 2099, a source whose clock runs ahead) is held aside, counted in nothing, until the
@@ -31,7 +34,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from functools import cache
 from typing import Any
@@ -58,17 +61,14 @@ from dossier.kpi import (
 )
 from dossier.lifecycle import DossierSummary
 from dossier.periods import PERIOD_KINDS, Period, PeriodKind, make_period, period_start
-from dossier.sla import OpenStatus, open_status
-from dossier.transitions import due_soon_at, overdue_at
+from dossier.sla import OpenStatus
+from dossier.status_book import STATUS_TALLY, StatusBook, Tally, status_at
 
 RowKey = tuple[Scope, str, PeriodKind, int]
 """(scope, scope_id, period kind, period index in that kind's table)."""
 ScopeId = tuple[Scope, str]
 
 _NO_WATERMARK = float("-inf")
-_TALLY_INDEX: dict[OpenStatus, int] = {"overdue": 0, "within_due": 1, "due_soon": 1}
-Tally = list[int]
-"""[open overdue, open within due, of which due soon] of a row in a provisional period."""
 _ZERO = (0,) * len(COUNT_FIELDS)
 AHEAD = 2 * 86400.0
 """How far past the watermark a dossier's acceptance may lie and still be counted (seconds)."""
@@ -186,31 +186,6 @@ def _open_key(s: DossierSummary) -> tuple[object, ...]:
     return (cell_of(s), s.accepted_ts, s.end_ts, s.due_ts, s.pauses, s.request_times)
 
 
-def _status_at(s: DossierSummary, at: float, calendar: WorkingCalendar) -> tuple[OpenStatus, float]:
-    """An open dossier's status at ``at``, and the first instant after which it may differ (inf: never).
-
-    Status only moves forward (within due, due soon, overdue), at the instants ``dossier.transitions`` gives.
-    """
-    status = open_status(at, s.due_ts, s.pauses, s.request_times, calendar)
-    recheck = math.inf
-    if status != "overdue":
-        for instant in (due_soon_at(s, calendar), overdue_at(s)):
-            if instant is not None and instant >= at:
-                recheck = min(recheck, instant if instant > at else math.nextafter(at, math.inf))
-    return status, recheck
-
-
-def _add_status(tally: list[int], status: OpenStatus, sign: int) -> None:
-    """Count an open dossier in a [open, overdue, within due, due soon] tally."""
-    tally[0] += sign
-    if status == "overdue":
-        tally[1] += sign
-    else:
-        tally[2] += sign
-        if status == "due_soon":
-            tally[3] += sign
-
-
 def _open_at_end(s: DossierSummary, end: float) -> bool:
     """Whether the dossier is still open at a period's end (the table counts it as open there)."""
     return s.accepted_ts < end and (s.end_ts is None or s.end_ts >= end)
@@ -227,7 +202,7 @@ class LiveKpis:
         self._pack_after = pack_after
         self._summaries: dict[str, DossierSummary] = {}  # counted; with an archive, only the unfinished ones
         self._tables: dict[PeriodKind, _RowTable] = {}
-        self._unfinished: set[str] = set()  # dossiers that may still be open at the start of a new period
+        self._ended: set[str] = set()  # counted, with an end, that a period to come may still carry over
         self._watermark = _NO_WATERMARK
         self._emitted: dict[tuple[Scope, str, PeriodKind, date], tuple[bool, tuple[int, ...]]] = {}
         self._final_through: dict[PeriodKind, int] = {kind: -1 for kind in PERIOD_KINDS}
@@ -236,10 +211,14 @@ class LiveKpis:
         # open dossiers of the provisional periods, classified at the watermark
         self._open: dict[tuple[PeriodKind, int], dict[ScopeId, Tally]] = {}
         self._open_changed: set[RowKey] = set()
-        self._status: dict[str, tuple[OpenStatus, float]] = {}  # dossier -> (status, watermark to recheck at)
-        # the open dossiers' status at the end of the first period the last carry-over appended: (summary, that
-        # end, status, instant after which it may differ); reused while the summary and the status hold
-        self._end_status: dict[str, tuple[DossierSummary, float, OpenStatus, float]] = {}
+        # the counted dossiers with no end yet, classified at the end of the day the last rollover appended
+        # (the new periods' carried-over rows) and at the watermark (the provisional periods' open counts)
+        self._at_period_end = StatusBook(calendar)
+        self._at_watermark = StatusBook(calendar)
+        self._ahead: list[tuple[float, str]] = []  # heap of those accepted past the watermark; stale entries too
+        # the dossiers with an end that are open at a provisional period's end (their end lies past it), classified
+        # at the watermark: dossier -> (status, watermark to recheck at)
+        self._status: dict[str, tuple[OpenStatus, float]] = {}
         self._rechecks: list[tuple[float, str]] = []  # heap; an entry is stale when ``_status`` moved on
         self._held: dict[str, DossierSummary] = {}  # accepted past the watermark + AHEAD: not counted yet
         self._held_order: list[tuple[float, str]] = []  # heap by acceptance; stale when ``_held`` moved on
@@ -287,18 +266,37 @@ class LiveKpis:
         if summary is not None:
             self._cover(summary.accepted_ts)  # before the old summary leaves: new periods count it, then move it
         self._summaries.pop(dossier_id, None)
-        self._unfinished.discard(dossier_id)
+        self._ended.discard(dossier_id)
         for table in self._tables.values():
             table.recount(old, summary)
-        if old is None or summary is None or _open_key(old) != _open_key(summary):
-            if old is not None:
-                self._tally(old, -1)
-                self._status.pop(dossier_id, None)
-            if summary is not None:
-                self._tally(summary, 1)
+        same_open_key = old is not None and summary is not None and _open_key(old) == _open_key(summary)
+        if old is not None and not same_open_key:
+            self._tally(old, -1)
+            self._status.pop(dossier_id, None)
+        self._book(old, summary, same_open_key)
+        if summary is not None and not same_open_key:
+            self._tally(summary, 1)
         if summary is not None:
             self._summaries[dossier_id] = summary
-            self._unfinished.add(dossier_id)
+            if summary.end_ts is not None:
+                self._ended.add(dossier_id)
+
+    def _book(self, old: DossierSummary | None, summary: DossierSummary | None, same_open_key: bool) -> None:
+        """Keep the books of the dossiers with no end in step with a dossier's new summary."""
+        books = (self._at_period_end, self._at_watermark)
+        if same_open_key:  # the same end (or none), cell and status in both books
+            if summary is not None and summary.end_ts is None:
+                for book in books:
+                    book.replace(summary)
+            return
+        if old is not None and old.end_ts is None:
+            for book in books:
+                book.remove(old.dossier_id)
+        if summary is not None and summary.end_ts is None:
+            for book in books:
+                book.add(summary)
+            if summary.accepted_ts > self._watermark:
+                heapq.heappush(self._ahead, (summary.accepted_ts, summary.dossier_id))
 
     def advance(self, watermark: float) -> None:
         """Move the province watermark (the minimum over the source partitions) forward; never back."""
@@ -312,6 +310,8 @@ class LiveKpis:
             if s is not None and s.accepted_ts == accepted_ts:
                 del self._held[dossier_id]
                 self._count(dossier_id, None, s)
+        while self._ahead and self._ahead[0][0] <= watermark:
+            heapq.heappop(self._ahead)
         self._recheck_statuses()
         if self._tables:
             self._cover(watermark)
@@ -380,8 +380,9 @@ class LiveKpis:
 
     # ---------------------------------------------------------------------------------------- periods
 
-    def _cover(self, ts: float) -> None:
-        """Make every period kind's table reach the period containing ``ts``."""
+    def _cover(self, ts: float, carry: bool = True) -> None:
+        """Make every period kind's table reach the period containing ``ts`` (``carry``: with the dossiers still
+        open at their start; not in a rebuild, which counts everyone afresh)."""
         day = date_of_day(local_day(ts))
         if not self._tables:
             for kind in PERIOD_KINDS:
@@ -399,69 +400,42 @@ class LiveKpis:
             while table.periods[-1].end_ts <= ts:
                 appended.append((table, table.append_period(make_period(kind, table.periods[-1].end))))
         if appended:
-            self._carry_over_into(appended)
+            if carry:
+                self._carry_over_into(appended)
             for table, i in appended:
                 self._tally_period(table.kind, i)
-            self._forget_finished()
+            if carry:
+                self._forget_finished()
 
     def _carry_over_into(self, appended: list[tuple[_RowTable, int]]) -> None:
         """Count, in newly appended periods, the dossiers still open at their start (every counted dossier was
         accepted before: its acceptance's periods existed when it was counted).
 
         Work follows what changed, not periods x open dossiers: the dossiers with no end yet are counted per
-        cell (carried over, and their status at each period's end, which moves at known instants), going
-        through the periods in time order; only those with an end are counted one by one. A clock tick a
-        year ahead appends 365 day periods: that is 365 x cells, plus each open dossier's status changes. A
-        dossier's status at the first new end is computed again only when its summary or its status may have
-        changed since the last carry-over (a day's carry-over took 0.3-0.6 s at 30,000 open dossiers before).
+        cell from a book of their status at the first new period's end (``dossier.status_book``: a dossier is
+        classified again only when a status change falls before that end); only those with an end, finished
+        since the last rollover, are counted one by one. A clock tick a year ahead appends 365 day periods:
+        that is 365 x cells, plus each open dossier's status changes.
         """
-        still_open: list[DossierSummary] = []
-        for dossier_id in self._unfinished:
+        for dossier_id in self._ended:
             s = self._summaries[dossier_id]
-            if s.end_ts is None:
-                still_open.append(s)
-                continue
             for table, i in appended:
                 if s.end_ts >= table.periods[i].start_ts:
                     table.add_to_period(s, i)
-        if not still_open:
-            return
+        book = self._at_period_end
         by_end = sorted(appended, key=lambda pair: pair[0].periods[pair[1]].end_ts)
-        calendar, first_end = self._calendar, by_end[0][0].periods[by_end[0][1]].end_ts
-        tallies: dict[Cell, list[int]] = {}  # cell -> [open, overdue, within due (due soon included), due soon]
-        statuses: list[OpenStatus] = []
-        changes: list[tuple[float, int]] = []  # heap: (instant after which a status may change, dossier's index)
-        known, self._end_status = self._end_status, {}
-        for n, s in enumerate(still_open):
-            last = known.get(s.dossier_id)
-            if last is not None and last[0] is s and last[1] <= first_end < last[3]:
-                status, recheck = last[2], last[3]  # unchanged since the last carry-over: no recomputing
-            else:
-                status, recheck = _status_at(s, first_end, calendar)
-            self._end_status[s.dossier_id] = (s, first_end, status, recheck)
-            statuses.append(status)
-            _add_status(tallies.setdefault(cell_of(s), [0, 0, 0, 0]), status, 1)
-            if recheck != math.inf:
-                changes.append((recheck, n))
-        heapq.heapify(changes)
-        for table, i in by_end:
-            end = table.periods[i].end_ts
-            while changes and changes[0][0] <= end:
-                _, n = heapq.heappop(changes)
-                s = still_open[n]
-                status, recheck = _status_at(s, end, calendar)
-                if status != statuses[n]:
-                    tally = tallies[cell_of(s)]
-                    _add_status(tally, statuses[n], -1)
-                    _add_status(tally, status, 1)
-                    statuses[n] = status
-                if recheck != math.inf:
-                    heapq.heappush(changes, (recheck, n))
-            for cell, (count, overdue, within_due, due_soon) in tallies.items():
+        book.move_to(by_end[0][0].periods[by_end[0][1]].end_ts)
+        ends = [table.periods[i].end_ts for table, i in by_end]
+        for (table, i), tallies in zip(by_end, book.tallies_through(ends), strict=True):
+            for cell, (overdue, within_due, due_soon) in tallies.items():
                 delta = [0] * len(COUNT_FIELDS)
-                delta[CARRIED_OVER] = delta[TO_PROCESS] = count
+                delta[CARRIED_OVER] = delta[TO_PROCESS] = overdue + within_due
                 delta[OPEN_OVERDUE], delta[OPEN_WITHIN_DUE], delta[OPEN_DUE_SOON] = overdue, within_due, due_soon
                 table.add_counts(delta, cell, i)
+        # on to the last new day's end, which the next rollover's first end follows (a tick days ahead, a
+        # rebuild up to the watermark: left at the first new day's end, the next rollover classified again
+        # every dossier whose status changed since)
+        book.move_to(min(table.periods[-1].end_ts for table in self._tables.values()))
 
     def _forget_finished(self) -> None:
         """Drop from ``_unfinished`` the dossiers that no period to come can count as carried over or open.
@@ -473,15 +447,14 @@ class LiveKpis:
         horizon = min(table.periods[-1].end_ts for table in self._tables.values())
         if self._archive is not None:  # kept until both hold, however long the watermark lags the events
             horizon = min(horizon, self._watermark)
-        unfinished: set[str] = set()
-        for dossier_id in self._unfinished:
-            end = self._summaries[dossier_id].end_ts
-            if end is None or end >= horizon:
-                unfinished.add(dossier_id)
+        ended: set[str] = set()
+        for dossier_id in self._ended:
+            if self._summaries[dossier_id].end_ts >= horizon:
+                ended.add(dossier_id)
             elif self._archive is not None:
                 del self._summaries[dossier_id]
                 self._status.pop(dossier_id, None)
-        self._unfinished = unfinished
+        self._ended = ended
 
     def _counted(self) -> list[DossierSummary]:
         """Every dossier counted now (from the archive when there is one)."""
@@ -499,9 +472,7 @@ class LiveKpis:
         self._final_through = {kind: -1 for kind in PERIOD_KINDS}
         self._rebuilt = True
         self._open, self._open_changed = {}, set()
-        unfinished, self._unfinished = self._unfinished, set()
-        self._cover(last)  # with nobody to carry over: everyone is counted afresh below
-        self._unfinished = unfinished
+        self._cover(last, carry=False)  # everyone is counted afresh below
         for s in summaries:
             for table in self._tables.values():
                 table.add(s)
@@ -520,10 +491,12 @@ class LiveKpis:
 
     def _status_of(self, dossier_id: str, s: DossierSummary) -> OpenStatus:
         """The open dossier's status at the watermark (at its acceptance while the watermark is before it)."""
+        if s.end_ts is None:
+            return self._at_watermark.status(dossier_id)
         known = self._status.get(dossier_id)
         if known is not None:
             return known[0]
-        status, recheck = _status_at(s, max(self._watermark, s.accepted_ts), self._calendar)
+        status, recheck = status_at(s, max(self._watermark, s.accepted_ts), self._calendar)
         self._status[dossier_id] = (status, recheck)
         if recheck != math.inf:
             heapq.heappush(self._rechecks, (recheck, dossier_id))
@@ -540,36 +513,59 @@ class LiveKpis:
         for kind, i in self._open_in(s):
             if status is None:
                 status = self._status_of(s.dossier_id, s)
-            self._count_open(kind, i, cell_of(s), status, sign)
+            self._add_open(kind, i, cell_of(s), STATUS_TALLY[status], sign)
 
     def _tally_period(self, kind: PeriodKind, i: int, candidates: Iterable[DossierSummary] | None = None) -> None:
         """Start the open tally of a period not yet over from ``candidates``, the dossiers that may be open
-        at its end (default: ``_unfinished``, enough for a new period)."""
+        at its end (default: every counted dossier not forgotten, enough for a new period: those with no end
+        from the book at the watermark, per cell, less those accepted after the period's end)."""
         end = self._tables[kind].periods[i].end_ts
         if end <= self._watermark:
             return  # final: its rows classify open dossiers at its end, as the batch does
         self._open[(kind, i)] = {}
         if candidates is None:
-            candidates = (self._summaries[dossier_id] for dossier_id in self._unfinished)
+            for cell, tally in self._at_watermark.tallies.items():
+                self._add_open(kind, i, cell, tally, 1)
+            self._untally_accepted_after(kind, i, end)
+            candidates = (self._summaries[dossier_id] for dossier_id in self._ended)
         open_by_cell = Counter(
             (cell_of(s), self._status_of(s.dossier_id, s)) for s in candidates if _open_at_end(s, end)
         )
         for (cell, status), count in open_by_cell.items():  # a cell's dossiers at once: cells are far fewer
-            self._count_open(kind, i, cell, status, count)
+            self._add_open(kind, i, cell, STATUS_TALLY[status], count)
 
-    def _count_open(self, kind: PeriodKind, i: int, cell: Cell, status: OpenStatus, sign: int) -> None:
+    def _untally_accepted_after(self, kind: PeriodKind, i: int, end: float) -> None:
+        """Take out of a new period's open tally the dossiers with no end accepted after its end (a source
+        whose clock runs ahead of the watermark, by less than ``AHEAD``)."""
+        seen: set[str] = set()
+        for accepted_ts, dossier_id in self._ahead:
+            s = self._summaries.get(dossier_id)
+            if accepted_ts < end or dossier_id in seen or s is None or s.end_ts is not None or (
+                    s.accepted_ts != accepted_ts):
+                continue  # open at the end, or a stale entry
+            seen.add(dossier_id)
+            self._add_open(kind, i, cell_of(s), STATUS_TALLY[self._at_watermark.status(dossier_id)], -1)
+
+    def _add_open(self, kind: PeriodKind, i: int, cell: Cell, tally: Sequence[int], sign: int) -> None:
+        """Add ``sign`` times a cell's [overdue, within due, due soon] to a provisional period's open tally."""
+        if not any(tally):
+            return
+        overdue, within_due, due_soon = tally
         tallies = self._open[(kind, i)]
         for scope_id in _scope_ids(cell):
-            tally = tallies.get(scope_id)
-            if tally is None:
-                tally = tallies[scope_id] = [0, 0, 0]
-            tally[_TALLY_INDEX[status]] += sign
-            if status == "due_soon":
-                tally[2] += sign
+            counts = tallies.get(scope_id)
+            if counts is None:
+                counts = tallies[scope_id] = [0, 0, 0]
+            counts[0] += sign * overdue
+            counts[1] += sign * within_due
+            counts[2] += sign * due_soon
             self._open_changed.add((*scope_id, kind, i))
 
     def _recheck_statuses(self) -> None:
         """Reclassify the dossiers whose status the new watermark may have changed."""
+        for s, before, after in self._at_watermark.move_to(self._watermark):
+            self._tally(s, -1, before)
+            self._tally(s, 1, after)
         heap = self._rechecks
         while heap and heap[0][0] <= self._watermark:
             at, dossier_id = heapq.heappop(heap)
