@@ -534,7 +534,8 @@ class StreamsApp:
         """Each province's changed rows to the rollup; the rollup's changed sums to the KPI topic.
 
         At most once per interval; less often while a backlog makes emissions costly (``streams.pacing``), so
-        that they never take more than a tenth of the worker's time (a row is sent at most once per interval).
+        that they never take more than ``EmissionPacer.share`` of the worker's time (a row is sent at most once
+        per interval).
         """
         if not (self._kpis_ready and self._rollups_ready):
             return

@@ -23,13 +23,14 @@ def test_one_slow_emission_among_cheap_ones_does_not_space_out_the_next() -> Non
     assert pacer.due(10.5)
 
 
-def test_costly_emissions_take_a_tenth_of_the_time_at_most_and_never_wait_past_the_cap() -> None:
+def test_costly_emissions_take_their_share_of_the_time_at_most_and_never_wait_past_the_cap() -> None:
     pacer = EmissionPacer(interval=0.5)
+    assert pacer.share == 0.3
     for n in range(COSTS_KEPT):
         pacer.emitted(n * 3.0, 0.3)
-    assert not pacer.due(18.0 + 2.99) and pacer.due(18.0 + 3.0)
+    assert not pacer.due(18.0 + 0.99) and pacer.due(18.0 + 1.0)
     for n in range(COSTS_KEPT):
-        pacer.emitted(100.0 + n * 10, 5.0)  # 50 s at a tenth: capped
+        pacer.emitted(100.0 + n * 10, 5.0)  # 16.7 s at 30%: capped
     assert pacer.due(160.0 + 10.0)
 
 
