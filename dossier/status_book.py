@@ -61,12 +61,6 @@ class StatusBook:
         self._entries: dict[str, tuple[DossierSummary, OpenStatus, float]] = {}  # id -> (summary, status, recheck)
         self._rechecks: list[tuple[float, str]] = []  # heap; an entry is stale when the dossier's recheck moved on
 
-    def __contains__(self, dossier_id: str) -> bool:
-        return dossier_id in self._entries
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
     def status(self, dossier_id: str) -> OpenStatus:
         return self._entries[dossier_id][1]
 
