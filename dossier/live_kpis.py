@@ -32,7 +32,6 @@ from the archive. Without an archive every summary stays in memory.
 from __future__ import annotations
 
 import heapq
-import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date
@@ -62,7 +61,7 @@ from dossier.kpi import (
 from dossier.lifecycle import DossierSummary
 from dossier.periods import PERIOD_KINDS, Period, PeriodKind, make_period, period_start
 from dossier.sla import OpenStatus
-from dossier.status_book import STATUS_TALLY, StatusBook, Tally, status_at
+from dossier.status_book import STATUS_TALLY, StatusBook, Tally
 
 RowKey = tuple[Scope, str, PeriodKind, int]
 """(scope, scope_id, period kind, period index in that kind's table)."""
@@ -217,9 +216,8 @@ class LiveKpis:
         self._at_watermark = StatusBook(calendar)
         self._ahead: list[tuple[float, str]] = []  # heap of those accepted past the watermark; stale entries too
         # the dossiers with an end that are open at a provisional period's end (their end lies past it), classified
-        # at the watermark: dossier -> (status, watermark to recheck at)
-        self._status: dict[str, tuple[OpenStatus, float]] = {}
-        self._rechecks: list[tuple[float, str]] = []  # heap; an entry is stale when ``_status`` moved on
+        # at the watermark as they are met
+        self._ended_at_watermark = StatusBook(calendar)
         self._held: dict[str, DossierSummary] = {}  # accepted past the watermark + AHEAD: not counted yet
         self._held_order: list[tuple[float, str]] = []  # heap by acceptance; stale when ``_held`` moved on
 
@@ -272,7 +270,7 @@ class LiveKpis:
         same_open_key = old is not None and summary is not None and _open_key(old) == _open_key(summary)
         if old is not None and not same_open_key:
             self._tally(old, -1)
-            self._status.pop(dossier_id, None)
+            self._ended_at_watermark.discard(dossier_id)
         self._book(old, summary, same_open_key)
         if summary is not None and not same_open_key:
             self._tally(summary, 1)
@@ -438,7 +436,7 @@ class LiveKpis:
         book.move_to(min(table.periods[-1].end_ts for table in self._tables.values()))
 
     def _forget_finished(self) -> None:
-        """Drop from ``_unfinished`` the dossiers that no period to come can count as carried over or open.
+        """Drop from ``_ended`` the dossiers that no period to come can count as carried over or open.
 
         Every period appended later starts at or after the end of its kind's last period, so a dossier
         finished before all of those ends is carried into none. With an archive its summary leaves memory
@@ -453,7 +451,7 @@ class LiveKpis:
                 ended.add(dossier_id)
             elif self._archive is not None:
                 del self._summaries[dossier_id]
-                self._status.pop(dossier_id, None)
+                self._ended_at_watermark.discard(dossier_id)
         self._ended = ended
 
     def _counted(self) -> list[DossierSummary]:
@@ -493,14 +491,7 @@ class LiveKpis:
         """The open dossier's status at the watermark (at its acceptance while the watermark is before it)."""
         if s.end_ts is None:
             return self._at_watermark.status(dossier_id)
-        known = self._status.get(dossier_id)
-        if known is not None:
-            return known[0]
-        status, recheck = status_at(s, max(self._watermark, s.accepted_ts), self._calendar)
-        self._status[dossier_id] = (status, recheck)
-        if recheck != math.inf:
-            heapq.heappush(self._rechecks, (recheck, dossier_id))
-        return status
+        return self._ended_at_watermark.status_of(s)
 
     def _open_in(self, s: DossierSummary) -> Iterable[tuple[PeriodKind, int]]:
         """The tallied (provisional) periods at whose end the dossier is open."""
@@ -563,18 +554,7 @@ class LiveKpis:
 
     def _recheck_statuses(self) -> None:
         """Reclassify the dossiers whose status the new watermark may have changed."""
-        for s, before, after in self._at_watermark.move_to(self._watermark):
-            self._tally(s, -1, before)
-            self._tally(s, 1, after)
-        heap = self._rechecks
-        while heap and heap[0][0] <= self._watermark:
-            at, dossier_id = heapq.heappop(heap)
-            known = self._status.get(dossier_id)
-            if known is None or known[1] != at:
-                continue  # a stale entry: the dossier changed or was rechecked since
-            s = self._summaries[dossier_id]
-            del self._status[dossier_id]
-            status = self._status_of(dossier_id, s)
-            if status != known[0]:
-                self._tally(s, -1, known[0])
-                self._tally(s, 1, status)
+        for book in (self._at_watermark, self._ended_at_watermark):
+            for s, before, after in book.move_to(self._watermark):
+                self._tally(s, -1, before)
+                self._tally(s, 1, after)

@@ -64,6 +64,12 @@ class StatusBook:
     def status(self, dossier_id: str) -> OpenStatus:
         return self._entries[dossier_id][1]
 
+    def status_of(self, s: DossierSummary) -> OpenStatus:
+        """The dossier's status, added to the book first if it is not in it."""
+        if s.dossier_id not in self._entries:
+            self.add(s)
+        return self._entries[s.dossier_id][1]
+
     def add(self, s: DossierSummary) -> None:
         status, recheck = status_at(s, max(self.at, s.accepted_ts), self._calendar)
         self._entries[s.dossier_id] = (s, status, recheck)
@@ -74,6 +80,10 @@ class StatusBook:
     def remove(self, dossier_id: str) -> None:
         s, status, _ = self._entries.pop(dossier_id)
         add_to_tally(self.tallies[cell_of(s)], status, -1)
+
+    def discard(self, dossier_id: str) -> None:
+        if dossier_id in self._entries:
+            self.remove(dossier_id)
 
     def replace(self, s: DossierSummary) -> None:
         """A new summary of a dossier whose status inputs and cell did not change (``LiveKpis._open_key``)."""
