@@ -15,7 +15,8 @@ from audit.spill import Buckets
 from tests.domain.event_factory import event_stream
 
 NOISE = [b"", b"   ", b"{oops", b"[1]", b'{"schema":"clock-tick/1","at":"2025-07-01T00:00:00+07:00"}',
-         b'{"schema":"clock-tick/1"}', b'{"schema":"dossier-event/1","event_id":"x","dossier_id":"D0-0","type":"xx"}']
+         b'{"schema":"clock-tick/1"}', b'{"schema":"dossier-event/1","event_id":"x","dossier_id":"D0-0","type":"xx"}',
+         b'{"schema":"clock-tick/1","at":"2025-07-01T00:00:00+07:00","dossier_id":"D0-0"}']
 
 
 def records(seed: int, dossiers: int) -> list[bytes]:
