@@ -14,6 +14,18 @@ from stack.procs import StackError, port_answers
 
 NAME = "clickhouse"
 
+MALLOC_CONF = "background_thread:true,dirty_decay_ms:5000,muzzy_decay_ms:0"
+"""jemalloc options for the server. Debian's clickhouse-server links the system jemalloc, which runs no
+background threads by default: an arena gives freed pages back to the system only when its own threads
+allocate again. The server's pools of mostly idle threads thus kept what inserts and merges once freed, and
+its RSS climbed through a soak (jemalloc: 62 MB allocated, 784 MB resident). With background threads the
+pages freed are returned after 5 s. Current ClickHouse builds configure their bundled jemalloc themselves."""
+
+
+def environment() -> dict[str, str]:
+    """The variables the server is started with (on top of the caller's environment)."""
+    return {"MALLOC_CONF": MALLOC_CONF}
+
 
 def binary() -> str:
     for candidate in ("clickhouse-server", "/usr/sbin/clickhouse-server", "clickhouse"):

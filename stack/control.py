@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from stack import clickhouse, kafka, services
@@ -31,6 +31,7 @@ class Service:
     logs: tuple[Path, ...]  # the main log first
     cwd: Path
     command: Callable[[], list[str]]
+    env: dict[str, str] = field(default_factory=dict)  # on top of the environment of `motcua stack up`
 
 
 def clickhouse_service() -> Service:
@@ -43,6 +44,7 @@ def clickhouse_service() -> Service:
         logs=(clickhouse.server_log(), clickhouse.error_log(), clickhouse.stdout_log()),
         cwd=clickhouse.workdir(),
         command=clickhouse.command,
+        env=clickhouse.environment(),
     )
 
 
@@ -121,7 +123,7 @@ def up(brokers: int = 1, log: Callable[[str], None] = print) -> list[str]:
         if any(s.kind == "clickhouse" for s in to_start):
             clickhouse.render_config()
         for svc in to_start:
-            proc = start(svc.name, svc.command(), services.run_dir(), svc.logs[-1], svc.cwd)
+            proc = start(svc.name, svc.command(), services.run_dir(), svc.logs[-1], svc.cwd, svc.env)
             log(f"{svc.name}: started (pid {proc.pid})")
         ch = clickhouse_service()
         wait_until("ClickHouse", clickhouse.answers, CLICKHOUSE_START_TIMEOUT, _death_note(ch),

@@ -89,7 +89,8 @@ class PrivateClickHouse:
     def start(self, timeout: float = 60.0) -> None:
         with (self.workdir / "stdout.log").open("ab") as out:
             self.proc = subprocess.Popen(self.command, cwd=self.workdir, stdout=out, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, start_new_session=True)
+                                         stdin=subprocess.DEVNULL, start_new_session=True,
+                                         env={**os.environ, **clickhouse.environment()})
         deadline = time.monotonic() + timeout
         while not self.answers():
             if self.proc.poll() is not None or time.monotonic() > deadline:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from clickhouse_driver import Client
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 
 from stack import services
@@ -54,6 +55,16 @@ def test_up_again_is_a_no_op_and_status_says_so(kafka_bootstrap: str, clickhouse
     status = stack_cmd("status", "--check")
     assert status.returncode == 0, status.stdout
     assert "clickhouse" in status.stdout and "answering" in status.stdout
+
+
+@pytest.mark.timeout(120)
+def test_clickhouse_runs_jemalloc_background_threads_so_freed_memory_goes_back(ch: Client) -> None:
+    """Without them its RSS climbed through the soak while jemalloc held ten times what it had allocated."""
+    query = "SELECT value FROM system.asynchronous_metrics WHERE metric = 'jemalloc.background_thread.num_threads'"
+    deadline = time.monotonic() + 90  # the server refreshes these metrics once a minute
+    while not (rows := ch.execute(query)) and time.monotonic() < deadline:
+        time.sleep(1)
+    assert rows and rows[0][0] >= 1, f"jemalloc background threads: {rows} (is the stack's MALLOC_CONF set?)"
 
 
 @pytest.mark.timeout(60)
