@@ -40,6 +40,7 @@ from bench.bench_freshness import (
     RESULTS,
     WORKERS_TEXT,
     Load,
+    Service,
     _quantiles,
     add_load_arguments,
     pipeline,
@@ -177,6 +178,18 @@ def health(url: str) -> dict[str, Any]:
         return {"unreachable": str(error)}
 
 
+def streams_health_sample(services: list[Service], t: float) -> dict[str, Any]:
+    """Every 5 s: where the streams worker's stages stand (per topic and partition: committed offset and high
+    watermark, so the lag of each hop) and its KPI emissions' pacing, to tell which part a freshness episode
+    waited in."""
+    sample: dict[str, Any] = {"t": round(t, 1)}
+    for service in services:
+        if service.name.startswith("streams"):
+            h = health(service.health_url)
+            sample[service.name] = {key: h.get(key) for key in ("consumed", "kpi_emission", "commit_running_seconds")}
+    return sample
+
+
 def commit() -> str:
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], capture_output=True, text=True, cwd=REPO_ROOT).stdout.strip()
@@ -253,8 +266,10 @@ def run(minutes: float, rate: float, probe_every: float, batch_seconds: float, k
             load.probing.set()
             deadline = time.monotonic() + seconds
             next_report = time.monotonic() + 60
+            streams_health: list[dict[str, Any]] = []
             while (left := deadline - time.monotonic()) > 0 and load.thread.is_alive() and not sampler.aborted:
                 time.sleep(min(5.0, left))
+                streams_health.append(streams_health_sample(p.services, time.time() - probing_from))
                 if time.monotonic() < next_report:
                     continue
                 next_report += 60
@@ -315,6 +330,7 @@ def run(minutes: float, rate: float, probe_every: float, batch_seconds: float, k
             "ran_the_whole_time": not sampler.aborted and probing >= seconds - 1,
         },
         "samples": sampler.samples,
+        "streams_health": streams_health,
         # per probe: seconds into the probing when it was sent, and its latency (None: never seen)
         "probes": [[round(at - probing_from, 2), round(latencies[i], 3) if i < len(latencies) else None]
                    for i, at in enumerate(load.sent_at)],
