@@ -179,15 +179,27 @@ def health(url: str) -> dict[str, Any]:
 
 
 def streams_health_sample(services: list[Service], t: float) -> dict[str, Any]:
-    """Every 5 s: where the streams worker's stages stand (per topic and partition: committed offset and high
-    watermark, so the lag of each hop) and its KPI emissions' pacing, to tell which part a freshness episode
-    waited in."""
+    """Every 5 s: how far behind each hop of the streams worker is, and its KPI emissions' pacing, to tell
+    which part a freshness episode waited in (``hop_summary``)."""
     sample: dict[str, Any] = {"t": round(t, 1)}
     for service in services:
         if service.name.startswith("streams"):
             h = health(service.health_url)
-            sample[service.name] = {key: h.get(key) for key in ("consumed", "kpi_emission", "commit_running_seconds")}
+            sample[service.name] = {**hop_summary(h.get("consumed") or {}), "kpi_emission": h.get("kpi_emission"),
+                                    "commit_running_seconds": h.get("commit_running_seconds")}
     return sample
+
+
+def hop_summary(consumed: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str, int]]:
+    """Per source topic of the worker (the last part of its name), summed over its partitions: ``behind``, the
+    records up to the high watermark it last fetched that it has not processed; ``uncommitted``, those
+    processed whose offsets are not committed yet."""
+    behind, uncommitted = {}, {}
+    for topic, partitions in consumed.items():
+        hop = topic.rsplit(".", 1)[-1]
+        behind[hop] = sum(max(0, p["highwater"] - p["committed"] - p["acked_uncommitted"]) for p in partitions.values())
+        uncommitted[hop] = sum(p["acked_uncommitted"] for p in partitions.values())
+    return {"behind": behind, "uncommitted": uncommitted}
 
 
 def commit() -> str:
