@@ -10,9 +10,9 @@ Run (with the worker's environment variables): ``python -m bench.faust_floor``.
 from __future__ import annotations
 
 import faust
-from faust.worker import Worker
 
 from streams.config import StreamsConfig
+from streams.service_worker import ServiceWorker
 
 
 def main() -> None:
@@ -34,7 +34,7 @@ def main() -> None:
             pass
 
     app.agent(topic, name="read", concurrency=1)(read)
-    Worker(app, loglevel=config.loglevel).execute_from_commandline()
+    ServiceWorker(app, loglevel=config.loglevel, stop_seconds=config.stop_seconds).execute_from_commandline()
 
 
 if __name__ == "__main__":

@@ -13,20 +13,12 @@ def worker() -> None:
 
     Configured by environment variables (streams/config.py, docs/streams.md).
     """
-    from faust.worker import Worker
-
     from streams.app import StreamsApp
     from streams.collector import freeze_survivors_of_full_collections
     from streams.config import StreamsConfig, internal_topics
-    from streams.watchdog import bound_stop, watch_progress
+    from streams.service_worker import ServiceWorker
+    from streams.watchdog import watch_progress
     from wire.topics import ensure_topics, replication_for
-
-    class BoundedWorker(Worker):
-        """faust's worker, whose stop cannot hang (streams/watchdog.py)."""
-
-        def install_signal_handlers(self) -> None:
-            super().install_signal_handlers()
-            bound_stop(config.stop_seconds)
 
     config = StreamsConfig.from_env()
     config.datadir.mkdir(parents=True, exist_ok=True)  # faust creates only its last level
@@ -36,7 +28,7 @@ def worker() -> None:
     streams = StreamsApp(config, replication)
     freeze_survivors_of_full_collections()
     watch_progress(streams.progress)
-    BoundedWorker(streams.app, loglevel=config.loglevel).execute_from_commandline()
+    ServiceWorker(streams.app, loglevel=config.loglevel, stop_seconds=config.stop_seconds).execute_from_commandline()
 
 
 def register(app: typer.Typer) -> None:
