@@ -180,13 +180,14 @@ def health(url: str) -> dict[str, Any]:
 
 def streams_health_sample(services: list[Service], t: float) -> dict[str, Any]:
     """Every 5 s: how far behind each hop of the streams worker is, and its KPI emissions' pacing, to tell
-    which part a freshness episode waited in (``hop_summary``)."""
+    which part a freshness episode waited in (``hop_summary``); and what its stages hold, to tell a state that
+    fills from a leak."""
     sample: dict[str, Any] = {"t": round(t, 1)}
     for service in services:
         if service.name.startswith("streams"):
             h = health(service.health_url)
             sample[service.name] = {**hop_summary(h.get("consumed") or {}), "kpi_emission": h.get("kpi_emission"),
-                                    "commit_running_seconds": h.get("commit_running_seconds")}
+                                    "commit_running_seconds": h.get("commit_running_seconds"), "held": h.get("held")}
     return sample
 
 

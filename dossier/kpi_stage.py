@@ -8,6 +8,7 @@ partitions, known once each of them has sent one: only then has event time reach
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -38,6 +39,13 @@ class KpiPartition:
         if len(self.source_watermarks) < self._source_partitions:
             return -math.inf
         return min(self.source_watermarks.values())
+
+    def held(self) -> Counter[str]:
+        """``LiveKpis.held`` summed over the partition's provinces."""
+        held: Counter[str] = Counter()
+        for live in self._provinces.values():
+            held.update(live.held())
+        return held
 
     def on_summary(self, s: DossierSummary) -> None:
         self._live(s.province).update(s.dossier_id, s)

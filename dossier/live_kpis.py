@@ -227,6 +227,11 @@ class LiveKpis:
 
     # ---------------------------------------------------------------------------------------- inputs
 
+    def held(self) -> dict[str, int]:
+        """What the province holds in memory: the summaries counted (open, or finished within a period that
+        may still carry them over), those accepted past the watermark, and the rows already emitted."""
+        return {"summaries": len(self._summaries), "held_ahead": len(self._held), "rows_emitted": len(self._emitted)}
+
     def update(self, dossier_id: str, summary: DossierSummary | None) -> None:
         """Replace a dossier's summary (None: the dossier no longer counts, e.g. never accepted)."""
         if dossier_id in self._held:

@@ -228,6 +228,10 @@ class PartitionProcessor:
         self._cache[dossier_id] = d
         return d
 
+    def held(self) -> dict[str, int]:
+        """What the partition holds in memory: decoded dossiers (the cache), and dossiers with a timer set."""
+        return {"dossiers_decoded": len(self._cache), "dossiers_timed": len(self._scheduled)}
+
     def take_dirty(self) -> list[tuple[str, StoredDossier]]:
         """The dossiers changed since the last call (to write to the table), then trim the cache to its size,
         least recently used first (finished dossiers age out: few events come after the end)."""

@@ -23,7 +23,7 @@ import logging
 import math
 import os
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import asdict
 from typing import Any
@@ -724,6 +724,15 @@ class StreamsApp:
     def _assigned(self, topic: str) -> set[int]:
         return {tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == topic}
 
+    def held(self) -> dict[str, int]:
+        """What the worker's stages hold in memory, summed over its partitions (``/health``: the state's size)."""
+        held: Counter[str] = Counter()
+        for processor in self.processors.values():
+            held.update(processor.held())
+        for kpis in self.kpi_partitions.values():
+            held.update(kpis.held())
+        return dict(held)
+
     def health(self) -> dict[str, Any]:
         """What the health endpoint answers: ready or not, and where event time stands per partition."""
         app = self.app
@@ -746,6 +755,7 @@ class StreamsApp:
                 str(q): None if kpis.watermark == -math.inf else format_instant(kpis.watermark)
                 for q, kpis in sorted(self.kpi_partitions.items())
             },
+            "held": self.held(),
             "refused": self.refused,
             "kpi_emission": self.pacer.state(),
             "consumed": self.consumed(),

@@ -16,6 +16,7 @@ from dossier import kpi, live_kpis, status_book
 from dossier.calendar import default_calendar
 from dossier.contract import decode_event, parse_timestamp
 from dossier.kpi import OPEN_DUE_SOON, OPEN_OVERDUE, OPEN_WITHIN_DUE, SCOPES, KpiTable, kpi_row, scope_id_of
+from dossier.kpi_stage import KpiPartition
 from dossier.lifecycle import in_state_machine_order, summarize
 from dossier.live_kpis import AHEAD, PACK_AFTER, LiveKpis, row_key_text
 from dossier.periods import PERIOD_KINDS
@@ -341,3 +342,21 @@ def test_a_day_rollover_works_on_the_dossiers_that_changed_not_on_every_open_one
     assert len(acceptances) > 250 and changes < len(acceptances) / 2
     assert reads <= 12 * changes + 50, f"{reads} classifications or cell reads for {changes} status changes"
     assert_final_rows_equal_the_batch(latest, live, list(acceptances.values()))
+
+
+def test_held_says_what_a_kpi_partition_keeps_summed_over_its_provinces() -> None:
+    by_dossier: dict[str, dict[str, Any]] = {}
+    for raw in event_stream(3, 30):
+        event = decode_event(orjson.dumps(raw))
+        by_dossier.setdefault(event.record.dossier_id, {}).setdefault(event.record.event_id, event)
+    summaries = [summarize(in_state_machine_order(h.values()), CAL) for h in by_dossier.values()]
+    summaries = [s for s in summaries if s is not None]
+    assert len({s.province for s in summaries}) == 2
+    partition = KpiPartition(0, CAL, 1)
+    for s in summaries:
+        partition.on_summary(s)
+    assert partition.held() == {"summaries": 0, "held_ahead": len(summaries), "rows_emitted": 0}  # no watermark yet
+    partition.on_watermark(0, max(s.accepted_ts for s in summaries) + 86400 * 400, 1)
+    assert partition.held() == {"summaries": len(summaries), "held_ahead": 0, "rows_emitted": 0}  # counted, kept
+    rows = partition.changed_rows()
+    assert 0 < partition.held()["rows_emitted"] < len(rows)  # those of final periods are forgotten once sent

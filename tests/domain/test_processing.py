@@ -110,6 +110,19 @@ def test_duplicates_are_ignored_and_counted() -> None:
     assert all("someone-else" not in raw.decode() for d in stored for _, raw in d.events)
 
 
+def test_held_counts_the_decoded_dossiers_down_to_the_cache_size_and_the_dossiers_with_a_timer() -> None:
+    due = "2025-07-10T10:00:00+07:00"
+    records = [orjson.dumps(accepted(f"T{i}", "2025-07-07T09:00:00+07:00", due_at=due)) for i in range(5)]
+    records.append(orjson.dumps(ev("T0", "r0", "resolved", "2025-07-08T09:00:00+07:00")))  # finished: no timer
+    records.append(tick("2025-07-07T10:00:00+07:00"))
+    run = Run()
+    p = PartitionProcessor(0, CAL, run.load, cache_size=3)
+    run.feed(p, records, 0, 100)
+    assert p.held() == {"dossiers_decoded": 3, "dossiers_timed": 4}  # the cache trimmed at the flush
+    run.feed(p, [tick("2025-07-11T00:00:00+07:00")], len(records), 100)  # past due: the overdue timers fired
+    assert p.held() == {"dossiers_decoded": 3, "dossiers_timed": 0}
+
+
 def test_a_dossier_waiting_for_the_applicant_never_becomes_due_soon_or_overdue() -> None:
     records = [
         orjson.dumps(accepted("W", "2025-07-07T09:00:00+07:00", due_at="2025-07-10T10:00:00+07:00")),

@@ -259,6 +259,9 @@ def test_one_worker_kpis_equal_the_audit_and_transitions_are_deterministic(
             health = orjson.loads(response.read())
         assert health["status"] == "ok"
         assert all(p["watermark"] == "2026-01-01T00:00:00+07:00" for p in health["partitions"].values())
+        dossiers = len(read_event_file(events_file, lambda n, v: None).by_dossier)
+        assert health["held"]["dossiers_decoded"] == dossiers  # under MOTCUA_STREAMS_CACHE: every one
+        assert health["held"]["summaries"] > 0 and health["held"]["held_ahead"] == 0
         assert send_stale_summaries(kafka_bootstrap, app_id) == 50
         time.sleep(3)  # counted (or not) within a KPI interval (1 s); emitted at the next ones
         wait_for_drain(kafka_bootstrap, app_id, topics, [worker])
