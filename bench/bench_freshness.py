@@ -221,9 +221,9 @@ class Pipeline:
 @contextmanager
 def pipeline(name: str, batch_seconds: float, kpi_interval: float, batch_within: float,
              split: bool = False, archive_batch_seconds: float | None = None,
-             quiet_seconds: float = 0.0) -> Iterator[Pipeline]:
+             quiet_seconds: float = 0.0, worker_nice: int = 0) -> Iterator[Pipeline]:
     """Start the worker(s) and the sink(s) as users run them, wait until each answers; afterwards stop them
-    (SIGTERM) and delete the topics and the database."""
+    (SIGTERM) and delete the topics and the database. ``worker_nice`` (not 0): see ``give_cpu_weight``."""
     run_id = uuid.uuid4().hex[:8]
     prefix, database = f"bench.{name}.{run_id}.", f"bench_{name}_{run_id}"
     bootstrap = Settings().bootstrap_servers()
@@ -243,10 +243,12 @@ def pipeline(name: str, batch_seconds: float, kpi_interval: float, batch_within:
                    "MOTCUA_STREAMS_DATADIR": str(datadir), "MOTCUA_STREAMS_KPI_INTERVAL": str(kpi_interval),
                    "MOTCUA_STREAMS_BATCH_WITHIN": str(batch_within), "MOTCUA_STREAMS_LOGLEVEL": "warning"}
             log = logs / f"streams-{run_id}-{stages}.log"
-            started.append(Service(f"streams worker{'' if stages == 'all' else ' (' + stages + ')'}",
-                                   subprocess.Popen([MOTCUA, "streams", "worker"], env=env,
-                                                    stdout=subprocess.DEVNULL, stderr=log.open("wb")),
+            worker = subprocess.Popen([MOTCUA, "streams", "worker"], env=env, stdout=subprocess.DEVNULL,
+                                      stderr=log.open("wb"), start_new_session=worker_nice != 0)
+            started.append(Service(f"streams worker{'' if stages == 'all' else ' (' + stages + ')'}", worker,
                                    log, f"http://127.0.0.1:{port}/health/"))
+            if worker_nice:
+                give_cpu_weight(worker.pid, worker_nice)
         for sink_name, topics, seconds, quiet in _sinks(batch_seconds, archive_batch_seconds, quiet_seconds):
             slug = sink_name.replace(" ", "-")
             sink_port, sink_log = services.free_port(), logs / f"{slug}-{run_id}.log"
@@ -278,6 +280,20 @@ def pipeline(name: str, batch_seconds: float, kpi_interval: float, batch_within:
             admin.delete_topics([t for t in admin.list_topics() if t.startswith(prefix)])
         finally:
             admin.close()
+
+
+def give_cpu_weight(pid: int, nice: int) -> None:
+    """Set the nice value of a session leader's autogroup (Linux; lowering it needs root or CAP_SYS_NICE).
+
+    With autogroups on (the default), the scheduler shares the CPU between sessions first: a process's own
+    nice value only counts against the processes of its session, and Kafka and ClickHouse run in sessions of
+    their own. The autogroup's nice weighs the whole session against them, as ``cpu_shares`` weighs a
+    container. Raises SystemExit when it cannot be set: a run must not silently measure something else.
+    """
+    try:
+        Path(f"/proc/{pid}/autogroup").write_text(f"{nice}\n")
+    except OSError as error:
+        raise SystemExit(f"cannot set the streams worker's autogroup nice to {nice}: {error}") from None
 
 
 def _sinks(batch_seconds: float, archive_batch_seconds: float | None,
@@ -320,9 +336,9 @@ def watch(database: str, kpi_topic: str, load: Load,
 
 def run(rate: float, seconds: float, probe_every: float, batch_seconds: float, kpi_interval: float,
         batch_within: float, split: bool, archive_batch_seconds: float | None,
-        quiet_seconds: float) -> dict[str, Any]:
+        quiet_seconds: float, worker_nice: int = 0) -> dict[str, Any]:
     with pipeline("fresh", batch_seconds, kpi_interval, batch_within, split, archive_batch_seconds,
-                  quiet_seconds) as p:
+                  quiet_seconds, worker_nice) as p:
         load = Load(p.events_topic, rate, probe_every)
         done = threading.Event()
         try:
@@ -375,6 +391,10 @@ def add_load_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--archive-batch-seconds", type=float, default=None,
                         help="two sinks: the KPI rows and alerts in batches of --batch-seconds, events, transitions "
                              "and the DLQ in batches of this many seconds (default: one sink, every topic)")
+    parser.add_argument("--worker-nice", type=int, default=0,
+                        help="the streams workers in sessions of their own whose autogroup nice is this (for "
+                             "example -5: more CPU weight than Kafka's, ClickHouse's and the load's sessions; "
+                             "Linux, root; 0: off)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -393,10 +413,12 @@ def main(argv: list[str] | None = None) -> int:
                    "sink_batch_seconds": args.batch_seconds, "streams_kpi_interval": args.kpi_interval,
                    "streams_batch_within": args.batch_within, "split_stages": args.split,
                    "sink_archive_batch_seconds": args.archive_batch_seconds,
+                   "streams_worker_autogroup_nice": args.worker_nice,
                    "sink_batch_quiet_seconds": args.batch_quiet_seconds,
                    "streams_compression": os.environ.get("MOTCUA_STREAMS_COMPRESSION", "gzip")},
         "result": run(args.rate, args.seconds, args.probe_every, args.batch_seconds, args.kpi_interval,
-                      args.batch_within, args.split, args.archive_batch_seconds, args.batch_quiet_seconds),
+                      args.batch_within, args.split, args.archive_batch_seconds, args.batch_quiet_seconds,
+                      args.worker_nice),
         "target": "p99 <= 2 s",
     }
     result["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]

@@ -259,13 +259,13 @@ def _spread(values: list[float]) -> dict[str, float]:
 
 def run(minutes: float, rate: float, probe_every: float, batch_seconds: float, kpi_interval: float,
         batch_within: float, window: float, warmup: float, min_available_gib: float, split: bool,
-        archive_batch_seconds: float | None, quiet_seconds: float) -> dict[str, Any]:
+        archive_batch_seconds: float | None, quiet_seconds: float, worker_nice: int = 0) -> dict[str, Any]:
     seconds = minutes * 60
     server_logs = {node.name: local_kafka.server_log(node) for node in services.kafka_nodes(Settings().kafka_brokers)}
     server_logs[local_clickhouse.NAME] = local_clickhouse.error_log()
     log_starts = {name: log_size(path) for name, path in server_logs.items()}
     with pipeline("soak", batch_seconds, kpi_interval, batch_within, split, archive_batch_seconds,
-                  quiet_seconds) as p:
+                  quiet_seconds, worker_nice) as p:
         sampler = Sampler({**{s.name: s.process.pid for s in p.services}, "producer+probes": os.getpid(),
                            **stack_pids()}, min_available_gib)
         load = Load(p.events_topic, rate, probe_every)
@@ -378,11 +378,12 @@ def main(argv: list[str] | None = None) -> int:
                    "warmup_minutes": warmup / 60,
                    "sample_every_s": SAMPLE_EVERY, "split_stages": args.split,
                    "sink_archive_batch_seconds": args.archive_batch_seconds,
+                   "streams_worker_autogroup_nice": args.worker_nice,
                    "sink_batch_quiet_seconds": args.batch_quiet_seconds,
                    "streams_compression": os.environ.get("MOTCUA_STREAMS_COMPRESSION", "gzip")},
         "result": run(args.minutes, args.rate, args.probe_every, args.batch_seconds, args.kpi_interval,
                       args.batch_within, window, warmup, args.min_available_gib, args.split,
-                      args.archive_batch_seconds, args.batch_quiet_seconds),
+                      args.archive_batch_seconds, args.batch_quiet_seconds, args.worker_nice),
         "targets": {"rss": "after the warm-up, every window's median within 10% of the first one's",
                     "freshness": f"p99 <= {FRESHNESS_P99_TARGET:g} s in every window, every probe seen",
                     "errors": "0"},
