@@ -179,17 +179,6 @@ def committed_offsets(config: StreamsConfig, topic: str) -> dict[int, int]:
     return {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset >= 0}
 
 
-async def seek_on_consumer_thread(consumer: Any, tp: TP, offset: int) -> None:
-    """Read a partition again from ``offset``, through faust's consumer thread.
-
-    faust's ``Consumer.seek`` calls aiokafka's ``seek`` from the calling thread (the event loop's), and that
-    removes the partition's fetched records while the consumer thread may be iterating over them: a
-    ``KeyError`` in aiokafka's ``fetched_records`` crashed the fetcher, and the worker with it, in the
-    two-worker SIGKILL test. ``seek_wait`` runs the seek on the consumer thread and keeps faust's read offset.
-    """
-    await consumer.seek_wait({tp: offset})
-
-
 class StreamsApp:
     """A faust worker's app and its in-memory state."""
 
@@ -307,12 +296,22 @@ class StreamsApp:
 
         return agent
 
+    async def _read_again_from(self, tp: TP, offset: int) -> None:
+        """Read a partition again from ``offset`` (counted in ``/health``'s ``read_again``).
+
+        Through ``seek_wait``, which runs on faust's consumer thread: faust's ``seek`` runs aiokafka's from the
+        event loop's thread, which removes the partition's fetched records while the consumer thread may be
+        iterating over them (a ``KeyError`` in aiokafka's ``fetched_records`` crashed a worker in the
+        two-worker SIGKILL test).
+        """
+        self.read_again += 1
+        await self.app.consumer.seek_wait({tp: offset})
+
     async def _read_missing_again(self) -> None:
         """Read again the partitions where records were not delivered in order (``streams.ordering``)."""
         for tp, offset in self.in_order.take_holes(time.monotonic(), self.app.consumer.assignment()).items():
             log.warning("%s[%d]: records from %d on not delivered in order; reading them again", *tp, offset)
-            self.read_again += 1
-            await seek_on_consumer_thread(self.app.consumer, tp, offset)
+            await self._read_again_from(tp, offset)
 
     async def _start_in_order(self, topic: str, partitions: set[int]) -> dict[int, int]:
         """Records of the (re)assigned partitions are applied from the group's committed offsets on, or from
@@ -691,8 +690,7 @@ class StreamsApp:
                 committed,
                 heads[tp][1],
             )
-            self.read_again += 1
-            await seek_on_consumer_thread(self.app.consumer, tp, committed)
+            await self._read_again_from(tp, committed)
         await self._read_missing_again()  # an agent with no batch coming (its read-again delivered nothing)
         self._commit_running_seconds()
         recovery = self.app.tables.recovery

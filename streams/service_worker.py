@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import faust
@@ -23,11 +22,8 @@ class ServiceWorker(Worker):
     def __init__(self, app: faust.App, *, loglevel: str, stop_seconds: float, **kwargs: Any) -> None:
         super().__init__(app, loglevel=loglevel, **kwargs)
         self.stop_seconds = stop_seconds
-        self.spinner = None
+        self.spinner = None  # faust then leaves the root logger at the level set
 
     def install_signal_handlers(self) -> None:
         super().install_signal_handlers()
         bound_stop(self.stop_seconds)
-
-    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
-        """Leave the root logger at the configured level (faust's would lower it to DEBUG for its spinner)."""

@@ -15,7 +15,7 @@ and a graceful stop flushes too: a worker whose sends are stuck neither works no
   the partition's commit stays where it is forever while the other partitions go on (seen in the
   two-worker SIGKILL test: one summaries partition committed at ~100 of ~900). ``HeadGaps`` finds a
   partition whose first acknowledged offset stays past its committed one; the worker reads it again from
-  there (``seek_on_consumer_thread``); records read twice are deduplicated downstream, as after any crash. faust
+  there (``StreamsApp._read_again_from``); records read twice are deduplicated downstream, as after any crash. faust
   itself would commit over a single such offset, and over the offsets of a jump in what it fetched;
   ``streams.commits`` makes it wait for them instead, so that this watchdog sees every one.
 * **A stop that hangs.** SIGTERM or SIGINT starts a timer: a worker still alive ``stop_seconds`` later
