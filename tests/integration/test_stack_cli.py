@@ -68,6 +68,17 @@ def test_clickhouse_runs_jemalloc_background_threads_so_freed_memory_goes_back(c
 
 
 @pytest.mark.timeout(60)
+def test_clickhouse_merges_column_by_column_so_merges_of_wide_tables_stay_small(ch: Client) -> None:
+    """18.16's horizontal merge holds a 1 MiB buffer per column per part: 100-400 MB to merge a few small
+    parts of the archive tables. The vertical algorithm holds one column at a time (soak: at most 87 MB)."""
+    query = "SELECT name, value FROM system.merge_tree_settings WHERE name LIKE 'vertical_merge_algorithm_min_%'"
+    assert dict(ch.execute(query)) == {
+        "vertical_merge_algorithm_min_rows_to_activate": "1",
+        "vertical_merge_algorithm_min_columns_to_activate": "1",
+    }
+
+
+@pytest.mark.timeout(60)
 def test_logs_shows_the_kafka_server_log(kafka_bootstrap: str) -> None:
     result = stack_cmd("logs", "kafka", "-n", "5")
     assert result.returncode == 0
