@@ -70,7 +70,7 @@ def test_clickhouse_runs_jemalloc_background_threads_so_freed_memory_goes_back(c
 @pytest.mark.timeout(60)
 def test_clickhouse_merges_column_by_column_so_merges_of_wide_tables_stay_small(ch: Client) -> None:
     """18.16's horizontal merge holds a 1 MiB buffer per column per part: 100-400 MB to merge a few small
-    parts of the archive tables. The vertical algorithm holds one column at a time (soak: at most 87 MB)."""
+    parts of the archive tables. The vertical algorithm holds one column at a time (soaks: at most 87-125 MB)."""
     query = "SELECT name, value FROM system.merge_tree_settings WHERE name LIKE 'vertical_merge_algorithm_min_%'"
     assert dict(ch.execute(query)) == {
         "vertical_merge_algorithm_min_rows_to_activate": "1",
