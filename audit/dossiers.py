@@ -119,10 +119,10 @@ class DossierPass:
             yield self._bucket_dossiers(bucket)
 
     def _bucket_dossiers(self, bucket: Bucket) -> Iterator[Sequence[ParsedEvent]]:
-        stats, records = self.stats, bucket.records
+        stats, data, starts, ends = self.stats, bucket.data, bucket.starts, bucket.ends
         for indices in bucket.groups().values():
             try:
-                decoded = [decode_record(records[i]) for i in indices]
+                decoded = [decode_record(data[starts[i] : ends[i]]) for i in indices]
             except InvalidRecord:
                 decoded = self._decode_reporting(bucket, indices)
             if _one_dossier_no_repeats(decoded):  # nearly always: nothing to sort out
@@ -145,7 +145,7 @@ class DossierPass:
         decoded = []
         for i in indices:
             try:
-                decoded.append(decode_record(bucket.records[i]))
+                decoded.append(decode_record(bucket.record(i)))
             except InvalidRecord as invalid:
                 self.stats.invalid += 1
                 self._reports.append((bucket.numbers[i], invalid.violations))
