@@ -212,7 +212,7 @@ class Buckets:
             if self._resplit and path.stat().st_size > 2 * self._bucket_bytes:
                 yield from self._split(path)
             else:
-                bucket = _bucket_of(path.read_bytes())  # the file's bytes freed: its records are sliced out
+                bucket = _bucket_of(path.read_bytes())  # holds the file's bytes until it is dropped
                 path.unlink()
                 yield bucket
 

@@ -152,17 +152,37 @@ class _TablePartials:
         return {key.decode().split("\x00")[0] for key, _ in self._table.items(self._partition)}
 
 
-def _note_slow(what: str, started: float, computed: float) -> None:
-    """Log a step that held the worker longer than ``SLOW_STEP_SECONDS`` (the KPI latency's tail is made of them)."""
-    done = time.monotonic()
-    if done - started > SLOW_STEP_SECONDS:
-        log.warning(
-            "slow: %s took %.2f s (computing %.2f s, sending %.2f s)",
-            what,
-            done - started,
-            computed - started,
-            done - computed,
-        )
+class _Step:
+    """The wall-clock and CPU time of a step that holds the worker: computing, then sending.
+
+    A slow step (over ``SLOW_STEP_SECONDS``) is logged with the CPU its computing took: when that is far
+    below its wall-clock time, the worker was not computing but waiting (for the disk, or for a CPU the
+    other processes held), which is what to look for in a latency spike.
+    """
+
+    __slots__ = ("computed", "cpu", "cpu_started", "started")
+
+    def __init__(self) -> None:
+        self.started, self.cpu_started = time.monotonic(), time.thread_time()
+        self.computed, self.cpu = self.started, 0.0
+
+    def mark_computed(self) -> float:
+        """End the computing part; returns its wall-clock seconds."""
+        self.computed, self.cpu = time.monotonic(), time.thread_time() - self.cpu_started
+        return self.computed - self.started
+
+    def note_if_slow(self, what: str) -> None:
+        """Log the step if it was slow (the KPI latency's tail is made of them)."""
+        done = time.monotonic()
+        if done - self.started > SLOW_STEP_SECONDS:
+            log.warning(
+                "slow: %s took %.2f s (computing %.2f s, %.2f s of it on the CPU; sending %.2f s)",
+                what,
+                done - self.started,
+                self.computed - self.started,
+                self.cpu,
+                done - self.computed,
+            )
 
 
 def _decode_summary(value: bytes) -> DossierSummary:
@@ -281,13 +301,13 @@ class StreamsApp:
         async def agent(stream: faust.StreamT) -> None:
             async for events in stream.take_events(self.config.batch, within=self.config.batch_within):
                 try:
-                    started = time.monotonic()
+                    step = _Step()
                     process([e for e in events if self.in_order.admit(_tp(e.message), e.message.offset)])
                     disk_table(table).commit()
-                    processed = time.monotonic()
+                    step.mark_computed()
                     await out.send()
                     await self._read_missing_again()
-                    _note_slow(f"a batch of {len(events)} records of {table.name}", started, processed)
+                    step.note_if_slow(f"a batch of {len(events)} records of {table.name}")
                 except Exception:
                     # faust acks a batch even when its processing raised (take_events acks in a finally)
                     # and would commit it: exit at once instead, so that the batch is read again.
@@ -549,21 +569,21 @@ class StreamsApp:
         """
         if not (self._kpis_ready and self._rollups_ready):
             return
-        started = time.monotonic()
-        if self.pacer.due(started):
+        step = _Step()
+        if self.pacer.due(step.started):
             self._send_partials(self.timer_out)
-            computed = time.monotonic()
-            self.pacer.emitted(started, computed - started)  # the computing only: while sending, the agents run
+            computing = step.mark_computed()
+            self.pacer.emitted(step.started, computing)  # the computing only: while sending, the agents run
             await self.timer_out.send()
-            _note_slow("an emission of partial rows", started, computed)
+            step.note_if_slow("an emission of partial rows")
         elif time.monotonic() >= self._next_rollup_emission:  # sums no rollup batch has sent yet
             # not in the tick that sent partial rows: the sums it would send then hold back those of the rows
             # just sent (``_add_rollup_rows``), which the rollup's batch sends as soon as they arrive
-            started = time.monotonic()
+            step = _Step()
             self._add_rollup_rows(self.rollup_out)
-            computed = time.monotonic()
+            step.mark_computed()
             await self.rollup_out.send()
-            _note_slow("an emission of KPI rows", started, computed)
+            step.note_if_slow("an emission of KPI rows")
 
     def _add_rollup_rows(self, out: BatchSender) -> None:
         """The rollups' changed sums as KPI rows (and unit overdue-rate alerts), queued on ``out``.
