@@ -579,7 +579,6 @@ class StreamsApp:
         elif time.monotonic() >= self._next_rollup_emission:  # sums no rollup batch has sent yet
             # not in the tick that sent partial rows: the sums it would send then hold back those of the rows
             # just sent (``_add_rollup_rows``), which the rollup's batch sends as soon as they arrive
-            step = _Step()
             self._add_rollup_rows(self.rollup_out)
             step.mark_computed()
             await self.rollup_out.send()
