@@ -252,19 +252,23 @@ class StreamsApp:
         self.summaries_topic = app.topic(config.summaries_topic, partitions=config.partitions, internal=True, **raw)
         self.partials_topic = app.topic(config.partials_topic, partitions=config.partitions, internal=True, **raw)
         as_bytes: dict[str, Any] = {"key_type": bytes, "value_type": bytes, "partitions": config.partitions}
+
+        def table(name: str) -> faust.Table:
+            return app.Table(name, store=store.store_url(config.table_cache_kib(name)), **as_bytes)
+
         # faust has no public accessor of its started aiokafka producer; the senders share it
         self.dossier_out, self.kpi_out, self.rollup_out, self.timer_out = (
             BatchSender(lambda: app.producer._ensure_producer()) for _ in range(4)
         )
         if config.stages in ("all", "dossiers"):
-            self.dossiers = app.Table(DOSSIERS_TABLE, **as_bytes)
+            self.dossiers = table(DOSSIERS_TABLE)
             self.dossiers.on_recover(self._recover_dossiers)
             app.agent(self.events_topic, name="dossiers", concurrency=1)(
                 self._batch_agent(self.process_dossier_batch, self.dossiers, self.dossier_out)
             )
         if config.stages in ("all", "kpis"):
-            self.summaries = app.Table(SUMMARIES_TABLE, **as_bytes)
-            self.partials = app.Table(PARTIALS_TABLE, **as_bytes)
+            self.summaries = table(SUMMARIES_TABLE)
+            self.partials = table(PARTIALS_TABLE)
             self.summaries.on_recover(self._recover_kpis)
             self.partials.on_recover(self._recover_rollups)
             app.agent(self.summaries_topic, name="kpis", concurrency=1)(

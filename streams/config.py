@@ -16,6 +16,7 @@
 | MOTCUA_STREAMS_SESSION_TIMEOUT | 30 | seconds before Kafka declares a silent worker dead and rebalances |
 | MOTCUA_STREAMS_STANDBYS | 0 | standby table replicas (faster fail-over, twice the changelog reading) |
 | MOTCUA_STREAMS_CACHE | 50000 | decoded dossiers kept in memory per worker (the others are read from the table) |
+| MOTCUA_STREAMS_TABLE_CACHE_MIB | 320 | the tables' SQLite page caches (MiB; 7:2:1 to dossiers, summaries, partials) |
 | MOTCUA_STREAMS_LOGLEVEL | info | faust worker log level |
 | MOTCUA_STREAMS_STAGES | all | `dossiers` or `kpis`: one stage only, as the group `<app id>-<stage>` (see `group_id`) |
 | MOTCUA_STREAMS_STALL_SECONDS | 180 | records pending, no progress this long: /health 503, exit 75 (watchdog.py) |
@@ -50,6 +51,7 @@ class StreamsConfig:
     session_timeout: float
     standbys: int
     cache: int
+    table_cache_mib: int
     loglevel: str
     stages: str
     stall_seconds: float
@@ -66,6 +68,11 @@ class StreamsConfig:
     @property
     def partials_topic(self) -> str:
         return partials_topic(self.app_id)
+
+    def table_cache_kib(self, table: str) -> int:
+        """A table's share of ``table_cache_mib``: what each must keep in memory of the dossiers active in the
+        last month of event time (docs/streams.md, Memory); the dossiers' events take the most."""
+        return self.table_cache_mib * 1024 * TABLE_CACHE_SHARES[table] // sum(TABLE_CACHE_SHARES.values())
 
     @classmethod
     def from_env(cls) -> StreamsConfig:
@@ -91,6 +98,7 @@ class StreamsConfig:
             session_timeout=env.streams_session_timeout,
             standbys=env.streams_standbys,
             cache=env.streams_cache,
+            table_cache_mib=env.streams_table_cache_mib,
             loglevel=env.streams_loglevel,
             stages=_stages(env.streams_stages),
             stall_seconds=env.streams_stall_seconds,
@@ -99,6 +107,7 @@ class StreamsConfig:
 
 
 DOSSIERS_TABLE, SUMMARIES_TABLE, PARTIALS_TABLE = STREAMS_TABLES
+TABLE_CACHE_SHARES = {DOSSIERS_TABLE: 7, SUMMARIES_TABLE: 2, PARTIALS_TABLE: 1}
 
 
 def internal_topics(config: StreamsConfig) -> tuple[TopicSpec, ...]:

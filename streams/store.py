@@ -7,6 +7,15 @@ changelog into it), but its
 data lives in a SQLite database under the worker's data directory, with a bounded page cache: memory
 depends on the working set, not on how many dossiers the worker has seen.
 
+Each table's page cache (``disk://?cache_kib=N``, sized by ``MOTCUA_STREAMS_TABLE_CACHE_MIB``) is meant to
+hold the pages of every dossier active in the last month of event time (the default: 12 provinces at the
+soak's rate) in anonymous memory, which without swap is never reclaimed; file pages in the kernel's cache
+are (this VM's DAMON reclaim drops pages idle for a minute). With a 16 MiB cache nearly every write first
+read its B-tree page back from disk, and the worker's event loop waited on each read through the machine's
+I/O stalls (the 80-minute soak's 16-second freshness episodes). Keys are ``unit-yymmdd-seq``: a month of
+recent dossiers is a band of pages at the end of each unit's range, and the least recently used pages,
+evicted first, are the old ones.
+
 The file is a cache of the changelog, never the record: it is deleted when the worker starts, and SQLite
 runs without journal or fsync. Writes of a batch accumulate in one transaction that ``commit`` ends (the
 worker commits after each batch; reads see the uncommitted writes).
@@ -32,8 +41,8 @@ from faust.stores import STORES, memory
 from faust.types import EventT
 
 SCHEME = "disk"
-PAGE_CACHE_KIB = 16 * 1024
-"""SQLite's page cache per table (KiB): hot dossiers are in the worker's own decoded cache anyway."""
+DEFAULT_CACHE_KIB = 16 * 1024
+"""A table's SQLite page cache (KiB) unless its store URL says otherwise: ``disk://?cache_kib=N``."""
 NO_PARTITION = -1
 VERSION_HEADER = "motcua.version"
 
@@ -41,7 +50,7 @@ VERSION_HEADER = "motcua.version"
 class DiskTable(MutableMapping[bytes, bytes]):
     """One table's keys and values in a SQLite file, each key with its partition."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, cache_kib: int = DEFAULT_CACHE_KIB) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.unlink(missing_ok=True)  # a cache of the changelog: what a previous run left is not trusted
         self.path = path
@@ -50,7 +59,7 @@ class DiskTable(MutableMapping[bytes, bytes]):
             "journal_mode=OFF",
             "synchronous=OFF",
             "locking_mode=EXCLUSIVE",
-            f"cache_size=-{PAGE_CACHE_KIB}",
+            f"cache_size=-{cache_kib}",
             "temp_store=FILE",
         ):
             self._db.execute(f"PRAGMA {pragma}")
@@ -144,7 +153,8 @@ class DiskStore(memory.Store):  # type: ignore[misc]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.data = DiskTable(Path(self.app.conf.tabledir) / f"{self.table_name}.sqlite")
+        cache_kib = int(self.url.query.get("cache_kib", DEFAULT_CACHE_KIB))
+        self.data = DiskTable(Path(self.app.conf.tabledir) / f"{self.table_name}.sqlite", cache_kib)
 
     # faust's Collection reads and writes ``store[key]``; FastUserDict maps that to self.data
     def __getitem__(self, key: bytes) -> bytes:
@@ -194,6 +204,11 @@ def record_version(headers: Any) -> int:
         if name == VERSION_HEADER:
             return int(value)
     return -1
+
+
+def store_url(cache_kib: int) -> str:
+    """The store of a table whose SQLite page cache holds ``cache_kib`` KiB."""
+    return f"{SCHEME}://?cache_kib={cache_kib}"
 
 
 def disk_table(table: faust.Table) -> DiskTable:

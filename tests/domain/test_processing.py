@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 import orjson
 import pytest
 
@@ -216,3 +217,13 @@ def test_an_event_outside_the_calendars_years_is_refused() -> None:
         with pytest.raises(InvalidRecord, match="outside the working calendar"):
             decode_record(orjson.dumps(accepted("X-1", at, due)))
     assert decode_record(orjson.dumps(accepted("X-1", "2099-01-02T09:00:00+07:00", "2099-01-10T09:00:00+07:00")))
+
+
+def test_a_stored_dossier_is_deflated_and_a_value_written_before_deflation_still_decodes() -> None:
+    events = [(offset, raw) for offset, raw in enumerate(partition_log(dossiers=1)[:6])]
+    stored = StoredDossier(3, events, [("due_soon", 1.75e9, 4)])
+    encoded = encode_dossier(stored)
+    plain = msgspec.msgpack.encode((stored.partition, stored.events, stored.fired))
+    assert len(encoded) < len(plain) / 2  # the events are JSON: deflate takes more than half away
+    assert decode_dossier(encoded) == stored
+    assert decode_dossier(plain) == stored  # a changelog kept from an earlier version

@@ -11,6 +11,7 @@ import pytest
 from dossier.contract import Violation
 from streams.app import StreamsApp
 from streams.config import StreamsConfig, internal_topics
+from streams.store import disk_table
 from wire.dlq import dlq_headers, reason_text
 from wire.settings import Settings
 
@@ -93,3 +94,18 @@ def test_the_worker_consumer_lets_the_broker_hold_a_fetch_only_the_configured_ti
         return app.consumer._thread._create_worker_consumer(app.transport)
 
     assert asyncio.run(created())._fetch_max_wait_ms == 250
+
+
+def test_the_table_page_caches_share_the_configured_memory_the_dossiers_the_most(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The page caches keep the active dossiers' pages in the process (streams/store.py says why)."""
+    monkeypatch.setenv("MOTCUA_STREAMS_DATADIR", str(tmp_path))
+    monkeypatch.setenv("MOTCUA_STREAMS_TABLE_CACHE_MIB", "40")
+    worker = StreamsApp(StreamsConfig.from_env())
+
+    def cache_kib(table: Any) -> int:
+        return -int(disk_table(table)._db.execute("PRAGMA cache_size").fetchone()[0])
+
+    caches = [cache_kib(t) for t in (worker.dossiers, worker.summaries, worker.partials)]
+    assert caches == [28 * 1024, 8 * 1024, 4 * 1024]
