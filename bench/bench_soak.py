@@ -227,14 +227,17 @@ def windows(load: Load, latencies: list[float], started: float, seconds: float,
 def rss_flatness(samples: list[dict[str, Any]], window: float, warmup: float) -> dict[str, dict[str, Any]]:
     """Per process: median RSS per window; flat when every window after the first one past the warm-up stays
     within 10% of that one's median (the reference). The warm-up fills what a steady state holds: the JVM
-    heap, ClickHouse's caches, the worker's cache of open dossiers (about ten simulated days of them)."""
+    heap, ClickHouse's caches, the worker's cache of open dossiers (about ten simulated days of them), the
+    worker's table page caches (about a simulated month of pages). The samples run ~15 s longer than the
+    probing (its warm-up); a tail shorter than half a window is no window: in the 80-minute soak at
+    8881b0d its two samples, one ClickHouse swing of 406 MiB among them, made a "window" of 10 s."""
     end = samples[-1]["t"] if samples else 0.0
     out = {}
     for name in sorted({n for s in samples for n in s["procs"]}):
         mine = [(s["t"], s["procs"][name]["rss_mib"]) for s in samples if name in s["procs"]]
         medians = []
         lo = 0.0
-        while lo < end:
+        while lo + window / 2 <= end:
             values = [rss for t, rss in mine if lo < t <= lo + window]
             if values:
                 medians.append({"from_min": round(lo / 60, 1), "median_mib": round(statistics.median(values), 1)})
@@ -424,6 +427,7 @@ def markdown(result: dict[str, Any]) -> str:
         f"{r['probes_seen']:,} of {r['probes_sent']:,} probes seen (one every {c['probe_every']} s, method of "
         f"`bench.bench_freshness`); at the end the worker had {r['streams_events_behind_at_end']:,} events "
         "not yet committed.",
+        *(["", r["recomputed"]] if r.get("recomputed") else []),
         "",
         "| criterion | result | verdict |",
         "|---|---|---|",
