@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, PositiveInt, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -90,7 +90,7 @@ class Settings(BaseSettings):
     streams_session_timeout: float = _env("MOTCUA_STREAMS_SESSION_TIMEOUT", 30.0)
     streams_standbys: int = _env("MOTCUA_STREAMS_STANDBYS", 0)
     streams_cache: int = _env("MOTCUA_STREAMS_CACHE", 50_000)
-    streams_table_cache_mib: int = _env("MOTCUA_STREAMS_TABLE_CACHE_MIB", 320)
+    streams_table_cache_mib: PositiveInt = _env("MOTCUA_STREAMS_TABLE_CACHE_MIB", 320)  # SQL: "-{kib}" needs it
     streams_loglevel: str = _env("MOTCUA_STREAMS_LOGLEVEL", "info")
     streams_stages: str = _env("MOTCUA_STREAMS_STAGES", "all")
     streams_stall_seconds: float = _env("MOTCUA_STREAMS_STALL_SECONDS", 180.0)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from dossier.contract import Violation
 from streams.app import StreamsApp
@@ -109,3 +110,6 @@ def test_the_table_page_caches_share_the_configured_memory_the_dossiers_the_most
 
     caches = [cache_kib(t) for t in (worker.dossiers, worker.summaries, worker.partials)]
     assert caches == [28 * 1024, 8 * 1024, 4 * 1024]
+    monkeypatch.setenv("MOTCUA_STREAMS_TABLE_CACHE_MIB", "-40")  # "cache_size=--40" is an SQL comment: ignored
+    with pytest.raises(ValidationError, match="MOTCUA_STREAMS_TABLE_CACHE_MIB"):
+        StreamsConfig.from_env()
