@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import orjson
@@ -137,6 +138,22 @@ def test_instants_parse_the_same_the_first_time_and_from_the_caches():
         ("2025-07-02T09:15:00-02:30", 1751456700.0),
     ):
         assert [parse_timestamp(value) for _ in range(3)] == [expected] * 3, value
+
+
+@given(
+    moment=st.datetimes(datetime(2000, 1, 1), datetime(2099, 12, 31)),
+    offset_minutes=st.integers(-23 * 60 - 59, 23 * 60 + 59),
+)
+def test_the_cached_shape_of_an_instant_equals_the_general_rule(moment: datetime, offset_minutes: int) -> None:
+    """Any ``YYYY-MM-DDTHH:MM:SS+HH:MM``, parsed the first time and again from the caches, is what ``datetime``
+    says; the same parts with another character at any separator are refused, even once the parts are cached."""
+    value = moment.replace(microsecond=0, tzinfo=timezone(timedelta(minutes=offset_minutes))).isoformat()
+    assert len(value) == 25
+    expected = datetime.fromisoformat(value).timestamp()
+    assert [parse_timestamp(value) for _ in range(2)] == [expected] * 2
+    for position in (4, 7, 10, 13, 16, 19, 22):
+        with pytest.raises(ValueError):
+            parse_timestamp(value[:position] + "x" + value[position + 1 :])
 
 
 def test_null_in_an_optional_field_means_absent():
