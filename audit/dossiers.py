@@ -78,10 +78,10 @@ class DossierPass:
 
     def add_many(self, numbered: Iterable[tuple[int, bytes]]) -> None:
         """(number, record) pairs in arrival order: the reading hot path."""
-        numbered = numbered if isinstance(numbered, Sequence) else list(numbered)
         stats = self.stats
-        stats.lines += len(numbered)
-        for number, record in self._buckets.add_many(numbered, dossier_key):
+        given, keyless = self._buckets.add_many(numbered, dossier_key)
+        stats.lines += given
+        for number, record in keyless:
             if not record or record.isspace():
                 stats.blank += 1
                 continue

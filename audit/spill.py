@@ -135,16 +135,18 @@ class Buckets:
 
     def add_many(
         self, numbered: Iterable[tuple[int, bytes]], key_of: Callable[[bytes], Hashable | None]
-    ) -> list[tuple[int, bytes]]:
+    ) -> tuple[int, list[tuple[int, bytes]]]:
         """Append records in arrival order, each tagged with the hash of ``key_of(record)``: the hot path.
 
-        Returns the (number, record) pairs whose key is None, which are not added.
+        Returns how many records it was given, and the (number, record) pairs whose key is None, which are
+        not added.
         """
         count, divisor = self.count, self._divisor
         numbers, tags, records = self._numbers, self._tags, self._records
         held = self._held()
         keyless = []
-        for number, record in numbered:
+        given = 0
+        for given, (number, record) in enumerate(numbered, 1):  # noqa: B007 (read after the loop)
             key = key_of(record)
             if key is None:
                 keyless.append((number, record))
@@ -155,7 +157,7 @@ class Buckets:
             numbers[i].append(number)
             tags[i].append(tag)
         self._settle(held)
-        return keyless
+        return given, keyless
 
     def _held(self) -> int:
         """Records in the one bucket in memory before an add (0 once there are several)."""
