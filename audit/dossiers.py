@@ -115,10 +115,15 @@ class DossierPass:
         A bucket's dossiers are decoded one at a time, so that only the records (bytes) of the bucket and
         the events of one dossier are held; the bucket's invalid records are reported after its dossiers.
         """
-        for bucket in self._buckets.drain():
-            yield self._bucket_dossiers(bucket)
+        for parts in self._buckets.drain():
+            yield self._bucket_dossiers(parts)
 
-    def _bucket_dossiers(self, bucket: Bucket) -> Iterator[Sequence[ParsedEvent]]:
+    def _bucket_dossiers(self, parts: Iterator[Bucket]) -> Iterator[Sequence[ParsedEvent]]:
+        for part in parts:
+            yield from self._part_dossiers(part)
+        self._report()
+
+    def _part_dossiers(self, bucket: Bucket) -> Iterator[Sequence[ParsedEvent]]:
         stats, data, starts, ends = self.stats, bucket.data, bucket.starts, bucket.ends
         for indices in bucket.groups().values():
             try:
@@ -138,7 +143,6 @@ class DossierPass:
                 stats.events += len(kept)
                 stats.duplicates += len(group) - len(kept)
                 yield kept
-        self._report()
 
     def _decode_reporting(self, bucket: Bucket, indices: list[int]) -> list[ParsedEvent | ClockTick]:
         """A group holding an invalid record, decoded one by one: the invalid ones counted and kept for the report."""

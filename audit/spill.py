@@ -3,13 +3,20 @@
 An audit must see all of a dossier's events together, but an event file may be in any order and a range of
 the log holds millions of dossiers. Each record is therefore added with a *tag*, the hash of its dossier id,
 to one of ``count`` buckets chosen by the tag: every dossier's records land in one bucket, in arrival
-order. A bucket is then read back whole and grouped by tag, and only one bucket is in memory at a time. With
-one bucket nothing is written to disk (small inputs). Otherwise each bucket buffers at most ``flush_bytes``
-before it appends a block to its file, and a bucket that came out larger than planned (the size was
-under-estimated) is split again by other bits of the tags before it is read.
+order. A bucket is then read back and grouped by tag, and only one bucket is in memory at a time. With one
+bucket nothing is written to disk (small inputs). Otherwise the buckets buffer their records until they hold
+``flush_records`` each on average, then each appends a block to its file; a bucket that came out larger than
+planned (the size was under-estimated) is split again by other bits of the tags before it is read.
 
-A block is ``n`` (u64), then ``n`` record numbers (u64: a line number, or a partition and offset), ``n``
-tags (i64), ``n`` lengths (u32), then the ``n`` records' bytes.
+Each bucket is read back in ``PARTS`` parts, again chosen by the tag, each part's records made contiguous.
+A dossier's records are spread over the whole bucket (they arrive over weeks); reading them one dossier at a
+time from a bucket of tens of megabytes waits on main memory for every record, while a part of a few hundred
+kilobytes stays in the CPU's cache (measured: ~0.2 us less per record). Records are kept in their part's
+order from the start, so that a part is a few runs to join, one per block, never a record-by-record gather.
+
+A block is ``n`` (u64), the number of records of each part (``PARTS`` u32), then the ``n`` record numbers
+(u64: a line number, or a partition and offset), ``n`` tags (i64), ``n`` lengths (u32), and the ``n``
+records' bytes, all in part order.
 """
 
 from __future__ import annotations
@@ -23,9 +30,12 @@ from collections.abc import Callable, Hashable, Iterable, Iterator
 from itertools import accumulate, islice
 from pathlib import Path
 from types import TracebackType
+from typing import BinaryIO
 
 BUCKET_BYTES = 24 << 20
 """Input bytes per bucket: ~65,000 events of ~370 bytes."""
+PARTS = 32
+"""Parts a bucket is read in: ~750 kB each."""
 
 _COUNT = struct.Struct("<Q")
 
@@ -52,8 +62,13 @@ class Bucket:
     @classmethod
     def of_records(cls, numbers: array, tags: array, records: list[bytes]) -> Bucket:
         """A bucket of records held as separate objects (one bucket in memory, nothing on disk)."""
-        ends = array("Q", accumulate(map(len, records)))
-        return cls(numbers, tags, b"".join(records), array("Q", [0]) + ends[:-1], ends)
+        return cls.of_data(numbers, tags, b"".join(records), array("I", map(len, records)))
+
+    @classmethod
+    def of_data(cls, numbers: array, tags: array, data: bytes, lengths: array) -> Bucket:
+        """A bucket of records laid end to end in ``data``."""
+        ends = array("Q", accumulate(lengths))
+        return cls(numbers, tags, data, array("Q", [0]) + ends[:-1], ends)
 
     def __len__(self) -> int:
         return len(self.numbers)
@@ -78,6 +93,8 @@ class Buckets:
 
     Use as a context manager: the spill directory is removed on exit. ``divisor`` selects other bits of the
     tags (to split a bucket again; only once: a single dossier larger than a bucket stays one bucket).
+
+    Records are held in ``count * parts`` slots: slot ``s`` is part ``s // count`` of bucket ``s % count``.
     """
 
     def __init__(
@@ -88,20 +105,24 @@ class Buckets:
         flush_records: int = 1024,
         divisor: int = 1,
         resplit: bool = True,
+        parts: int = PARTS,
     ) -> None:
         self._directory = directory
         self._resplit = resplit
         self._bucket_bytes = bucket_bytes
         self._flush_records = flush_records
         self._divisor = divisor
+        self._parts = parts
         self._dir: Path | None = None
         self._setup(count)
 
     def _setup(self, count: int) -> None:
         self.count = count
-        self._numbers = [array("Q") for _ in range(count)]
-        self._tags = [array("q") for _ in range(count)]
-        self._records: list[list[bytes]] = [[] for _ in range(count)]
+        slots = count * self._parts
+        self._numbers = [array("Q") for _ in range(slots)]
+        self._tags = [array("q") for _ in range(slots)]
+        self._records: list[list[bytes]] = [[] for _ in range(slots)]
+        self._held_records = 0
         self._bytes_in_memory = 0  # of the one bucket, while nothing is on disk
         if count > 1 and self._dir is None:
             self._dir = Path(tempfile.mkdtemp(prefix="motcua-spill-", dir=self._directory))
@@ -124,13 +145,14 @@ class Buckets:
     def _add_tagged(self, numbers: Iterable[int], tags: Iterable[int], records: Iterable[bytes]) -> None:
         """Append records whose tags are known: taken as they are, never hashed again (a string's 64-bit hash
         is not its own hash, so the records re-added after a spill would leave their dossier's group)."""
-        count, divisor = self.count, self._divisor
+        slots, divisor = len(self._records), self._divisor
         held = self._held()
         for number, tag, record in zip(numbers, tags, records, strict=True):
-            i = (tag // divisor) % count
+            i = (tag // divisor) % slots
             self._records[i].append(record)
             self._numbers[i].append(number)
             self._tags[i].append(tag)
+            self._held_records += 1
         self._settle(held)
 
     def add_many(
@@ -141,7 +163,7 @@ class Buckets:
         Returns how many records it was given, and the (number, record) pairs whose key is None, which are
         not added.
         """
-        count, divisor = self.count, self._divisor
+        slots, divisor = len(self._records), self._divisor
         numbers, tags, records = self._numbers, self._tags, self._records
         held = self._held()
         keyless = []
@@ -152,32 +174,34 @@ class Buckets:
                 keyless.append((number, record))
                 continue
             tag = hash(key)
-            i = (tag // divisor) % count
+            i = (tag // divisor) % slots
             records[i].append(record)
             numbers[i].append(number)
             tags[i].append(tag)
+        self._held_records += given - len(keyless)
         self._settle(held)
         return given, keyless
 
-    def _held(self) -> int:
-        """Records in the one bucket in memory before an add (0 once there are several)."""
-        return len(self._records[0]) if self.count == 1 else 0
+    def _held(self) -> list[int]:
+        """Records in each slot of the one bucket in memory before an add (none once there are several)."""
+        return list(map(len, self._records)) if self._dir is None else []
 
-    def _settle(self, held: int) -> None:
-        """After an add: flush the full buckets to disk, or spill the one in memory once it outgrew its size."""
+    def _settle(self, held: list[int]) -> None:
+        """After an add: flush the buckets to disk once they hold ``flush_records`` each on average, or spill the
+        one in memory once it outgrew its size."""
         records = self._records
         if self._dir is not None:
-            for i, bucket_records in enumerate(records):
-                if len(bucket_records) >= self._flush_records:
+            if self._held_records >= self.count * self._flush_records:
+                for i in range(self.count):
                     self._flush(i)
         else:
-            self._bytes_in_memory += sum(map(len, islice(records[0], held, None)))
+            self._bytes_in_memory += sum(sum(map(len, islice(r, h, None))) for r, h in zip(records, held, strict=True))
             if self._bytes_in_memory > 2 * self._bucket_bytes:
                 self._spill(bucket_count(self._bytes_in_memory, self._bucket_bytes))  # more than planned
 
     def _spill(self, count: int) -> None:
         """Go from one bucket in memory to ``count`` buckets on disk."""
-        numbers, tags, records = self._take(0)
+        numbers, tags, records, _ = self._take(0)
         self._setup(max(2, count))
         self._add_tagged(numbers, tags, records)
 
@@ -186,26 +210,35 @@ class Buckets:
         return self._dir / f"{i}.bucket"
 
     def _flush(self, i: int) -> None:
-        numbers, tags, records = self._take(i)
+        numbers, tags, records, part_sizes = self._take(i)
         if not numbers:
             return
         with self._path(i).open("ab") as out:
             out.write(_COUNT.pack(len(numbers)))
+            out.write(part_sizes.tobytes())
             out.write(numbers.tobytes())
             out.write(tags.tobytes())
             out.write(array("I", map(len, records)).tobytes())
             out.write(b"".join(records))
 
-    def _take(self, i: int) -> tuple[array, array, list[bytes]]:
-        taken = self._numbers[i], self._tags[i], self._records[i]
-        self._numbers[i], self._tags[i], self._records[i] = array("Q"), array("q"), []
-        return taken
+    def _take(self, i: int) -> tuple[array, array, list[bytes], array]:
+        """Bucket ``i``'s records, emptied from its slots, in part order; and the number of each part's."""
+        numbers, tags, records, part_sizes = array("Q"), array("q"), [], array("I")
+        for slot in range(i, len(self._records), self.count):
+            numbers += self._numbers[slot]
+            tags += self._tags[slot]
+            records += self._records[slot]
+            part_sizes.append(len(self._records[slot]))
+            self._numbers[slot], self._tags[slot], self._records[slot] = array("Q"), array("q"), []
+        self._held_records -= len(numbers)
+        return numbers, tags, records, part_sizes
 
-    def drain(self) -> Iterator[Bucket]:
-        """Every bucket, one at a time (drop each before asking for the next: it is what bounds memory)."""
+    def drain(self) -> Iterator[Iterator[Bucket]]:
+        """Every bucket, one at a time, as its non-empty parts, each built when it is asked for (walk each
+        bucket's parts to the end, dropping each part, before asking for the next bucket: that bounds memory)."""
         for i in range(self.count):
             if self._dir is None:
-                yield Bucket.of_records(*self._take(i))
+                yield self._memory_parts(i)
                 continue
             self._flush(i)
             path = self._path(i)
@@ -214,47 +247,79 @@ class Buckets:
             if self._resplit and path.stat().st_size > 2 * self._bucket_bytes:
                 yield from self._split(path)
             else:
-                bucket = _bucket_of(path.read_bytes())  # holds the file's bytes until it is dropped
-                path.unlink()
-                yield bucket
+                yield _parts_of(path, self._parts)
 
-    def _split(self, path: Path) -> Iterator[Bucket]:
+    def _memory_parts(self, i: int) -> Iterator[Bucket]:
+        for slot in range(i, len(self._records), self.count):
+            if self._records[slot]:
+                yield Bucket.of_records(self._numbers[slot], self._tags[slot], self._records[slot])
+                self._numbers[slot], self._tags[slot], self._records[slot] = array("Q"), array("q"), []
+
+    def _split(self, path: Path) -> Iterator[Iterator[Bucket]]:
         """An oversized bucket, split again by the next bits of its tags."""
         with Buckets(
             bucket_count(path.stat().st_size, self._bucket_bytes),
             self._dir,
             self._bucket_bytes,
             self._flush_records,
-            self._divisor * self.count,
+            self._divisor * self.count * self._parts,
             resplit=False,  # one level: its buckets are sized from the bucket's real size
+            parts=self._parts,
         ) as smaller:
             with path.open("rb") as f:
-                while header := f.read(_COUNT.size):
-                    (n,) = _COUNT.unpack(header)
-                    numbers, tags, lengths = array("Q"), array("q"), array("I")
-                    numbers.fromfile(f, n)
-                    tags.fromfile(f, n)
-                    lengths.fromfile(f, n)
-                    smaller._add_tagged(numbers, tags, [f.read(length) for length in lengths])
+                for block in _blocks(f, self._parts):
+                    smaller._add_tagged(block.numbers, block.tags, block.records())
             path.unlink()
             yield from smaller.drain()
 
 
-def _bucket_of(data: bytes) -> Bucket:
-    """A bucket file's blocks as one bucket over the file's bytes."""
-    numbers, tags, starts, ends = array("Q"), array("q"), array("Q"), array("Q")
-    position = 0
-    while position < len(data):
-        (n,) = _COUNT.unpack_from(data, position)
-        position += _COUNT.size
-        numbers.frombytes(data[position : position + 8 * n])
-        position += 8 * n
-        tags.frombytes(data[position : position + 8 * n])
-        position += 8 * n
-        lengths = array("I", data[position : position + 4 * n])
-        position += 4 * n
-        bounds = array("Q", accumulate(lengths, initial=position))
-        starts += bounds[:-1]
-        ends += bounds[1:]
-        position = bounds[-1]
-    return Bucket(numbers, tags, data, starts, ends)
+class _Block:
+    """A block as read from a bucket file: the numbers, tags, lengths and bytes of its records, in part order."""
+
+    __slots__ = ("data", "lengths", "numbers", "part_sizes", "tags")
+
+    def __init__(self, part_sizes: array, numbers: array, tags: array, lengths: array, data: bytes) -> None:
+        self.part_sizes, self.numbers, self.tags, self.lengths, self.data = part_sizes, numbers, tags, lengths, data
+
+    def records(self) -> list[bytes]:
+        data, position, records = self.data, 0, []
+        for length in self.lengths:
+            records.append(data[position : position + length])
+            position += length
+        return records
+
+
+def _blocks(f: BinaryIO, parts: int) -> Iterator[_Block]:
+    while header := f.read(_COUNT.size):
+        (n,) = _COUNT.unpack(header)
+        part_sizes, numbers, tags, lengths = array("I"), array("Q"), array("q"), array("I")
+        part_sizes.fromfile(f, parts)
+        numbers.fromfile(f, n)
+        tags.fromfile(f, n)
+        lengths.fromfile(f, n)
+        yield _Block(part_sizes, numbers, tags, lengths, f.read(sum(lengths)))
+
+
+def _parts_of(path: Path, parts: int) -> Iterator[Bucket]:
+    """A bucket file's records, part by part: each part's runs of every block, joined. The file is read whole
+    (and removed) before the first part."""
+    runs: list[list[tuple[_Block, int, int, int, int]]] = [[] for _ in range(parts)]
+    with path.open("rb") as f:
+        for block in _blocks(f, parts):
+            first, position = 0, 0
+            for part, size in enumerate(block.part_sizes):
+                if size:
+                    length = sum(block.lengths[first : first + size])
+                    runs[part].append((block, first, first + size, position, position + length))
+                    first, position = first + size, position + length
+    path.unlink()
+    for part_runs in runs:
+        if not part_runs:
+            continue
+        numbers, tags, lengths = array("Q"), array("q"), array("I")
+        for block, first, end, _, _ in part_runs:
+            numbers += block.numbers[first:end]
+            tags += block.tags[first:end]
+            lengths += block.lengths[first:end]
+        data = b"".join([block.data[start:stop] for block, _, _, start, stop in part_runs])
+        yield Bucket.of_data(numbers, tags, data, lengths)
