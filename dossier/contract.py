@@ -155,18 +155,17 @@ class InvalidTick(InvalidRecord):
 def parse_timestamp(value: str) -> float:
     """Seconds since the epoch of an RFC 3339 date-time; ``ValueError`` saying why when it is not one.
 
-    The shape sources send (``2025-07-02T09:15:00+07:00``) is read from three small tables, keyed by its
-    three parts: the local hour (``2025-07-02T09``) and the offset (``+07:00``), cached as they are met, and
-    the minutes and seconds (``:15:00``), filled at import. Small enough to stay in the CPU's cache, it is
-    several times faster than ``datetime``; every other shape takes the general rule. A key holds its
-    separators, so a hit is that exact shape.
+    The shape sources send (``2025-07-02T09:15:00+07:00``) is read from two small tables keyed by its two
+    halves, filled as they are met: the local hour (``2025-07-02T09``; a day's 24 at once) and the rest
+    (``:15:00+07:00``). Small enough to stay in the CPU's cache, it is several times faster than
+    ``datetime``; every other shape takes the general rule. A key holds its separators, so a hit is that
+    exact shape.
     """
     if len(value) == 25:
         hour = _HOURS.get(value[:13])
-        minute_second = _MINUTE_SECONDS.get(value[13:19])
-        offset = _OFFSETS.get(value[19:])
-        if hour is not None and minute_second is not None and offset is not None:
-            return hour + minute_second - offset
+        rest = _HOUR_RESTS.get(value[13:])
+        if hour is not None and rest is not None:
+            return hour + rest
     if _RFC3339.match(value) is None:
         raise ValueError(_datetime_reason(value))
     if value[10] == "t" or value[-1] == "z":
@@ -175,9 +174,11 @@ def parse_timestamp(value: str) -> float:
         moment = datetime.fromisoformat(value)
     except ValueError as error:
         raise ValueError(f"not a valid date-time: {value!r} ({error})") from None
-    if len(value) == 25 and value[19] in "+-" and len(_HOURS) + len(_OFFSETS) < _CACHE_LIMIT:  # no fraction
-        _HOURS[value[:13]] = float(moment.date().toordinal() - _EPOCH_ORDINAL) * 86400.0 + moment.hour * 3600.0
-        _OFFSETS[value[19:]] = moment.utcoffset().total_seconds()  # type: ignore[union-attr]
+    if len(value) == 25 and value[19] in "+-" and len(_HOURS) + len(_HOUR_RESTS) < _CACHE_LIMIT:  # no fraction
+        day = float(moment.date().toordinal() - _EPOCH_ORDINAL) * 86400.0
+        _HOURS.update((f"{value[:11]}{h:02}", day + h * 3600.0) for h in range(24))
+        offset = moment.utcoffset().total_seconds()  # type: ignore[union-attr]
+        _HOUR_RESTS[value[13:]] = moment.minute * 60.0 + moment.second - offset
     return moment.timestamp()
 
 
@@ -185,9 +186,8 @@ _CACHE_LIMIT = 1_000_000
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _HOURS: dict[str, float] = {}
 """Seconds from the epoch to a local hour's start (``2025-07-02T09``), before its offset."""
-_OFFSETS: dict[str, float] = {}
-"""Seconds of an offset (``+07:00``)."""
-_MINUTE_SECONDS = {f":{m:02}:{s:02}": float(m * 60 + s) for m in range(60) for s in range(60)}
+_HOUR_RESTS: dict[str, float] = {}
+"""Seconds into the hour less the offset (``:15:00+07:00``)."""
 
 
 def _semantic_violations(record: EventRecord) -> list[Violation]:
