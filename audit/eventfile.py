@@ -19,21 +19,21 @@ def file_chunks(path: Path) -> Iterator[tuple[int, list[bytes]]]:
     """(number of the first line, lines) of a JSON-lines file read in chunks; line numbers are 1-based, a
     leading BOM and CR LF line ends are fine. Raises ``OSError`` when the file cannot be read."""
     with path.open("rb") as f:
-        carry = f.read(CHUNK_BYTES).removeprefix(BOM)
-        number = 1
-        while True:
-            chunk = f.read(CHUNK_BYTES)
-            data = carry + chunk if chunk else carry
-            lines = data.split(b"\n")
-            carry = lines.pop() if chunk else b""
-            if not chunk and lines and not lines[-1]:
-                lines.pop()  # the file's final newline ends the last line, it starts none
-            if b"\r" in data:
+        number, pending = 1, b""  # pending: the start of a line that the chunks read so far do not end
+        at_start = True
+        while chunk := f.read(CHUNK_BYTES):
+            if at_start:
+                chunk, at_start = chunk.removeprefix(BOM), False
+            lines = chunk.split(b"\n")
+            carried, lines[0] = pending, pending + lines[0]
+            pending = lines.pop()
+            if b"\r" in chunk or carried[-1:] == b"\r":
                 lines = [line[:-1] if line[-1:] == b"\r" else line for line in lines]
-            yield number, lines
-            number += len(lines)
-            if not chunk:
-                return
+            if lines:
+                yield number, lines
+                number += len(lines)
+        if pending:  # the last line, without a final newline
+            yield number, [pending[:-1] if pending[-1:] == b"\r" else pending]
 
 
 def file_lines(path: Path) -> Iterator[tuple[int, bytes]]:
