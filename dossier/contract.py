@@ -228,7 +228,8 @@ _REQUIRED_GETTERS = {kind: attrgetter("type", *fields) for kind, fields in REQUI
 
 
 def decode_event(line: bytes | str) -> ParsedEvent:
-    """Decode one JSON record into a valid event, or raise ``InvalidRecord`` naming every violation."""
+    """Decode one JSON record into a valid event (``decode_record``, a clock tick refused), or raise
+    ``InvalidRecord`` naming every violation."""
     event = decode_record(line)
     if type(event) is ClockTick:
         raise InvalidRecord(_explain(line, "a clock tick, not an event"))
