@@ -76,16 +76,15 @@ def in_state_machine_order(events_in_arrival_order: Iterable[ParsedEvent]) -> li
 
 _occurred_ts = attrgetter("occurred_ts")
 _event_id = attrgetter("record.event_id")
-_type = attrgetter("record.type")
 
 
 def summarize(events: Sequence[ParsedEvent], calendar: WorkingCalendar) -> DossierSummary | None:
     """The summary of one dossier from its events in state-machine order; None if it was never accepted."""
-    try:
-        acceptance_index = list(map(_type, events)).index("accepted")
-    except ValueError:
+    for acceptance_index, accepted in enumerate(events):  # noqa: B007 (read after the loop)
+        if accepted.record.type == "accepted":
+            break
+    else:
         return None
-    accepted = events[acceptance_index]
     acceptance = accepted.record
     accepted_ts = accepted.occurred_ts
     if accepted.due_ts is not None:
