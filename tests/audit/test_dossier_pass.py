@@ -70,9 +70,11 @@ def test_a_dossiers_events_come_together_first_received_first(tmp_path: Path) ->
         for number, line in enumerate(lines, 1):
             dossiers.add(number, line)
         assert dossiers._buckets.count > 10
-        kept = 0
+        kept, seen = 0, set()
         for group in dossiers.dossiers():
             assert len({e.record.dossier_id for e in group}) == 1
+            assert group[0].record.dossier_id not in seen, "one group a dossier, never split between parts"
+            seen.add(group[0].record.dossier_id)
             arrivals = [first[e.record.dossier_id, e.record.event_id] for e in group]
             assert arrivals == sorted(arrivals)  # arrival order
             assert [officer for _, officer in arrivals] == [e.record.officer for e in group]  # the first one won
