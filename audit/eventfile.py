@@ -28,12 +28,12 @@ def file_chunks(path: Path) -> Iterator[tuple[int, list[bytes]]]:
             carried, lines[0] = pending, pending + lines[0]
             pending = lines.pop()
             if b"\r" in chunk or carried[-1:] == b"\r":
-                lines = [line[:-1] if line[-1:] == b"\r" else line for line in lines]
+                lines = [line.removesuffix(b"\r") for line in lines]
             if lines:
                 yield number, lines
                 number += len(lines)
         if pending:  # the last line, without a final newline
-            yield number, [pending[:-1] if pending[-1:] == b"\r" else pending]
+            yield number, [pending.removesuffix(b"\r")]
 
 
 def file_lines(path: Path) -> Iterator[tuple[int, bytes]]:
@@ -81,7 +81,7 @@ def read_event_lines(data: bytes, on_invalid: InvalidHandler) -> EventLog:
     if lines and not lines[-1]:
         lines.pop()
     with DossierPass(0, on_invalid) as dossiers:
-        dossiers.add_many(enumerate((line[:-1] if line[-1:] == b"\r" else line for line in lines), 1))
+        dossiers.add_many(enumerate((line.removesuffix(b"\r") for line in lines), 1))
         return _event_log(dossiers)
 
 

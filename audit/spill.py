@@ -49,8 +49,8 @@ class Bucket:
     """One bucket's records in arrival order: ``numbers[i]``, ``tags[i]``, and ``record(i)``, the bytes
     ``data[starts[i]:ends[i]]``.
 
-    The records stay in one buffer and are sliced out as they are read: a bucket is tens of thousands of
-    records, and as separate objects they would fill allocator pages that are handed back to the system
+    The records stay in one buffer and are sliced out as they are read: a bucket (or a part of one) is
+    thousands of records, and as separate objects they would fill allocator pages that are handed back to the system
     after each bucket and faulted in again for the next (each fault costs microseconds on a virtual machine).
     """
 
@@ -225,13 +225,18 @@ class Buckets:
         """Bucket ``i``'s records, emptied from its slots, in part order; and the number of each part's."""
         numbers, tags, records, part_sizes = array("Q"), array("q"), [], array("I")
         for slot in range(i, len(self._records), self.count):
-            numbers += self._numbers[slot]
-            tags += self._tags[slot]
-            records += self._records[slot]
-            part_sizes.append(len(self._records[slot]))
-            self._numbers[slot], self._tags[slot], self._records[slot] = array("Q"), array("q"), []
+            slot_numbers, slot_tags, slot_records = self._take_slot(slot)
+            numbers += slot_numbers
+            tags += slot_tags
+            records += slot_records
+            part_sizes.append(len(slot_records))
         self._held_records -= len(numbers)
         return numbers, tags, records, part_sizes
+
+    def _take_slot(self, slot: int) -> tuple[array, array, list[bytes]]:
+        taken = self._numbers[slot], self._tags[slot], self._records[slot]
+        self._numbers[slot], self._tags[slot], self._records[slot] = array("Q"), array("q"), []
+        return taken
 
     def drain(self) -> Iterator[Iterator[Bucket]]:
         """Every bucket, one at a time, as its non-empty parts, each built when it is asked for (walk each
@@ -252,8 +257,7 @@ class Buckets:
     def _memory_parts(self, i: int) -> Iterator[Bucket]:
         for slot in range(i, len(self._records), self.count):
             if self._records[slot]:
-                yield Bucket.of_records(self._numbers[slot], self._tags[slot], self._records[slot])
-                self._numbers[slot], self._tags[slot], self._records[slot] = array("Q"), array("q"), []
+                yield Bucket.of_records(*self._take_slot(slot))
 
     def _split(self, path: Path) -> Iterator[Iterator[Bucket]]:
         """An oversized bucket, split again by the next bits of its tags."""
