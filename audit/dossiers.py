@@ -11,7 +11,7 @@ their bucket is read, so with several buckets the reports are in line order with
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 from pathlib import Path
@@ -19,7 +19,16 @@ from types import TracebackType
 from typing import TypeGuard
 
 from audit.spill import BUCKET_BYTES, Bucket, Buckets, bucket_count
-from dossier.contract import ClockTick, InvalidRecord, ParsedEvent, Violation, decode_record, dossier_key
+from dossier.contract import (
+    ClockTick,
+    InvalidRecord,
+    ParsedEvent,
+    Violation,
+    decode_events,
+    decode_record,
+    dossier_key,
+    dossier_keys,
+)
 from dossier.lifecycle import first_received
 
 InvalidHandler = Callable[[int, list[Violation]], None]
@@ -74,25 +83,34 @@ class DossierPass:
 
     def add(self, number: int, record: bytes) -> None:
         """One record, in arrival order; a blank one (only white space) is counted and skipped."""
-        self.add_many(((number, record),))
+        self.add_many((number,), [record])
 
-    def add_many(self, numbered: Iterable[tuple[int, bytes]]) -> None:
-        """(number, record) pairs in arrival order: the reading hot path."""
+    def add_many(self, numbers: Sequence[int], records: list[bytes]) -> None:
+        """Records in arrival order and their numbers: the reading hot path."""
+        self.stats.lines += len(records)
+        keys = dossier_keys(records)
+        if keys is None:  # a record without a key: decided now, the others bucketed
+            keys = list(map(dossier_key, records))
+            keyed = [i for i, key in enumerate(keys) if key is not None]
+            keyless = [(numbers[i], records[i]) for i, key in enumerate(keys) if key is None]
+            numbers, records, keys = [numbers[i] for i in keyed], [records[i] for i in keyed], [keys[i] for i in keyed]
+            self._decide_keyless(keyless)
+        self._buckets.add_many(numbers, records, keys)
+        if self._buckets.count > 1:
+            self._report()
+
+    def _decide_keyless(self, keyless: list[tuple[int, bytes]]) -> None:
         stats = self.stats
-        given, keyless = self._buckets.add_many(numbered, dossier_key)
-        stats.lines += given
         for number, record in keyless:
             if not record or record.isspace():
                 stats.blank += 1
                 continue
-            try:  # a clock tick, or an invalid record: decided now
+            try:  # a clock tick, or an invalid record
                 if isinstance(decode_record(record), ClockTick):
                     stats.ticks += 1
             except InvalidRecord as invalid:
                 stats.invalid += 1
                 self._reports.append((number, invalid.violations))
-        if self._buckets.count > 1:
-            self._report()
 
     def _report(self) -> None:
         """Report the invalid records decided so far, in the order of their numbers."""
@@ -124,12 +142,16 @@ class DossierPass:
         self._report()
 
     def _part_dossiers(self, bucket: Bucket) -> Iterator[Sequence[ParsedEvent]]:
-        stats, data, starts, ends = self.stats, bucket.data, bucket.starts, bucket.ends
+        stats = self.stats
+        all_valid = decode_events(bucket.data)  # nearly always: every record a valid event
         for indices in bucket.groups().values():
-            try:
-                decoded = [decode_record(data[starts[i] : ends[i]]) for i in indices]
-            except InvalidRecord:
-                decoded = self._decode_reporting(bucket, indices)
+            if all_valid is not None:
+                decoded: list[ParsedEvent | ClockTick] = [all_valid[i] for i in indices]
+            else:
+                try:
+                    decoded = [decode_record(bucket.record(i)) for i in indices]
+                except InvalidRecord:
+                    decoded = self._decode_reporting(bucket, indices)
             if _one_dossier_no_repeats(decoded):  # nearly always: nothing to sort out
                 stats.events += len(decoded)
                 yield decoded

@@ -50,7 +50,7 @@ def read_dossiers(path: Path, on_invalid: InvalidHandler) -> DossierPass:
     dossiers = DossierPass(path.stat().st_size, on_invalid)
     try:
         for first, lines in file_chunks(path):
-            dossiers.add_many(enumerate(lines, first))
+            dossiers.add_many(range(first, first + len(lines)), lines)
     except BaseException:
         dossiers.__exit__(None, None, None)
         raise
@@ -81,7 +81,7 @@ def read_event_lines(data: bytes, on_invalid: InvalidHandler) -> EventLog:
     if lines and not lines[-1]:
         lines.pop()
     with DossierPass(0, on_invalid) as dossiers:
-        dossiers.add_many(enumerate((line.removesuffix(b"\r") for line in lines), 1))
+        dossiers.add_many(range(1, len(lines) + 1), [line.removesuffix(b"\r") for line in lines])
         return _event_log(dossiers)
 
 

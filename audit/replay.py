@@ -110,7 +110,7 @@ def _read_dossiers(job: Job, on_batch: Callable[[int, int], None]) -> DossierPas
 
     def on_records(partition: int, records: list[ConsumerRecord[bytes, bytes]]) -> None:
         base = record_number(partition, 0)
-        add((base | r.offset, r.value or b"") for r in records)
+        add([base | r.offset for r in records], [r.value or b"" for r in records])
 
     try:
         asyncio.run(_read(job, on_records, on_batch))

@@ -4,19 +4,21 @@ An audit must see all of a dossier's events together, but an event file may be i
 the log holds millions of dossiers. Each record is therefore added with a *tag*, the hash of its dossier id,
 to one of ``count`` buckets chosen by the tag: every dossier's records land in one bucket, in arrival
 order. A bucket is then read back and grouped by tag, and only one bucket is in memory at a time. With one
-bucket nothing is written to disk (small inputs). Otherwise the buckets buffer their records until they hold
-``flush_records`` each on average, then each appends a block to its file; a bucket that came out larger than
-planned (the size was under-estimated) is split again by other bits of the tags before it is read.
+bucket nothing is written to disk (small inputs). Otherwise the records are held as they come until the
+buckets hold ``flush_records`` each on average, then ordered by bucket and part (a stable sort in numpy)
+and each bucket appends a block to its file; a bucket that came out larger than planned (the size was
+under-estimated) is split again by other bits of the tags before it is read.
 
 Each bucket is read back in ``PARTS`` parts, again chosen by the tag, each part's records made contiguous.
 A dossier's records are spread over the whole bucket (they arrive over weeks); reading them one dossier at a
 time from a bucket of tens of megabytes waits on main memory for every record, while a part of a few hundred
-kilobytes stays in the CPU's cache (measured: ~0.2 us less per record). Records are kept in their part's
-order from the start, so that a part is a few runs to join, one per block, never a record-by-record gather.
+kilobytes stays in the CPU's cache (measured: ~0.2 us less per record). A block holds its records in part
+order, so that a part is a few runs to join, one per block, never a record-by-record gather; joined, a part
+is the text of a JSON array of its records, which the reader decodes in one call.
 
 A block is ``n`` (u64), the number of records of each part (``PARTS`` u32), then the ``n`` record numbers
 (u64: a line number, or a partition and offset), ``n`` tags (i64), ``n`` lengths (u32), and the ``n``
-records' bytes, all in part order.
+records' bytes, each followed by a comma, all in part order.
 """
 
 from __future__ import annotations
@@ -26,11 +28,13 @@ import shutil
 import struct
 import tempfile
 from array import array
-from collections.abc import Callable, Hashable, Iterable, Iterator
-from itertools import accumulate, islice
+from collections.abc import Hashable, Iterable, Iterator
+from operator import itemgetter
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
+
+import numpy
 
 BUCKET_BYTES = 24 << 20
 """Input bytes per bucket: ~65,000 events of ~370 bytes."""
@@ -49,9 +53,11 @@ class Bucket:
     """One bucket's records in arrival order: ``numbers[i]``, ``tags[i]``, and ``record(i)``, the bytes
     ``data[starts[i]:ends[i]]``.
 
-    The records stay in one buffer and are sliced out as they are read: a bucket (or a part of one) is
-    thousands of records, and as separate objects they would fill allocator pages that are handed back to the system
-    after each bucket and faulted in again for the next (each fault costs microseconds on a virtual machine).
+    ``data`` is the text of a JSON array of the records, so that they can be decoded in one call. The records
+    stay in that one buffer and are sliced out only when one must be read alone: a bucket (or a part of one)
+    is thousands of records, and as separate objects they would fill allocator pages that are handed back to
+    the system after each bucket and faulted in again for the next (each fault costs microseconds on a
+    virtual machine).
     """
 
     __slots__ = ("data", "ends", "numbers", "starts", "tags")
@@ -60,15 +66,11 @@ class Bucket:
         self.numbers, self.tags, self.data, self.starts, self.ends = numbers, tags, data, starts, ends
 
     @classmethod
-    def of_records(cls, numbers: array, tags: array, records: list[bytes]) -> Bucket:
-        """A bucket of records held as separate objects (one bucket in memory, nothing on disk)."""
-        return cls.of_data(numbers, tags, b"".join(records), array("I", map(len, records)))
-
-    @classmethod
-    def of_data(cls, numbers: array, tags: array, data: bytes, lengths: array) -> Bucket:
-        """A bucket of records laid end to end in ``data``."""
-        ends = array("Q", accumulate(lengths))
-        return cls(numbers, tags, data, array("Q", [0]) + ends[:-1], ends)
+    def of_array(cls, numbers: array, tags: array, data: bytes, lengths: array) -> Bucket:
+        """A bucket whose ``data`` is ``[``, the records (of ``lengths``) separated by commas, and ``]``."""
+        ends = numpy.cumsum(numpy.frombuffer(lengths, numpy.uint32) + 1, dtype=numpy.uint64)
+        starts = ends - numpy.frombuffer(lengths, numpy.uint32)
+        return cls(numbers, tags, data, array("Q", starts.tobytes()), array("Q", ends.tobytes()))
 
     def __len__(self) -> int:
         return len(self.numbers)
@@ -94,7 +96,10 @@ class Buckets:
     Use as a context manager: the spill directory is removed on exit. ``divisor`` selects other bits of the
     tags (to split a bucket again; only once: a single dossier larger than a bucket stays one bucket).
 
-    Records are held in ``count * parts`` slots: slot ``s`` is part ``s // count`` of bucket ``s % count``.
+    A record's slot is ``tag // divisor % (count * parts)``: slot ``s`` is part ``s % parts`` of bucket
+    ``s // parts``, so that ordering records by slot orders them by bucket, then part. Records are held as
+    they came (a few arrays and a list) and ordered by slot all at once when they are written out: a stable
+    sort in C, where placing each record in its slot as it comes is several Python steps per record.
     """
 
     def __init__(
@@ -115,15 +120,10 @@ class Buckets:
         self._parts = parts
         self._dir: Path | None = None
         self._setup(count)
+        self._hold_nothing()
 
     def _setup(self, count: int) -> None:
         self.count = count
-        slots = count * self._parts
-        self._numbers = [array("Q") for _ in range(slots)]
-        self._tags = [array("q") for _ in range(slots)]
-        self._records: list[list[bytes]] = [[] for _ in range(slots)]
-        self._held_records = 0
-        self._bytes_in_memory = 0  # of the one bucket, while nothing is on disk
         if count > 1 and self._dir is None:
             self._dir = Path(tempfile.mkdtemp(prefix="motcua-spill-", dir=self._directory))
 
@@ -142,110 +142,85 @@ class Buckets:
         """Append a record (``number``: its line number, or its partition and offset)."""
         self._add_tagged((number,), (tag,), (record,))
 
-    def _add_tagged(self, numbers: Iterable[int], tags: Iterable[int], records: Iterable[bytes]) -> None:
+    def add_many(self, numbers: Iterable[int], records: list[bytes], keys: Iterable[Hashable]) -> None:
+        """Append records in arrival order, each tagged with the hash of its key: the hot path."""
+        self._add(numbers, map(hash, keys), records)
+
+    def _add_tagged(self, numbers: Iterable[int], tags: Iterable[int], records: list[bytes]) -> None:
         """Append records whose tags are known: taken as they are, never hashed again (a string's 64-bit hash
         is not its own hash, so the records re-added after a spill would leave their dossier's group)."""
-        slots, divisor = len(self._records), self._divisor
-        held = self._held()
-        for number, tag, record in zip(numbers, tags, records, strict=True):
-            i = (tag // divisor) % slots
-            self._records[i].append(record)
-            self._numbers[i].append(number)
-            self._tags[i].append(tag)
-            self._held_records += 1
-        self._settle(held)
+        self._add(numbers, tags, records)
 
-    def add_many(
-        self, numbered: Iterable[tuple[int, bytes]], key_of: Callable[[bytes], Hashable | None]
-    ) -> tuple[int, list[tuple[int, bytes]]]:
-        """Append records in arrival order, each tagged with the hash of ``key_of(record)``: the hot path.
-
-        Returns how many records it was given, and the (number, record) pairs whose key is None, which are
-        not added.
-        """
-        slots, divisor = len(self._records), self._divisor
-        numbers, tags, records = self._numbers, self._tags, self._records
-        held = self._held()
-        keyless = []
-        given = 0
-        for given, (number, record) in enumerate(numbered, 1):  # noqa: B007 (read after the loop)
-            key = key_of(record)
-            if key is None:
-                keyless.append((number, record))
-                continue
-            tag = hash(key)
-            i = (tag // divisor) % slots
-            records[i].append(record)
-            numbers[i].append(number)
-            tags[i].append(tag)
-        self._held_records += given - len(keyless)
-        self._settle(held)
-        return given, keyless
-
-    def _held(self) -> list[int]:
-        """Records in each slot of the one bucket in memory before an add (none once there are several)."""
-        return list(map(len, self._records)) if self._dir is None else []
-
-    def _settle(self, held: list[int]) -> None:
-        """After an add: flush the buckets to disk once they hold ``flush_records`` each on average, or spill the
-        one in memory once it outgrew its size."""
-        records = self._records
+    def _add(self, numbers: Iterable[int], tags: Iterable[int], records: list[bytes]) -> None:
+        n = len(records)
+        self._numbers.append(
+            numpy.arange(numbers.start, numbers.stop, numbers.step, numpy.uint64)
+            if isinstance(numbers, range)
+            else numpy.fromiter(numbers, numpy.uint64, n)
+        )
+        self._tags.append(numpy.fromiter(tags, numpy.int64, n))
+        lengths = numpy.fromiter(map(len, records), numpy.uint32, n)
+        self._lengths.append(lengths)
+        self._records += records
+        if not len(self._numbers[-1]) == n == len(self._tags[-1]):
+            raise ValueError("every record needs one number and one tag")
         if self._dir is not None:
-            if self._held_records >= self.count * self._flush_records:
-                for i in range(self.count):
-                    self._flush(i)
-        else:
-            self._bytes_in_memory += sum(sum(map(len, islice(r, h, None))) for r, h in zip(records, held, strict=True))
-            if self._bytes_in_memory > 2 * self._bucket_bytes:
-                self._spill(bucket_count(self._bytes_in_memory, self._bucket_bytes))  # more than planned
+            if len(self._records) >= self.count * self._flush_records:
+                self._flush()
+            return
+        self._held_bytes += int(lengths.sum())
+        if self._held_bytes > 2 * self._bucket_bytes:  # the one bucket in memory outgrew its size: spill
+            self._setup(max(2, bucket_count(self._held_bytes, self._bucket_bytes)))
+            self._flush()
 
-    def _spill(self, count: int) -> None:
-        """Go from one bucket in memory to ``count`` buckets on disk."""
-        numbers, tags, records, _ = self._take(0)
-        self._setup(max(2, count))
-        self._add_tagged(numbers, tags, records)
+    def _hold_nothing(self) -> None:
+        self._numbers: list[numpy.ndarray] = []
+        self._tags: list[numpy.ndarray] = []
+        self._lengths: list[numpy.ndarray] = []
+        self._records: list[bytes] = []
+        self._held_bytes = 0
+
+    def _by_slot(self) -> _BySlot:
+        """The records held, ordered by slot; they are then no longer held."""
+        by_slot = _BySlot(
+            numpy.concatenate(self._numbers) if self._numbers else numpy.zeros(0, numpy.uint64),
+            numpy.concatenate(self._tags) if self._tags else numpy.zeros(0, numpy.int64),
+            numpy.concatenate(self._lengths) if self._lengths else numpy.zeros(0, numpy.uint32),
+            self._records,
+            self._divisor,
+            self.count * self._parts,
+        )
+        self._hold_nothing()
+        return by_slot
 
     def _path(self, i: int) -> Path:
         assert self._dir is not None
         return self._dir / f"{i}.bucket"
 
-    def _flush(self, i: int) -> None:
-        numbers, tags, records, part_sizes = self._take(i)
-        if not numbers:
-            return
-        with self._path(i).open("ab") as out:
-            out.write(_COUNT.pack(len(numbers)))
-            out.write(part_sizes.tobytes())
-            out.write(numbers.tobytes())
-            out.write(tags.tobytes())
-            out.write(array("I", map(len, records)).tobytes())
-            out.write(b"".join(records))
-
-    def _take(self, i: int) -> tuple[array, array, list[bytes], array]:
-        """Bucket ``i``'s records, emptied from its slots, in part order; and the number of each part's."""
-        numbers, tags, records, part_sizes = array("Q"), array("q"), [], array("I")
-        for slot in range(i, len(self._records), self.count):
-            slot_numbers, slot_tags, slot_records = self._take_slot(slot)
-            numbers += slot_numbers
-            tags += slot_tags
-            records += slot_records
-            part_sizes.append(len(slot_records))
-        self._held_records -= len(numbers)
-        return numbers, tags, records, part_sizes
-
-    def _take_slot(self, slot: int) -> tuple[array, array, list[bytes]]:
-        taken = self._numbers[slot], self._tags[slot], self._records[slot]
-        self._numbers[slot], self._tags[slot], self._records[slot] = array("Q"), array("q"), []
-        return taken
+    def _flush(self) -> None:
+        """Append each bucket's held records to its file as a block, in part order."""
+        by_slot, parts = self._by_slot(), self._parts
+        for i in range(self.count):
+            first, end = by_slot.bounds[i * parts], by_slot.bounds[(i + 1) * parts]
+            if first == end:
+                continue
+            with self._path(i).open("ab") as out:
+                out.write(_COUNT.pack(end - first))
+                out.write(by_slot.sizes[i * parts : (i + 1) * parts])
+                out.write(by_slot.numbers[first:end])
+                out.write(by_slot.tags[first:end])
+                out.write(by_slot.lengths[first:end])
+                out.write(b",".join(by_slot.records[first:end]))
+                out.write(b",")
 
     def drain(self) -> Iterator[Iterator[Bucket]]:
         """Every bucket, one at a time, as its non-empty parts, each built when it is asked for (walk each
         bucket's parts to the end, dropping each part, before asking for the next bucket: that bounds memory)."""
+        if self._dir is None:
+            yield self._memory_parts()
+            return
+        self._flush()
         for i in range(self.count):
-            if self._dir is None:
-                yield self._memory_parts(i)
-                continue
-            self._flush(i)
             path = self._path(i)
             if not path.exists():
                 continue
@@ -254,10 +229,18 @@ class Buckets:
             else:
                 yield _parts_of(path, self._parts)
 
-    def _memory_parts(self, i: int) -> Iterator[Bucket]:
-        for slot in range(i, len(self._records), self.count):
-            if self._records[slot]:
-                yield Bucket.of_records(*self._take_slot(slot))
+    def _memory_parts(self) -> Iterator[Bucket]:
+        """The one bucket in memory, part by part."""
+        by_slot = self._by_slot()
+        for part in range(self._parts):
+            first, end = by_slot.bounds[part], by_slot.bounds[part + 1]
+            if first < end:
+                yield Bucket.of_array(
+                    array("Q", by_slot.numbers[first:end].tobytes()),
+                    array("q", by_slot.tags[first:end].tobytes()),
+                    b"".join((b"[", b",".join(by_slot.records[first:end]), b"]")),
+                    array("I", by_slot.lengths[first:end].tobytes()),
+                )
 
     def _split(self, path: Path) -> Iterator[Iterator[Bucket]]:
         """An oversized bucket, split again by the next bits of its tags."""
@@ -277,6 +260,30 @@ class Buckets:
             yield from smaller.drain()
 
 
+class _BySlot:
+    """Held records ordered by slot (stable: in arrival order within a slot); slot ``s`` is
+    ``[bounds[s], bounds[s + 1])``, and holds ``sizes[s]`` records."""
+
+    __slots__ = ("bounds", "lengths", "numbers", "records", "sizes", "tags")
+
+    def __init__(
+        self,
+        numbers: numpy.ndarray,
+        tags: numpy.ndarray,
+        lengths: numpy.ndarray,
+        records: list[bytes],
+        divisor: int,
+        slots: int,
+    ) -> None:
+        slot_of = tags // divisor % slots
+        # a stable sort of 16-bit keys is a radix sort
+        order = numpy.argsort(slot_of.astype(numpy.uint16 if slots <= 1 << 16 else numpy.uint32), kind="stable")
+        self.sizes = numpy.bincount(slot_of, minlength=slots).astype(numpy.uint32)
+        self.bounds = [0, *numpy.cumsum(self.sizes).tolist()]
+        self.numbers, self.tags, self.lengths = numbers[order], tags[order], lengths[order]
+        self.records = itemgetter(*order.tolist())(records) if len(records) > 1 else tuple(records)
+
+
 class _Block:
     """A block as read from a bucket file: the numbers, tags, lengths and bytes of its records, in part order."""
 
@@ -289,7 +296,7 @@ class _Block:
         data, position, records = self.data, 0, []
         for length in self.lengths:
             records.append(data[position : position + length])
-            position += length
+            position += length + 1  # and its comma
         return records
 
 
@@ -301,19 +308,19 @@ def _blocks(f: BinaryIO, parts: int) -> Iterator[_Block]:
         numbers.fromfile(f, n)
         tags.fromfile(f, n)
         lengths.fromfile(f, n)
-        yield _Block(part_sizes, numbers, tags, lengths, f.read(sum(lengths)))
+        yield _Block(part_sizes, numbers, tags, lengths, f.read(sum(lengths) + n))
 
 
 def _parts_of(path: Path, parts: int) -> Iterator[Bucket]:
-    """A bucket file's records, part by part: each part's runs of every block, joined. The file is read whole
-    (and removed) before the first part."""
+    """A bucket file's records, part by part: each part's runs of every block, joined into a JSON array. The
+    file is read whole (and removed) before the first part."""
     runs: list[list[tuple[_Block, int, int, int, int]]] = [[] for _ in range(parts)]
     with path.open("rb") as f:
         for block in _blocks(f, parts):
             first, position = 0, 0
             for part, size in enumerate(block.part_sizes):
                 if size:
-                    length = sum(block.lengths[first : first + size])
+                    length = sum(block.lengths[first : first + size]) + size  # with their commas
                     runs[part].append((block, first, first + size, position, position + length))
                     first, position = first + size, position + length
     path.unlink()
@@ -325,5 +332,6 @@ def _parts_of(path: Path, parts: int) -> Iterator[Bucket]:
             numbers += block.numbers[first:end]
             tags += block.tags[first:end]
             lengths += block.lengths[first:end]
-        data = b"".join([block.data[start:stop] for block, _, _, start, stop in part_runs])
-        yield Bucket.of_data(numbers, tags, data, lengths)
+        data = [block.data[start:stop] for block, _, _, start, stop in part_runs]
+        data[-1] = data[-1][:-1]  # the last comma
+        yield Bucket.of_array(numbers, tags, b"".join((b"[", *data, b"]")), lengths)

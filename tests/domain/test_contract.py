@@ -11,7 +11,21 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dossier.contract import InvalidRecord, Violation, decode_event, decode_tick, parse_timestamp, schema_path, validate
+from dossier.contract import (
+    ClockTick,
+    InvalidRecord,
+    ParsedEvent,
+    Violation,
+    decode_event,
+    decode_events,
+    decode_record,
+    decode_tick,
+    dossier_key,
+    dossier_keys,
+    parse_timestamp,
+    schema_path,
+    validate,
+)
 
 VALID: dict[str, Any] = {
     "schema": "dossier-event/1",
@@ -226,3 +240,46 @@ _fields = st.sampled_from(sorted(json.loads(schema_path("dossier-event-1.schema.
 def test_the_fast_reader_and_the_json_schema_agree(base_type, changes):
     record = with_(**{"type": base_type, **changes})
     assert violations_of(record) == validate(record)
+
+
+# ---------------------------------------------------------------- the batch readers agree with the record readers
+
+_records = st.one_of(
+    st.dictionaries(_fields, st.one_of(st.just(_DROP), _odd_values), max_size=2).map(
+        lambda changes: orjson.dumps(with_(**changes))
+    ),
+    st.sampled_from(
+        [
+            orjson.dumps(VALID),
+            b' {"schema": "clock-tick/1", "at": "2025-07-02T00:00:00Z", "dossier_id": "D"}\n',
+            b'{"schema": "dossier-event/1", "dossier_id": "D"}',
+            b'{"dossier_id": 7}',
+            b"[1]",
+            b"{oops",
+        ]
+    ),
+)
+"""Records that are one JSON text each (or not JSON): a blank record has no key, so it is never in an array."""
+
+
+def _decided(record: bytes) -> ParsedEvent | ClockTick | None:
+    try:
+        return decode_record(record)
+    except InvalidRecord:
+        return None
+
+
+@settings(max_examples=300, deadline=None)
+@given(records=st.lists(_records, min_size=1, max_size=6))
+def test_a_json_array_of_records_decodes_as_each_record_does(records: list[bytes]) -> None:
+    """``decode_events`` gives ``decode_record``'s events when every record is a valid event, else None."""
+    alone = [_decided(r) for r in records]
+    in_one = decode_events(b"[" + b",".join(records) + b"]")
+    assert in_one == (alone if all(type(e) is ParsedEvent for e in alone) else None)
+
+
+@settings(max_examples=300, deadline=None)
+@given(records=st.lists(st.one_of(_records, st.just(b""), st.just(b"  ")), max_size=6))
+def test_the_keys_of_records_read_at_once_are_each_records_key(records: list[bytes]) -> None:
+    keys = [dossier_key(r) for r in records]
+    assert dossier_keys(records) == (None if None in keys else keys)
