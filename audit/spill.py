@@ -5,9 +5,9 @@ the log holds millions of dossiers. Each record is therefore added with a *tag*,
 to one of ``count`` buckets chosen by the tag: every dossier's records land in one bucket, in arrival
 order. A bucket is then read back and grouped by tag, and only one bucket is in memory at a time. With one
 bucket nothing is written to disk (small inputs). Otherwise the records are held as they come until the
-buckets hold ``flush_records`` each on average, then ordered by bucket and part (a stable sort in numpy)
-and each bucket appends a block to its file; a bucket that came out larger than planned (the size was
-under-estimated) is split again by other bits of the tags before it is read.
+buckets hold ``flush_records`` each on average (or ``FLUSH_BYTES`` in all), then ordered by bucket and part
+(a stable sort in numpy) and each bucket appends a block to its file; a bucket that came out larger than
+planned (the size was under-estimated) is split again by other bits of the tags before it is read.
 
 Each bucket is read back in ``PARTS`` parts, again chosen by the tag, each part's records made contiguous.
 A dossier's records are spread over the whole bucket (they arrive over weeks); reading them one dossier at a
@@ -40,6 +40,9 @@ BUCKET_BYTES = 24 << 20
 """Input bytes per bucket: ~65,000 events of ~370 bytes."""
 PARTS = 32
 """Parts a bucket is read in: ~750 kB each."""
+FLUSH_BYTES = 64 << 20
+"""The most record bytes held between two writes to the buckets, whatever their number: with K buckets of
+``flush_records`` each, the memory held would grow with the input."""
 
 _COUNT = struct.Struct("<Q")
 
@@ -111,11 +114,13 @@ class Buckets:
         divisor: int = 1,
         resplit: bool = True,
         parts: int = PARTS,
+        flush_bytes: int = FLUSH_BYTES,
     ) -> None:
         self._directory = directory
         self._resplit = resplit
         self._bucket_bytes = bucket_bytes
         self._flush_records = flush_records
+        self._flush_bytes = flush_bytes
         self._divisor = divisor
         self._parts = parts
         self._dir: Path | None = None
@@ -164,11 +169,11 @@ class Buckets:
         self._records += records
         if not len(self._numbers[-1]) == n == len(self._tags[-1]):
             raise ValueError("every record needs one number and one tag")
+        self._held_bytes += int(lengths.sum())
         if self._dir is not None:
-            if len(self._records) >= self.count * self._flush_records:
+            if len(self._records) >= self.count * self._flush_records or self._held_bytes >= self._flush_bytes:
                 self._flush()
             return
-        self._held_bytes += int(lengths.sum())
         if self._held_bytes > 2 * self._bucket_bytes:  # the one bucket in memory outgrew its size: spill
             self._setup(max(2, bucket_count(self._held_bytes, self._bucket_bytes)))
             self._flush()
@@ -252,6 +257,7 @@ class Buckets:
             self._divisor * self.count * self._parts,
             resplit=False,  # one level: its buckets are sized from the bucket's real size
             parts=self._parts,
+            flush_bytes=self._flush_bytes,
         ) as smaller:
             with path.open("rb") as f:
                 for block in _blocks(f, self._parts):

@@ -104,3 +104,20 @@ def test_buckets_split_again_when_they_come_out_larger_than_planned(tmp_path: Pa
             assert len(records) * 4 <= 3_000
             seen += records
     assert sorted(seen) == [(i, b"x" * (i % 7 + 1)) for i in range(2_000)]
+
+
+def test_the_records_held_between_writes_are_bounded_whatever_the_number_of_buckets(tmp_path: Path) -> None:
+    """With many buckets, ``flush_records`` each would hold memory in proportion to the input: the bytes held
+    are capped, and every record still comes back in its dossier's bucket, in arrival order."""
+    with Buckets(400, tmp_path, bucket_bytes=1_000, flush_records=1024, flush_bytes=5_000) as buckets:
+        for i in range(3_000):
+            buckets.add(hash(f"D{i % 700}"), i, b"x" * (i % 7 + 1))
+            assert sum(map(len, buckets._records)) < 5_000
+        seen = {}
+        for parts in buckets.drain():
+            for part in parts:
+                for i in range(len(part)):
+                    seen.setdefault(part.tags[i], []).append((part.numbers[i], part.record(i)))
+    assert sorted(seen.values()) == sorted(
+        [[(i, b"x" * (i % 7 + 1)) for i in range(d, 3_000, 700)] for d in range(700)]
+    )
