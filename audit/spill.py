@@ -28,7 +28,7 @@ import shutil
 import struct
 import tempfile
 from array import array
-from collections.abc import Hashable, Iterable, Iterator
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from operator import itemgetter
 from pathlib import Path
 from types import TracebackType
@@ -145,18 +145,20 @@ class Buckets:
 
     def add(self, tag: int, number: int, record: bytes) -> None:
         """Append a record (``number``: its line number, or its partition and offset)."""
-        self._add_tagged((number,), (tag,), (record,))
+        self._add_tagged((number,), (tag,), [record])
 
-    def add_many(self, numbers: Iterable[int], records: list[bytes], keys: Iterable[Hashable]) -> None:
+    def add_many(self, numbers: Sequence[int], records: list[bytes], keys: Sequence[Hashable]) -> None:
         """Append records in arrival order, each tagged with the hash of its key: the hot path."""
+        _same_lengths(numbers, records, keys)
         self._add(numbers, map(hash, keys), records)
 
-    def _add_tagged(self, numbers: Iterable[int], tags: Iterable[int], records: list[bytes]) -> None:
+    def _add_tagged(self, numbers: Sequence[int], tags: Sequence[int], records: list[bytes]) -> None:
         """Append records whose tags are known: taken as they are, never hashed again (a string's 64-bit hash
         is not its own hash, so the records re-added after a spill would leave their dossier's group)."""
+        _same_lengths(numbers, records, tags)
         self._add(numbers, tags, records)
 
-    def _add(self, numbers: Iterable[int], tags: Iterable[int], records: list[bytes]) -> None:
+    def _add(self, numbers: Sequence[int], tags: Iterable[int], records: list[bytes]) -> None:
         n = len(records)
         self._numbers.append(
             numpy.arange(numbers.start, numbers.stop, numbers.step, numpy.uint64)
@@ -167,8 +169,6 @@ class Buckets:
         lengths = numpy.fromiter(map(len, records), numpy.uint32, n)
         self._lengths.append(lengths)
         self._records += records
-        if not len(self._numbers[-1]) == n == len(self._tags[-1]):
-            raise ValueError("every record needs one number and one tag")
         self._held_bytes += int(lengths.sum())
         if self._dir is not None:
             if len(self._records) >= self.count * self._flush_records or self._held_bytes >= self._flush_bytes:
@@ -264,6 +264,11 @@ class Buckets:
                     smaller._add_tagged(block.numbers, block.tags, block.records())
             path.unlink()
             yield from smaller.drain()
+
+
+def _same_lengths(numbers: Sequence[int], records: list[bytes], tags_or_keys: Sequence[Hashable]) -> None:
+    if not len(numbers) == len(records) == len(tags_or_keys):
+        raise ValueError("every record needs one number and one tag")
 
 
 class _BySlot:
