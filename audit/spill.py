@@ -71,8 +71,9 @@ class Bucket:
     @classmethod
     def of_array(cls, numbers: array, tags: array, data: bytes, lengths: array) -> Bucket:
         """A bucket whose ``data`` is ``[``, the records (of ``lengths``) separated by commas, and ``]``."""
-        ends = numpy.cumsum(numpy.frombuffer(lengths, numpy.uint32) + 1, dtype=numpy.uint64)
-        starts = ends - numpy.frombuffer(lengths, numpy.uint32)
+        sizes = numpy.frombuffer(lengths, numpy.uint32)
+        ends = numpy.cumsum(sizes + 1, dtype=numpy.uint64)  # each record and its comma (or the closing bracket)
+        starts = ends - sizes
         return cls(numbers, tags, data, array("Q", starts.tobytes()), array("Q", ends.tobytes()))
 
     def __len__(self) -> int:
