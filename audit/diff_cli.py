@@ -10,7 +10,11 @@ from typing import Annotated, Any
 
 import typer
 
-from audit.commands import (
+from audit.diff import FORMATS, Evidence, Key, Report, RowDiff, collect, compare, explain, render
+from audit.dossiers import ReadStats
+from audit.eventfile import no_cyclic_gc, read_dossiers
+from audit.kpi_report import file_kpi_table
+from audit.options import (
     FromOption,
     HierarchyOption,
     PeriodOption,
@@ -20,10 +24,6 @@ from audit.commands import (
     rows_query,
     usage_error,
 )
-from audit.diff import FORMATS, Evidence, Key, Report, RowDiff, collect, compare, explain, render
-from audit.dossiers import ReadStats
-from audit.eventfile import no_cyclic_gc, read_dossiers
-from audit.kpi_report import file_kpi_table
 from audit.replay_cli import (
     LogRange,
     LogUntilOption,

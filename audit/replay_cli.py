@@ -14,7 +14,10 @@ from typing import Annotated, Any
 import typer
 from kafka.errors import KafkaError
 
-from audit.commands import (
+from audit.dossiers import ReadStats
+from audit.kafka_range import PartitionRange, log_ranges, parse_offsets
+from audit.kpi_report import write_rows
+from audit.options import (
     FromOption,
     HierarchyOption,
     PeriodOption,
@@ -25,9 +28,6 @@ from audit.commands import (
     rows_query,
     usage_error,
 )
-from audit.dossiers import ReadStats
-from audit.kafka_range import PartitionRange, log_ranges, parse_offsets
-from audit.kpi_report import write_rows
 from audit.replay import OUTPUTS, Output, Progress, Result, WorkerFailed, jobs_for, replay
 from dossier.calendar import day_number, day_start, default_calendar, format_instant
 from dossier.kpi import KpiTable

@@ -18,9 +18,9 @@ import orjson
 import typer
 from aiokafka import ConsumerRecord
 
-from audit.commands import PeriodOption, parse_datetime, usage_error
 from audit.eventfile import file_lines
 from audit.kafka_range import PartitionRange, consumer, log_ranges, read_ranges, stop
+from audit.options import PeriodOption, parse_datetime, usage_error
 from audit.replay_cli import PrefixOption, TopicOption
 from dossier.calendar import date_of_day, default_calendar, local_day
 from dossier.contract import ClockTick, InvalidRecord, ParsedEvent, decode_record, dossier_key

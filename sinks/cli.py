@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from clickhouse_driver import Client
 
-from audit.commands import HierarchyOption, checked_hierarchy
+from audit.options import HierarchyOption, checked_hierarchy
 from sinks.config import ROLES, SinkConfig
 from sinks.migrate import MigrationError, applied, migrate, pending
 from sinks.service import run_sink

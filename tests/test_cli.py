@@ -37,3 +37,15 @@ def test_the_audit_commands_do_not_load_kafka_or_clickhouse_clients():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path(__file__).parents[1]
     ).stdout.splitlines()
     assert out == ["2025-07-08T09:00:00+07:00", "[]"]
+
+
+def test_the_schema_and_sink_commands_do_not_load_the_audit_reading_path():
+    """``motcua db`` and ``motcua sink`` take ``--hierarchy`` like the audit, not its file reader (and numpy)."""
+    code = (
+        "import sys, sinks.cli\n"
+        "print(sorted(m for m in ('numpy', 'audit.spill', 'audit.kpi_report') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path(__file__).parents[1]
+    ).stdout.splitlines()
+    assert out == ["[]"]
