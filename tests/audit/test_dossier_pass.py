@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import random
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -121,3 +124,12 @@ def test_the_records_held_between_writes_are_bounded_whatever_the_number_of_buck
     assert sorted(seen.values()) == sorted(
         [[(i, b"x" * (i % 7 + 1)) for i in range(d, 3_000, 700)] for d in range(700)]
     )
+
+
+def test_loading_the_spill_starts_no_thread_pool() -> None:
+    """numpy's OpenBLAS would start a thread per core that spins at every start-up (~0.1 s of CPU per command)."""
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    code = "import os, audit.spill; print(len(os.listdir('/proc/self/task')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env,
+                         cwd=Path(__file__).parents[2]).stdout
+    assert out.split() == ["1"]
