@@ -236,6 +236,12 @@ def _ratio(runs: dict[str, list[Run]], raw: str, measured: str) -> float:
     return round(median(runs[raw], "cpu_s") / median(runs[measured], "cpu_s"), 3)
 
 
+def round_ratios(result: dict[str, Any], raw: str, measured: str) -> str:
+    """The ratio of each round (the two commands back to back): how much the host's load moved it."""
+    pairs = zip(result["runs"][raw], result["runs"][measured], strict=True)
+    return ", ".join(f"{r['cpu_s'] / m['cpu_s']:.3f}" for r, m in pairs)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("var/bench/replay-year-79.jsonl"))
@@ -385,6 +391,8 @@ def kpi_markdown(result: dict[str, Any]) -> str:
         f"{b['peak_rss_mib_new']:,.0f} MiB |",
         "",
         f"- Same rows, byte for byte, in every run: {b['rows_equal']}.",
+        f"- Ratio to raw in each round, new: {round_ratios(result, 'raw_orjson_1m', 'kpi_1m_new')}; old: "
+        f"{round_ratios(result, 'raw_orjson_1m', 'kpi_1m_old')}.",
         "",
     ])
 
@@ -419,6 +427,7 @@ def markdown(result: dict[str, Any]) -> str:
         f"| `motcua replay --workers 2` | {r['workers_2_events_per_wall_second']:,} | | | "
         f"{r['peak_rss_mib_workers_2']:,.0f} MiB |",
         "",
+        f"- `motcua kpi`'s ratio to raw in each round: {round_ratios(result, 'raw_orjson', 'kpi')}.",
         f"- `--workers 2` / `--workers 1` (wall clock, same run): **{r['workers_2_speedup']}x** (wanted: >= 1.7x).",
         f"- Peak RSS at {s['events']:,} events: `motcua kpi` {k['peak_rss_mib']:,.0f} MiB, `motcua replay` "
         f"{r['peak_rss_mib_workers_1']:,.0f} MiB (one worker), {r['peak_rss_mib_workers_2']:,.0f} MiB (two; all "
