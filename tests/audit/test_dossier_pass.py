@@ -126,6 +126,36 @@ def test_the_records_held_between_writes_are_bounded_whatever_the_number_of_buck
     )
 
 
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    tags=st.lists(st.integers(-(2**63), 2**63 - 1), min_size=1, max_size=12),
+    picks=st.lists(st.tuples(st.integers(0, 11), st.binary(max_size=9)), max_size=300),
+    count=st.integers(2, 5),
+    parts=st.integers(1, 9),
+    flush_records=st.integers(1, 20),
+)
+def test_every_part_read_back_is_its_records_in_arrival_order_and_their_json_array(
+    tmp_path: Path, tags: list[int], picks: list[tuple[int, bytes]], count: int, parts: int, flush_records: int
+) -> None:
+    """Whatever the blocks and parts (empty ones included), a part is its records with their numbers and tags,
+    each tag's records in arrival order, and its ``data`` the array of them: ``[r1,r2,...]``."""
+    added = [(tags[t % len(tags)], number, record) for number, (t, record) in enumerate(picks)]
+    with Buckets(count, tmp_path, flush_records=flush_records, parts=parts, resplit=False) as buckets:
+        for tag, number, record in added:
+            buckets.add(tag, number, record)
+        seen: dict[int, list[tuple[int, bytes]]] = {}
+        for bucket_parts in buckets.drain():
+            for part in bucket_parts:
+                records = [part.record(i) for i in range(len(part))]
+                assert part.data == b"[" + b",".join(records) + b"]"
+                for i, record in enumerate(records):
+                    seen.setdefault(part.tags[i], []).append((part.numbers[i], record))
+    expected: dict[int, list[tuple[int, bytes]]] = {}
+    for tag, number, record in added:
+        expected.setdefault(tag, []).append((number, record))
+    assert seen == expected
+
+
 def test_loading_the_spill_starts_no_thread_pool() -> None:
     """numpy's OpenBLAS would start a thread per core that spins at every start-up (~0.1 s of CPU per command)."""
     env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
