@@ -342,8 +342,8 @@ def _parts_of(path: Path, parts: int) -> Iterator[Bucket]:
         return
     run_sizes = numpy.frombuffer(b"".join(block.part_sizes for block in blocks), numpy.uint32).astype(numpy.int64)
     lengths = numpy.frombuffer(b"".join(block.lengths for block in blocks), numpy.uint32)
-    # the bytes before each record (and its comma) in the file's order; a run's are its block's data from the
-    # bytes before its first record to those before the next run's, less the bytes before its block's first
+    # the bytes before each record (and its comma), all blocks counted in the file's order; in its block's data,
+    # a run is from the bytes before its first record to those before the next run's, less its block's start
     before = numpy.zeros(len(lengths) + 1, numpy.int64)
     numpy.cumsum(lengths + numpy.int64(1), out=before[1:])
     run_bounds = numpy.zeros(len(run_sizes) + 1, numpy.int64)
@@ -352,7 +352,8 @@ def _parts_of(path: Path, parts: int) -> Iterator[Bucket]:
     run_starts = (before[run_bounds[:-1]] - block_starts).reshape(len(blocks), parts).T.tolist()
     run_ends = (before[run_bounds[1:]] - block_starts).reshape(len(blocks), parts).T.tolist()
     # the records in part order (a stable sort: arrival order within a part)
-    part_of_record = numpy.repeat(numpy.tile(numpy.arange(parts, dtype=numpy.uint16), len(blocks)), run_sizes)
+    part_numbers = numpy.arange(parts, dtype=numpy.min_scalar_type(parts))  # 8 or 16 bits: a radix sort
+    part_of_record = numpy.repeat(numpy.tile(part_numbers, len(blocks)), run_sizes)
     order = numpy.argsort(part_of_record, kind="stable")
     numbers = numpy.frombuffer(b"".join(block.numbers for block in blocks), numpy.uint64)[order]
     tags = numpy.frombuffer(b"".join(block.tags for block in blocks), numpy.int64)[order]
